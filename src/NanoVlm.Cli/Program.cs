@@ -1,0 +1,2 @@
+using TorchSharp;
+Console.WriteLine(torch.ones(2, 3).sum().item<float>());
