@@ -1,2 +1,1 @@
-using TorchSharp;
-Console.WriteLine(torch.ones(2, 3).sum().item<float>());
+Console.WriteLine("nanovlm");

@@ -1,0 +1,144 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace NanoVlm.Models;
+
+/// <summary>
+/// nanoVLM's <c>VLMConfig</c>: every key of its flat <c>config.json</c>. Defaults are the seed's 222M model
+/// (SigLIP-B/16-224 + SmolLM2-135M, pixel shuffle 2, 49 image tokens).
+/// </summary>
+public sealed record VlmConfig
+{
+    public int VitHiddenDim { get; init; } = 768;
+    public int VitInterDim { get; init; } = 4 * 768;
+    public int VitPatchSize { get; init; } = 16;
+    public int VitImgSize { get; init; } = 224;
+    public int VitNHeads { get; init; } = 12;
+    public double VitDropout { get; init; }
+    public int VitNBlocks { get; init; } = 12;
+    public double VitLnEps { get; init; } = 1e-6;
+    public bool VitClsFlag { get; init; }
+    public string VitModelType { get; init; } = "google/siglip-base-patch16-224";
+
+    public int LmHiddenDim { get; init; } = 576;
+    public int LmInterDim { get; init; } = 1536;
+    public double LmRmsEps { get; init; } = 1e-5;
+    public double LmReBase { get; init; } = 100000;
+    public int LmMaxPositionEmbeddings { get; init; } = 8192;
+    public int LmBaseVocabSize { get; init; } = 49152;
+    public int ExtraTokenAmount { get; init; } = 1;
+    public int LmVocabSize { get; init; } = 49152 + 1;
+    public int LmNHeads { get; init; } = 9;
+    public int LmNKvHeads { get; init; } = 3;
+    public double LmDropout { get; init; }
+    public int LmNBlocks { get; init; } = 30;
+    public double LmAttnScaling { get; init; } = 1.0;
+    public int LmMaxLength { get; init; } = 128 - 49;
+    public bool LmUseTokens { get; init; }
+    public bool LmTieWeights { get; init; } = true;
+    public string LmModelType { get; init; } = "HuggingFaceTB/SmolLM2-135M";
+    public string LmTokenizer { get; init; } = "HuggingFaceTB/cosmo2-tokenizer";
+    public string LmChatTemplate { get; init; } =
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+    public int LmEosTokenId { get; init; }
+
+    public int MpPixelShuffleFactor { get; init; } = 2;
+    public int MpImageTokenLength { get; init; } = 49;
+    public int MaxImgSize { get; init; } = 1024;
+    public bool ResizeToMaxSideLen { get; init; }
+
+    public Dictionary<string, string> VlmExtraTokens { get; init; } = new() { ["image_token"] = "<|image|>" };
+    public bool VlmLoadBackboneWeights { get; init; } = true;
+    public string VlmCheckpointPath { get; init; } = "checkpoints";
+    public string HfRepoName { get; init; } = "nanoVLM";
+
+    [JsonIgnore] public int VitHeadDim => VitHiddenDim / VitNHeads;
+    [JsonIgnore] public int LmHeadDim => LmHiddenDim / LmNHeads;
+    [JsonIgnore] public int ImagePatchGrid => VitImgSize / VitPatchSize;
+    [JsonIgnore] public string ImageToken => VlmExtraTokens.GetValueOrDefault("image_token", "<|image|>");
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        IndentSize = 4,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>Reads a nanoVLM <c>config.json</c>: unknown keys ignored, missing keys defaulted, then validated.</summary>
+    public static VlmConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new NanoVlmException($"{path}: file not found");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static VlmConfig Parse(string json, string source = "config.json")
+    {
+        VlmConfig? cfg;
+        try
+        {
+            if (JsonNode.Parse(json, documentOptions: new() { MaxDepth = 16 }) is not JsonObject)
+                throw new NanoVlmException($"{source}: expected a JSON object");
+            cfg = JsonSerializer.Deserialize<VlmConfig>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is { Length: > 2 } p ? $" at '{p[2..]}'" : "";
+            throw new NanoVlmException($"{source}: invalid config{where}: {FirstLine(e.Message)}");
+        }
+        if (cfg is null) throw new NanoVlmException($"{source}: expected a JSON object");
+        cfg.Validate(source);
+        return cfg;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
+
+    /// <summary>Throws a one-line <see cref="NanoVlmException"/> naming the first inconsistent field.</summary>
+    public void Validate(string source = "config")
+    {
+        void Check(bool ok, string message)
+        {
+            if (!ok) throw new NanoVlmException($"{source}: {message}");
+        }
+        void Positive(string name, long value, long max) =>
+            Check(value > 0 && value <= max, $"{name} must be between 1 and {max}, got {value}");
+
+        Positive("vit_hidden_dim", VitHiddenDim, 1 << 16);
+        Positive("vit_inter_dim", VitInterDim, 1 << 18);
+        Positive("vit_patch_size", VitPatchSize, 1 << 12);
+        Positive("vit_img_size", VitImgSize, 1 << 14);
+        Positive("vit_n_heads", VitNHeads, 1 << 10);
+        Positive("vit_n_blocks", VitNBlocks, 1 << 10);
+        Positive("lm_hidden_dim", LmHiddenDim, 1 << 16);
+        Positive("lm_inter_dim", LmInterDim, 1 << 18);
+        Positive("lm_n_heads", LmNHeads, 1 << 10);
+        Positive("lm_n_kv_heads", LmNKvHeads, 1 << 10);
+        Positive("lm_n_blocks", LmNBlocks, 1 << 10);
+        Positive("lm_vocab_size", LmVocabSize, 1 << 24);
+        Positive("lm_max_position_embeddings", LmMaxPositionEmbeddings, 1 << 24);
+        Positive("lm_max_length", LmMaxLength, 1 << 24);
+        Positive("mp_pixel_shuffle_factor", MpPixelShuffleFactor, 1 << 8);
+        Check(LmRmsEps > 0 && VitLnEps > 0, "lm_rms_eps and vit_ln_eps must be positive");
+        Check(LmReBase > 1, $"lm_re_base must be greater than 1, got {LmReBase}");
+        Check(VitHiddenDim % VitNHeads == 0, $"vit_hidden_dim {VitHiddenDim} is not divisible by vit_n_heads {VitNHeads}");
+        Check(LmHiddenDim % LmNHeads == 0, $"lm_hidden_dim {LmHiddenDim} is not divisible by lm_n_heads {LmNHeads}");
+        Check(LmHeadDim % 2 == 0, $"lm head dim {LmHeadDim} (lm_hidden_dim / lm_n_heads) must be even for rotary embeddings");
+        Check(LmNHeads % LmNKvHeads == 0, $"lm_n_heads {LmNHeads} is not divisible by lm_n_kv_heads {LmNKvHeads}");
+        Check(VitImgSize % VitPatchSize == 0, $"vit_patch_size {VitPatchSize} does not divide vit_img_size {VitImgSize}");
+        Check(!VitClsFlag, "vit_cls_flag is not supported by the VLM (nanoVLM never sets it)");
+        Check(ImagePatchGrid % MpPixelShuffleFactor == 0,
+            $"the {ImagePatchGrid}x{ImagePatchGrid} patch grid is not divisible by mp_pixel_shuffle_factor {MpPixelShuffleFactor}");
+        var tokens = ImagePatchGrid * ImagePatchGrid / (MpPixelShuffleFactor * MpPixelShuffleFactor);
+        Check(MpImageTokenLength == tokens,
+            $"mp_image_token_length is {MpImageTokenLength} but a {VitImgSize}px image with patch {VitPatchSize} and pixel shuffle {MpPixelShuffleFactor} gives {tokens} tokens");
+        Check(LmVocabSize >= LmBaseVocabSize, $"lm_vocab_size {LmVocabSize} is smaller than lm_base_vocab_size {LmBaseVocabSize}");
+        Check(LmEosTokenId >= 0 && LmEosTokenId < LmVocabSize, $"lm_eos_token_id {LmEosTokenId} is outside the vocabulary");
+    }
+
+    static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}
