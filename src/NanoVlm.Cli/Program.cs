@@ -1,1 +1,20 @@
-Console.WriteLine("nanovlm");
+using System.CommandLine;
+using NanoVlm;
+using NanoVlm.Cli.Commands;
+
+var root = new RootCommand("nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)");
+foreach (var command in new[]
+         {
+             InfoCommand.Create(),
+         })
+    root.Subcommands.Add(command);
+
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is NanoVlmException or IOException or UnauthorizedAccessException or OperationCanceledException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return e is OperationCanceledException ? 130 : 1;
+}
