@@ -1,0 +1,24 @@
+namespace NanoVlm.Generation;
+
+/// <summary>Decoding settings; the defaults are nanoVLM's.</summary>
+public sealed record GenerationOptions
+{
+    public int MaxNewTokens { get; init; } = 20;
+    public bool Greedy { get; init; }
+    public int TopK { get; init; } = 50;
+    public double TopP { get; init; } = 0.9;
+    public double Temperature { get; init; } = 0.5;
+    public long? Seed { get; init; }
+    /// <summary>Off recomputes the whole sequence each step (slow; used to check the cache).</summary>
+    public bool UseKvCache { get; init; } = true;
+    /// <summary>Stop once every row has produced eos; the result is padded with eos, so it is the same as running every step.</summary>
+    public bool StopAtEos { get; init; } = true;
+
+    public void Validate()
+    {
+        if (MaxNewTokens < 0) throw new NanoVlmException($"max_new_tokens must be >= 0, got {MaxNewTokens}");
+        if (!Greedy && Temperature <= 0) throw new NanoVlmException($"temperature must be > 0, got {Temperature}");
+        if (TopP is <= 0 or > 1) throw new NanoVlmException($"top_p must be in (0, 1], got {TopP}");
+        if (TopK < 0) throw new NanoVlmException($"top_k must be >= 0, got {TopK}");
+    }
+}

@@ -1,0 +1,77 @@
+using NanoVlm.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Generation;
+
+/// <summary>Autoregressive decoding for <see cref="VisionLanguageModel"/> (nanoVLM's generate).</summary>
+public static class Generator
+{
+    /// <summary>
+    /// Prefills the (left-padded) prompts with their images, then samples up to MaxNewTokens tokens per row.
+    /// Returns [B, MaxNewTokens] ids where everything after a row's first eos is eos.
+    /// <paramref name="onStep"/> receives each step's new ids [B].
+    /// </summary>
+    public static Tensor Generate(this VisionLanguageModel model, Tensor inputIds, Tensor? images, Tensor? attentionMask,
+        GenerationOptions options, Action<long[]>? onStep = null)
+    {
+        options.Validate();
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        var (batch, promptLength) = (inputIds.shape[0], (int)inputIds.shape[1]);
+        var eos = model.EosTokenId;
+        if (options.MaxNewTokens == 0) return empty(batch, 0, int64, inputIds.device).MoveToOuterDisposeScope();
+
+        var rng = options.Seed is long seed ? new torch.Generator((ulong)seed, inputIds.device) : null;
+        var embeddings = model.Embed(inputIds, images);
+        using var cache = options.UseKvCache
+            ? new KvCache(model.Config, batch, promptLength + options.MaxNewTokens, embeddings.dtype, embeddings.device)
+            : null;
+        var mask = attentionMask;
+        var logits = model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
+
+        var generated = new List<Tensor>();
+        var finished = zeros(batch, ScalarType.Bool, inputIds.device);
+        for (var step = 0; step < options.MaxNewTokens; step++)
+        {
+            var next = NextToken(logits, options, rng);                  // [B, 1]
+            generated.Add(next);
+            onStep?.Invoke(next.view(-1).data<long>().ToArray());
+            finished = finished.logical_or(next.view(-1).eq(eos));
+            if (step == options.MaxNewTokens - 1 || (options.StopAtEos && finished.all().item<bool>())) break;
+
+            if (mask is not null) mask = cat([mask, ones(batch, 1, mask.dtype, mask.device)], 1);
+            var nextEmbedding = model.Decoder.token_embedding.forward(next);
+            if (cache is not null)
+            {
+                logits = model.Head(model.Decoder.forward(nextEmbedding, mask, cache)[.., -1]);
+            }
+            else
+            {
+                embeddings = cat([embeddings, nextEmbedding], 1);
+                logits = model.Head(model.Decoder.forward(embeddings, mask)[.., -1]);
+            }
+        }
+
+        var ids = cat(generated, 1);
+        if (ids.shape[1] < options.MaxNewTokens)
+            ids = cat([ids, full(batch, options.MaxNewTokens - ids.shape[1], eos, int64, ids.device)], 1);
+        return ReplaceAfterEos(ids, eos).MoveToOuterDisposeScope();
+    }
+
+    static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)
+    {
+        if (options.Greedy) return logits.argmax(-1, keepdim: true);
+        var filtered = Sampling.TopKTopPFilter(logits.to(float32), options.TopK, options.TopP);
+        var probs = (filtered / options.Temperature).softmax(-1);
+        return multinomial(probs, 1, generator: rng);
+    }
+
+    /// <summary>Every position at or after a row's first eos becomes eos.</summary>
+    public static Tensor ReplaceAfterEos(Tensor ids, long eos)
+    {
+        using var scope = NewDisposeScope();
+        var seenEos = ids.eq(eos).to(int32).cumsum(1).gt(0);
+        return ids.masked_fill(seenEos, eos).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,32 @@
+using static TorchSharp.torch;
+
+namespace NanoVlm.Generation;
+
+public static class Sampling
+{
+    /// <summary>
+    /// nanoVLM's top_k_top_p_filtering on a copy of logits [B, V]: keep values >= the k-th largest, then drop the
+    /// tokens whose cumulative sorted probability exceeds p (the most likely one always stays).
+    /// Removed entries become -inf.
+    /// </summary>
+    public static Tensor TopKTopPFilter(Tensor logits, int topK, double topP)
+    {
+        using var scope = NewDisposeScope();
+        var filtered = logits.clone();
+        var k = Math.Min(topK, (int)logits.shape[^1]);
+        if (k > 0)
+        {
+            var kth = filtered.topk(k).values[.., ^1..];
+            filtered.masked_fill_(filtered.lt(kth), float.NegativeInfinity);
+        }
+        if (topP < 1.0)
+        {
+            var (sorted, indices) = filtered.sort(-1, descending: true);
+            var cumulative = sorted.softmax(-1).cumsum(-1);
+            var remove = cumulative.gt(topP);
+            remove[.., 0] = false; // the most likely token always stays
+            filtered.masked_fill_(remove.scatter(1, indices, remove), float.NegativeInfinity);
+        }
+        return filtered.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,136 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace NanoVlm.Models;
+
+/// <summary>
+/// nanoVLM: images -> ViT -> modality projector -> embeddings that replace the image placeholder tokens of the
+/// prompt -> Llama-style decoder -> logits. State-dict names: <c>vision_encoder.*</c>, <c>MP.*</c>, <c>decoder.*</c>.
+/// </summary>
+public sealed class VisionLanguageModel : Module
+{
+    readonly ViT vision_encoder;
+    readonly ModalityProjector MP;
+    readonly LanguageModel decoder;
+
+    public VisionLanguageModel(VlmConfig cfg, bool initWeights = true) : base(nameof(VisionLanguageModel))
+    {
+        cfg.Validate();
+        Config = cfg;
+        ImageTokenId = cfg.LmBaseVocabSize + cfg.VlmExtraTokens.Keys.ToList().IndexOf("image_token");
+        vision_encoder = new ViT(cfg);
+        MP = new ModalityProjector(cfg);
+        decoder = new LanguageModel(cfg);
+        RegisterComponents();
+        if (initWeights) InitWeights();
+    }
+
+    public VlmConfig Config { get; }
+
+    /// <summary>The placeholder id; extra tokens follow the base vocabulary, so by default lm_base_vocab_size + its index.</summary>
+    public int ImageTokenId { get; set; }
+
+    public int EosTokenId => Config.LmEosTokenId;
+
+    internal LanguageModel Decoder => decoder;
+
+    /// <summary>Loads a nanoVLM checkpoint folder (config.json + model.safetensors).</summary>
+    public static VisionLanguageModel FromPretrained(string folder) => IO.Checkpoint.Load(folder);
+
+    /// <summary>Saves in nanoVLM's format so PyTorch nanoVLM can load it.</summary>
+    public void SavePretrained(string folder) => IO.Checkpoint.Save(this, folder);
+
+    /// <summary>Logits [B, T, V] and, when targets are given, the mean cross-entropy over targets != -100.</summary>
+    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null)
+    {
+        using var scope = NewDisposeScope();
+        var embeddings = Embed(inputIds, images);
+        var logits = decoder.head.forward(decoder.forward(embeddings, attentionMask));
+        Tensor? loss = null;
+        if (targets is not null)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1), ignore_index: -100)
+                .MoveToOuterDisposeScope();
+        return (logits.MoveToOuterDisposeScope(), loss);
+    }
+
+    /// <summary>Images given per sample (any number each, possibly none), flattened in batch order.</summary>
+    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, IReadOnlyList<IReadOnlyList<Tensor>> images,
+        Tensor? attentionMask = null, Tensor? targets = null)
+    {
+        using var flat = StackImages(images.SelectMany(x => x).ToList());
+        return forward(inputIds, flat, attentionMask, targets);
+    }
+
+    /// <summary>Images as one flat list of [3, S, S] (or [1, 3, S, S]) tensors; null when there are none.</summary>
+    public static Tensor? StackImages(IReadOnlyList<Tensor> images) =>
+        images.Count == 0 ? null : cat(images.Select(i => i.dim() == 3 ? i.unsqueeze(0) : i).ToList(), 0);
+
+    /// <summary>Token embeddings with every image placeholder replaced, in order, by the next image embedding row.</summary>
+    public Tensor Embed(Tensor inputIds, Tensor? images)
+    {
+        using var scope = NewDisposeScope();
+        var tokens = decoder.token_embedding.forward(inputIds);
+        var placeholders = inputIds.eq(ImageTokenId);
+        var nPlaceholders = placeholders.sum().item<long>();
+        var nImages = images?.shape[0] ?? 0;
+        if (nPlaceholders != nImages * Config.MpImageTokenLength)
+            throw new NanoVlmException(
+                $"the batch has {nPlaceholders} image tokens but {nImages} images x {Config.MpImageTokenLength} tokens = {nImages * Config.MpImageTokenLength}");
+        if (images is null) return tokens.MoveToOuterDisposeScope();
+        var imageEmbeddings = MP.forward(vision_encoder.forward(images.to(tokens.dtype)));
+        // masked_scatter fills masked positions row-major (batch, then time) from the source in order.
+        var mask = placeholders.unsqueeze(-1).expand_as(tokens);
+        return tokens.masked_scatter(mask, imageEmbeddings.reshape(-1, tokens.shape[^1])).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Hidden states -> logits through the (usually tied) head.</summary>
+    public Tensor Head(Tensor hidden) => decoder.head.forward(hidden);
+
+    /// <summary>The state-dict name under which a tied tensor is also reachable, and the one nanoVLM stores.</summary>
+    public const string TiedHead = "decoder.head.weight", TiedEmbedding = "decoder.token_embedding.weight";
+
+    /// <summary>Named parameters, a tied head listed once (the optimizer must not update it twice).</summary>
+    public IReadOnlyList<(string Name, Parameter Param)> UniqueNamedParameters() =>
+        named_parameters().Where(p => !(Config.LmTieWeights && p.name == TiedHead)).ToList();
+
+    /// <summary>Parameter counts per component, a tied head counted once.</summary>
+    public (long Vision, long Projector, long Decoder, long Total) ParameterCounts()
+    {
+        long Count(string prefix) => UniqueNamedParameters().Where(p => p.Name.StartsWith(prefix, StringComparison.Ordinal)).Sum(p => p.Param.numel());
+        var (v, p, d) = (Count("vision_encoder."), Count("MP."), Count("decoder."));
+        return (v, p, d, v + p + d);
+    }
+
+    /// <summary>Names that hold the same tensor: the tied head and embedding share one key.</summary>
+    internal string AliasKey(string name) => Config.LmTieWeights && name == TiedEmbedding ? TiedHead : name;
+
+    /// <summary>nanoVLM's initialisation: N(0, 0.02) for linear, conv and embedding weights, zero biases, unit norms.</summary>
+    void InitWeights()
+    {
+        using var _ = no_grad();
+        foreach (var (_, module) in named_modules())
+        {
+            switch (module)
+            {
+                case Linear l:
+                    init.normal_(l.weight!, 0, 0.02);
+                    if (l.bias is not null) init.zeros_(l.bias);
+                    break;
+                case Conv2d c:
+                    init.normal_(c.weight!, 0, 0.02);
+                    if (c.bias is not null) init.zeros_(c.bias);
+                    break;
+                case Embedding e:
+                    init.normal_(e.weight!, 0, 0.02);
+                    break;
+                case LayerNorm n:
+                    init.ones_(n.weight!);
+                    init.zeros_(n.bias!);
+                    break;
+            }
+        }
+    }
+}
