@@ -50,6 +50,36 @@ public class GoldenConformanceTests
         AssertEqual(E("filter_kept_mask"), filtered.isfinite().to(int64), $"{caseDir}: top-k/top-p kept mask");
     }
 
+    [Theory]
+    [MemberData(nameof(GoldenCases.Data), MemberType = typeof(GoldenCases))]
+    public void HuggingFaceBackbonesEqualCheckpoint(string caseDir)
+    {
+        var (siglip, llama) = (Path.Combine(caseDir, "hf-siglip"), Path.Combine(caseDir, "hf-smollm2"));
+        if (!Directory.Exists(siglip) || !Directory.Exists(llama)) return;
+        using var scope = NewDisposeScope();
+        using var reference = VisionLanguageModel.FromPretrained(caseDir);
+        using var model = HfBackbones.Load(reference.Config, siglip, llama);
+        var baseVocab = model.Config.LmBaseVocabSize;
+        var expected = reference.state_dict();
+        foreach (var (name, actual) in model.state_dict())
+        {
+            if (name.StartsWith("MP.", StringComparison.Ordinal)) continue; // the projector is freshly initialised
+            var (want, got) = name is VisionLanguageModel.TiedHead or VisionLanguageModel.TiedEmbedding
+                ? (expected[name][..baseVocab], actual[..baseVocab])
+                : (expected[name], actual);
+            AssertEqual(want, got, $"{caseDir}: backbone tensor {name}");
+        }
+        Assert.Equal(reference.Config with { MpImageTokenLength = 0 }, model.Config with { MpImageTokenLength = 0 },
+            new ConfigComparer());
+    }
+
+    /// <summary>Records with dictionaries compare by reference; compare the JSON instead.</summary>
+    sealed class ConfigComparer : IEqualityComparer<VlmConfig>
+    {
+        public bool Equals(VlmConfig? x, VlmConfig? y) => x?.ToJson() == y?.ToJson();
+        public int GetHashCode(VlmConfig obj) => obj.ToJson().GetHashCode();
+    }
+
     internal static void AssertEqual(Tensor expected, Tensor actual, string what)
     {
         Assert.True(expected.shape.SequenceEqual(actual.shape),

@@ -4,6 +4,9 @@ using static TorchSharp.torch;
 
 namespace NanoVlm.IO;
 
+/// <summary>Where one model tensor comes from: its name as stored, and how to read it.</summary>
+internal sealed record TensorSource(string StoredName, Func<Tensor> Load);
+
 /// <summary>nanoVLM checkpoints: a folder with <c>config.json</c> and <c>model.safetensors</c> (F32, or BF16/F16 converted on load).</summary>
 public static class Checkpoint
 {
@@ -21,7 +24,10 @@ public static class Checkpoint
         var model = new VisionLanguageModel(cfg, initWeights: false);
         try
         {
-            LoadStateDict(model, store, name => name);
+            var expected = model.state_dict().Keys.ToHashSet();
+            var unexpected = store.Names.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).FirstOrDefault();
+            if (unexpected is not null) throw new NanoVlmException($"{store.Source}: unexpected tensor '{unexpected}'");
+            LoadStateDict(model, store.Source, store.Names.ToDictionary(n => n, n => new TensorSource(n, () => store.Load(n))));
             return model;
         }
         catch
@@ -32,36 +38,26 @@ public static class Checkpoint
     }
 
     /// <summary>
-    /// Copies every tensor of the model's state dict from the store, where <paramref name="sourceName"/> maps a
-    /// model name to the stored name (null = not stored: keep the model's value). Tied aliases may be stored once.
-    /// Errors name the missing, unexpected or mis-shaped tensor.
+    /// Copies every tensor of the model's state dict (under a name prefix) from <paramref name="sources"/> (keyed by model name; a tied
+    /// tensor may be given under either alias). Errors name the missing or mis-shaped tensor as stored.
     /// </summary>
-    internal static void LoadStateDict(VisionLanguageModel model, TensorStore store, Func<string, string?> sourceName,
-        Func<string, Tensor, Tensor>? transform = null, bool rejectUnexpected = true)
+    internal static void LoadStateDict(VisionLanguageModel model, string origin, IReadOnlyDictionary<string, TensorSource> sources, string prefix = "")
     {
-        var state = model.state_dict();
-        var aliases = state.Keys.GroupBy(model.AliasKey).ToDictionary(g => g.Key, g => g.Order(StringComparer.Ordinal).ToList());
-        var used = new HashSet<string>();
         using var _ = no_grad();
-        foreach (var (name, target) in state)
+        foreach (var (name, target) in model.state_dict().Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)))
         {
-            var candidates = aliases[model.AliasKey(name)].Select(sourceName).OfType<string>().ToList();
-            var source = candidates.FirstOrDefault(store.Contains);
+            var source = model.Aliases(name).Select(sources.GetValueOrDefault).OfType<TensorSource>().FirstOrDefault();
             if (source is null)
             {
-                if (candidates.Count == 0 || name.EndsWith("rotary_embd.inv_freq", StringComparison.Ordinal)) continue;
-                throw new NanoVlmException($"{store.Source}: missing tensor '{candidates[0]}'");
+                if (name.EndsWith("rotary_embd.inv_freq", StringComparison.Ordinal)) continue; // derived from the config
+                throw new NanoVlmException($"{origin}: missing tensor '{name}'");
             }
-            used.UnionWith(candidates.Where(store.Contains));
-            using var stored = store.Load(source);
-            using var value = transform is null ? stored.alias() : transform(name, stored);
+            using var value = source.Load();
             if (!value.shape.SequenceEqual(target.shape))
                 throw new NanoVlmException(
-                    $"{store.Source}: tensor '{source}' has shape [{string.Join(", ", value.shape)}] but the config expects [{string.Join(", ", target.shape)}]");
+                    $"{origin}: tensor '{source.StoredName}' has shape [{string.Join(", ", value.shape)}] but the config expects [{string.Join(", ", target.shape)}]");
             target.copy_(value);
         }
-        var unexpected = rejectUnexpected ? store.Names.Except(used).Order(StringComparer.Ordinal).FirstOrDefault() : null;
-        if (unexpected is not null) throw new NanoVlmException($"{store.Source}: unexpected tensor '{unexpected}'");
     }
 
     /// <summary>
