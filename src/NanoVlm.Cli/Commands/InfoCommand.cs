@@ -1,5 +1,7 @@
 using System.CommandLine;
+using NanoVlm.IO;
 using NanoVlm.Models;
+using Spectre.Console;
 
 namespace NanoVlm.Cli.Commands;
 
@@ -8,17 +10,35 @@ public static class InfoCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<string?>("checkpoint") { Description = "checkpoint folder (config.json)", Arity = ArgumentArity.ZeroOrOne };
-        var config = new Option<string?>("--config") { Description = "a config.json file" };
+        var checkpoint = new Argument<string?>("checkpoint") { Description = "checkpoint folder (its config.json is read)", Arity = ArgumentArity.ZeroOrOne };
+        var config = new Option<string?>("--config") { Description = "a nanoVLM config.json (default: the 222M model)" };
         var cmd = new Command("info", "Show a model's configuration and parameter counts") { checkpoint, config };
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(checkpoint);
-            var file = parse.GetValue(config) ?? (dir is null ? null : Path.Combine(dir, "config.json"));
+            var file = parse.GetValue(config) ?? (dir is null ? null : Path.Combine(dir, Checkpoint.ConfigFile));
             var cfg = file is null ? new VlmConfig() : VlmConfig.Load(file);
-            Console.WriteLine(cfg.ToJson());
+            Print(cfg, file ?? "default 222M config");
             return 0;
         });
         return cmd;
+    }
+
+    static void Print(VlmConfig cfg, string source)
+    {
+        // Counting needs the modules, not the weights: build on the meta device so nothing is allocated.
+        using var model = Devices.OnMeta(() => new VisionLanguageModel(cfg, initWeights: false));
+        var (vision, projector, decoder, total) = model.ParameterCounts();
+        var table = new Table().Title($"[bold]{Markup.Escape(source)}[/]").AddColumn("component").AddColumn("shape")
+            .AddColumn(new TableColumn("parameters").RightAligned());
+        table.AddRow("vision encoder", Markup.Escape(
+            $"ViT {cfg.VitNBlocks} blocks, dim {cfg.VitHiddenDim}, {cfg.VitNHeads} heads, {cfg.VitImgSize}px / patch {cfg.VitPatchSize} ({cfg.VitModelType})"), $"{vision:N0}");
+        table.AddRow("projector", Markup.Escape(
+            $"pixel shuffle {cfg.MpPixelShuffleFactor}, {cfg.MpImageTokenLength} tokens per image"), $"{projector:N0}");
+        table.AddRow("decoder", Markup.Escape(
+            $"{cfg.LmNBlocks} blocks, dim {cfg.LmHiddenDim}, {cfg.LmNHeads} heads / {cfg.LmNKvHeads} kv, vocab {cfg.LmVocabSize}{(cfg.LmTieWeights ? ", tied head" : "")} ({cfg.LmModelType})"), $"{decoder:N0}");
+        table.AddRow("[bold]total[/]", "", $"[bold]{total:N0}[/]");
+        AnsiConsole.Write(table);
+        Console.WriteLine($"total parameters: {total:N0} (vision {vision:N0}, projector {projector:N0}, decoder {decoder:N0})");
     }
 }

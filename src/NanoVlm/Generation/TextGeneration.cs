@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace NanoVlm.Generation;
 
 /// <summary>Autoregressive decoding for <see cref="VisionLanguageModel"/> (nanoVLM's generate).</summary>
-public static class Generator
+public static class TextGeneration
 {
     /// <summary>
     /// Prefills the (left-padded) prompts with their images, then samples up to MaxNewTokens tokens per row.

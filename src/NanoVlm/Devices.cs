@@ -1,0 +1,29 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NanoVlm;
+
+/// <summary>Device selection (<c>--device cpu|cuda|auto</c>) and thread setup.</summary>
+public static class Devices
+{
+    public static Device Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "cpu" => CPU,
+        "auto" => cuda.is_available() ? CUDA : CPU,
+        "cuda" when cuda.is_available() => CUDA,
+        "cuda" => throw new NanoVlmException(
+            "--device cuda: CUDA is not available (build with -p:NanoVlmBackend=cuda on a machine with an NVIDIA GPU)"),
+        var other => throw new NanoVlmException($"--device: unknown device '{other}' (use cpu, cuda or auto)"),
+    };
+
+    /// <summary>Uses every core for intra-op parallelism (libtorch's default can be lower inside containers).</summary>
+    public static void ConfigureThreads(int? threads = null) => set_num_threads(threads ?? Environment.ProcessorCount);
+
+    /// <summary>Builds a module without allocating its weights (for shapes and counts only).</summary>
+    public static T OnMeta<T>(Func<T> build)
+    {
+        set_default_device(META);
+        try { return build(); }
+        finally { set_default_device(CPU); }
+    }
+}
