@@ -1,0 +1,58 @@
+namespace NanoVlm.Data;
+
+/// <summary>
+/// The Cauldron (<c>HuggingFaceM4/the_cauldron</c>) from local parquet files: <c>images</c> = list&lt;struct{bytes, path}&gt;,
+/// <c>texts</c> = list&lt;struct{user, assistant, source}&gt;. Every image and every turn of a row is used; turns with an empty
+/// answer are dropped and a row left without turns (or without image bytes) is skipped and counted.
+/// </summary>
+public sealed class CauldronDataset : IVqaDataset
+{
+    readonly ParquetTable _table;
+
+    CauldronDataset(string name, IReadOnlyList<string> files)
+    {
+        Name = name;
+        if (files.Count == 0) throw new NanoVlmException($"{name}: no parquet files");
+        _table = new ParquetTable(files, ["images", "texts"]);
+    }
+
+    public string Name { get; }
+    public int Count => _table.Count;
+    public IReadOnlyList<int> GroupStarts => _table.GroupStarts;
+    public SkipCounter Skipped { get; } = new();
+
+    /// <summary>A folder laid out as on the Hub (<c>&lt;root&gt;/&lt;subset&gt;/*.parquet</c>), all subsets or the named ones, or a
+    /// folder of parquet files, or a single parquet file.</summary>
+    public static CauldronDataset Open(string path, IReadOnlyList<string>? subsets = null)
+    {
+        if (File.Exists(path)) return FromFiles([path]);
+        if (!Directory.Exists(path)) throw new NanoVlmException($"{path}: no such folder or parquet file");
+        var folders = subsets is { Count: > 0 }
+            ? subsets.Select(s => Directory.Exists(Path.Combine(path, s)) ? Path.Combine(path, s) : throw new NanoVlmException($"{path}: no subset folder '{s}'"))
+            : Directory.GetDirectories(path).Order(StringComparer.Ordinal).Prepend(path);
+        var files = folders.SelectMany(f => Directory.GetFiles(f, "*.parquet").Order(StringComparer.Ordinal)).ToList();
+        if (files.Count == 0) throw new NanoVlmException($"{path}: no .parquet files found");
+        return new CauldronDataset(path, files);
+    }
+
+    public static CauldronDataset FromFiles(IReadOnlyList<string> files) => new(string.Join(",", files), files);
+
+    public IEnumerable<(int Row, VqaSample Sample)> ReadGroupRows(int group, IReadOnlyList<int> rows)
+    {
+        var data = _table.ReadGroup(group);
+        var file = _table.FileOf(group);
+        var start = GroupStarts[group];
+        foreach (var row in rows)
+        {
+            var record = data[row - start];
+            var source = $"{file} row {row - start} of row group {group}";
+            var turns = ParquetTable.Structs(record, "texts")
+                .Select(t => new VqaTurn(ParquetTable.Text(t, "user") ?? "", ParquetTable.Text(t, "assistant") ?? ""))
+                .Where(t => !string.IsNullOrWhiteSpace(t.Assistant)).ToArray();
+            var images = ParquetTable.Structs(record, "images").Select(i => ParquetTable.Bytes(i, "bytes")).ToArray();
+            if (turns.Length == 0) Skipped.Add("empty answer");
+            else if (images.Any(b => b is null)) Skipped.Add("image without bytes");
+            else yield return (row, new VqaSample(images.Select((b, i) => VqaImage.FromBytes(b!, $"{source} image {i}")).ToArray(), turns, source));
+        }
+    }
+}

@@ -1,0 +1,7 @@
+namespace NanoVlm.Data;
+
+/// <summary>Refusal thresholds checked before an image is decoded (decompression bombs): encoded size and pixel count from the header.</summary>
+public sealed record ImageLimits(long MaxFileBytes = 64L << 20, long MaxPixels = 64_000_000)
+{
+    public static readonly ImageLimits Default = new();
+}
