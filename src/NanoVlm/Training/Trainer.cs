@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Text.Json;
+using NanoVlm.Data;
+using NanoVlm.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Training;
+
+/// <summary>What the trainer reads: deterministic batches per epoch, validation batches, and an optional accuracy probe.</summary>
+public sealed record TrainingData(Func<int, IEnumerable<VlmBatch>> TrainEpoch, int BatchesPerEpoch,
+    Func<IEnumerable<VlmBatch>>? Validation = null, Func<VisionLanguageModel, double>? Accuracy = null);
+
+public sealed record StepReport(int Step, int MaxSteps, int Epoch, double Loss, double Lr, double GradNorm, double TokensPerSecond, double Seconds);
+
+public sealed record EvalReport(int Step, double? ValLoss, double? Accuracy, bool IsBest);
+
+public sealed record TrainingResult(int Steps, string? BestFolder, string LatestFolder, double? BestMetric, bool Interrupted, double Seconds);
+
+/// <summary>
+/// nanoVLM's training loop: AdamW with one learning rate for the projector and one for the backbones, warmup + cosine,
+/// gradient accumulation and clipping, periodic validation, best-by-metric and resumable checkpoints, metrics.jsonl.
+/// </summary>
+public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, string runDir, TrainingData data)
+{
+    public event Action<StepReport>? Step;
+    public event Action<EvalReport>? Evaluated;
+    /// <summary>Skipped steps (non-finite loss or gradient) and other notes for the user.</summary>
+    public event Action<string>? Note;
+
+    public int MaxSteps { get; } = options.MaxSteps ?? Math.Max(1, data.BatchesPerEpoch * options.Epochs / options.GradientAccumulationSteps);
+
+    public string BestFolder => Path.Combine(runDir, "best");
+
+    public TrainingResult Run(bool resume = false, CancellationToken cancel = default)
+    {
+        options.Validate();
+        Directory.CreateDirectory(runDir);
+        var groups = ParameterGroups();
+        using var optimizer = new AdamW(groups, weightDecay: options.WeightDecay);
+        var progress = new TrainingProgress(0, 0, 0, null, 0);
+        if (resume && TrainingState.LatestFolder(runDir) is { } latest)
+        {
+            using (var saved = VisionLanguageModel.FromPretrained(latest)) CopyWeights(saved, model);
+            progress = TrainingState.Restore(latest, optimizer);
+            Note?.Invoke($"resumed from {latest} at step {progress.Step}");
+        }
+        var metrics = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"), progress.Step);
+        // bf16: a bf16 copy runs forward/backward; its gradients flow into the fp32 master weights that AdamW updates.
+        using var compute = options.Bf16 ? CloneAs(model, ScalarType.BFloat16) : null;
+        var worker = compute ?? model;
+        var clock = Stopwatch.StartNew();
+        var (step, epoch, batchInEpoch, best, bad) = progress;
+        string? lastSaved = null;
+        var interrupted = false;
+
+        model.train();
+        worker.train();
+        optimizer.ZeroGrad();
+        var (micro, lossSum, tokens, window) = (0, 0.0, 0L, Stopwatch.StartNew());
+        while (step < MaxSteps && !interrupted)
+        {
+            foreach (var batch in data.TrainEpoch(epoch).Skip(batchInEpoch))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    var images = batch.Images.shape[0] == 0 ? null : batch.Images;
+                    var (_, loss) = worker.forward(batch.InputIds, images, batch.AttentionMask, batch.Labels);
+                    (loss! / options.GradientAccumulationSteps).backward();
+                    lossSum += loss!.item<float>();
+                    tokens += batch.AttentionMask.sum().item<long>();
+                }
+                batchInEpoch++;
+                if (compute is not null) MoveGradients(compute, model);
+                if (++micro < options.GradientAccumulationSteps) continue;
+
+                var meanLoss = lossSum / micro;
+                var gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, options.MaxGradNorm);
+                if (!double.IsFinite(meanLoss) || !double.IsFinite(gradNorm))
+                {
+                    bad++;
+                    Note?.Invoke($"step {step}: loss {meanLoss} / grad norm {gradNorm} is not finite, step skipped ({bad}/{options.MaxBadSteps})");
+                    if (bad >= options.MaxBadSteps)
+                        throw new NanoVlmException($"training stopped after {bad} non-finite steps; last good checkpoint: {lastSaved ?? "none"}");
+                }
+                else
+                {
+                    foreach (var g in groups) g.Lr = LrSchedule.At(step, g.Name == "mp" ? options.LrMp : options.LrBackbones, MaxSteps);
+                    optimizer.Step();
+                    if (compute is not null) CopyWeights(model, compute);
+                    step++;
+                }
+                optimizer.ZeroGrad();
+                var seconds = window.Elapsed.TotalSeconds;
+                var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
+                    clock.Elapsed.TotalSeconds);
+                metrics.Write(new { step, epoch, train_loss = meanLoss, lr = report.Lr, grad_norm = gradNorm, tokens_per_s = report.TokensPerSecond, seconds = report.Seconds });
+                Step?.Invoke(report);
+                (micro, lossSum, tokens) = (0, 0.0, 0L);
+                window.Restart();
+
+                var last = step >= MaxSteps;
+                if (step % options.EvalInterval == 0 || last)
+                {
+                    var (valLoss, accuracy) = Evaluate(worker);
+                    var metric = accuracy ?? (valLoss is { } v ? -v : null);
+                    var isBest = metric is { } m && (best is null || m > best);
+                    if (isBest)
+                    {
+                        best = metric;
+                        SaveBest();
+                    }
+                    metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds });
+                    Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
+                }
+                interrupted = cancel.IsCancellationRequested;
+                if (last || interrupted || step % options.EvalInterval == 0
+                    || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0))
+                    lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad));
+                if (last || interrupted) break;
+            }
+            if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
+        }
+        lastSaved ??= TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad));
+        return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>nanoVLM's two groups: the projector at lr_mp, the vision encoder and decoder at lr_backbones (frozen ones left out).</summary>
+    List<ParamGroup> ParameterGroups()
+    {
+        var all = model.UniqueNamedParameters();
+        bool Frozen(string name) =>
+            (options.FreezeVision && name.StartsWith("vision_encoder.", StringComparison.Ordinal))
+            || (options.FreezeDecoder && name.StartsWith("decoder.", StringComparison.Ordinal));
+        foreach (var (name, p) in all) p.requires_grad = !Frozen(name);
+        var groups = new List<ParamGroup> { new("mp", all.Where(p => p.Name.StartsWith("MP.", StringComparison.Ordinal)).ToList()) };
+        var backbones = all.Where(p => !p.Name.StartsWith("MP.", StringComparison.Ordinal) && !Frozen(p.Name)).ToList();
+        if (backbones.Count > 0) groups.Add(new ParamGroup("backbones", backbones));
+        return groups;
+    }
+
+    (double? ValLoss, double? Accuracy) Evaluate(VisionLanguageModel worker)
+    {
+        worker.eval();
+        try
+        {
+            double? valLoss = null;
+            if (data.Validation is not null)
+            {
+                using var _ = no_grad();
+                var (sum, n) = (0.0, 0);
+                foreach (var batch in data.Validation())
+                    using (batch)
+                    using (NewDisposeScope())
+                    {
+                        var images = batch.Images.shape[0] == 0 ? null : batch.Images;
+                        sum += worker.forward(batch.InputIds, images, batch.AttentionMask, batch.Labels).Loss!.item<float>();
+                        n++;
+                    }
+                if (n > 0) valLoss = sum / n;
+            }
+            return (valLoss, data.Accuracy?.Invoke(worker));
+        }
+        finally
+        {
+            worker.train();
+        }
+    }
+
+    void SaveBest()
+    {
+        var tmp = BestFolder + $".tmp-{Environment.ProcessId}";
+        var old = BestFolder + ".old";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        model.SavePretrained(tmp);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(BestFolder)) Directory.Move(BestFolder, old);
+        Directory.Move(tmp, BestFolder);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+    }
+
+    static VisionLanguageModel CloneAs(VisionLanguageModel source, ScalarType dtype)
+    {
+        var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId };
+        copy.to(dtype);
+        CopyWeights(source, copy);
+        var trainable = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
+        foreach (var (name, p) in copy.named_parameters()) p.requires_grad = trainable[name];
+        return copy;
+    }
+
+    static void CopyWeights(VisionLanguageModel from, VisionLanguageModel to)
+    {
+        using var _ = no_grad();
+        var source = from.state_dict();
+        foreach (var (name, t) in to.state_dict()) t.copy_(source[name]);
+    }
+
+    /// <summary>Adds the bf16 copy's gradients to the fp32 master gradients (accumulating in fp32), then clears them.</summary>
+    static void MoveGradients(VisionLanguageModel compute, VisionLanguageModel master)
+    {
+        using var _ = no_grad();
+        var targets = master.UniqueNamedParameters().ToDictionary(p => p.Name, p => p.Param);
+        foreach (var (name, p) in compute.UniqueNamedParameters())
+        {
+            if (p.grad is not { } g) continue;
+            var target = targets[name];
+            if (target.grad is null) target.grad = g.to(float32);
+            else target.grad.add_(g);
+            g.zero_();
+        }
+    }
+
+    /// <summary>Appends one JSON object per line; on resume, lines past the resumed step are dropped.</summary>
+    sealed class MetricsLog
+    {
+        readonly string path;
+
+        public MetricsLog(string path, int resumedStep)
+        {
+            this.path = path;
+            if (!File.Exists(path)) return;
+            var kept = File.ReadLines(path).Where(line =>
+            {
+                try { return JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt32() <= resumedStep; }
+                catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { return false; }
+            }).ToList();
+            AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + '\n');
+        }
+
+        static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+        public void Write(object record) => File.AppendAllText(path, JsonSerializer.Serialize(record, Json) + '\n');
+    }
+}

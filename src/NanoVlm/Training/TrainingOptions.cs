@@ -1,0 +1,44 @@
+namespace NanoVlm.Training;
+
+/// <summary>The recipe (spec §8). Defaults follow nanoVLM's train config.</summary>
+public sealed record TrainingOptions
+{
+    public double LrMp { get; init; } = 2e-3;
+    public double LrBackbones { get; init; } = 1e-4;
+    public int BatchSize { get; init; } = 32;
+    public int GradientAccumulationSteps { get; init; } = 4;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public int Epochs { get; init; } = 5;
+    /// <summary>Optimizer steps; null = batches per epoch × epochs / gradient accumulation.</summary>
+    public int? MaxSteps { get; init; }
+    public int EvalInterval { get; init; } = 250;
+    public double ValRatio { get; init; } = 0.025;
+    public int Seed { get; init; }
+    public bool FreezeVision { get; init; }
+    public bool FreezeDecoder { get; init; }
+    /// <summary>bf16 compute with fp32 master weights (TorchSharp has no autocast, so a bf16 copy of the model runs the steps).</summary>
+    public bool Bf16 { get; init; }
+    /// <summary>Also write a resumable checkpoint every this many optimizer steps (0 = only at evaluations and the end).</summary>
+    public int CheckpointInterval { get; init; }
+    /// <summary>Steps whose loss or gradient is NaN/Inf are skipped; after this many the run stops.</summary>
+    public int MaxBadSteps { get; init; } = 10;
+    public double WeightDecay { get; init; } = 0.01;
+
+    public void Validate()
+    {
+        static void Check(bool ok, string message)
+        {
+            if (!ok) throw new NanoVlmException(message);
+        }
+        Check(LrMp >= 0 && LrBackbones >= 0, "learning rates must be >= 0");
+        Check(BatchSize > 0, $"--batch-size must be > 0, got {BatchSize}");
+        Check(GradientAccumulationSteps > 0, $"--grad-accum must be > 0, got {GradientAccumulationSteps}");
+        Check(MaxGradNorm > 0, $"--max-grad-norm must be > 0, got {MaxGradNorm}");
+        Check(Epochs > 0, $"--epochs must be > 0, got {Epochs}");
+        Check(MaxSteps is null or > 0, $"--max-steps must be > 0, got {MaxSteps}");
+        Check(EvalInterval > 0, $"--eval-interval must be > 0, got {EvalInterval}");
+        Check(ValRatio is >= 0 and < 1, $"--val-ratio must be in [0, 1), got {ValRatio}");
+        Check(!(FreezeVision && FreezeDecoder && LrMp == 0), "nothing to train: both backbones frozen and --lr-mp 0");
+        Check(MaxBadSteps > 0, $"--max-bad-steps must be > 0, got {MaxBadSteps}");
+    }
+}
