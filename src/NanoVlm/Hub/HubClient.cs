@@ -173,6 +173,7 @@ public sealed partial class HubClient : IDisposable
     {
         var incomplete = blob + ".incomplete";
         var name = target.Path!;
+        Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         try
         {
             for (var attempt = 1; ; attempt++)
