@@ -90,7 +90,15 @@ public sealed partial class HubClient : IDisposable
         if (!HubNames.IsRepoId(pathOrRepoId))
             throw new HubException(HubErrorKind.InvalidArgument, $"'{pathOrRepoId}' is neither an existing folder nor a Hub repo id ('name' or 'org/name')");
         var target = new HubTarget(pathOrRepoId, RepoType.Model, HubNames.Revision(revision));
-        var (_, commit) = await DownloadAsync(target with { Path = "config.json" }, ct).ConfigureAwait(false);
+        string commit;
+        try
+        {
+            (_, commit) = await DownloadAsync(target with { Path = "config.json" }, ct).ConfigureAwait(false);
+        }
+        catch (HubException e) when (e.Kind == HubErrorKind.RepoNotFound)
+        {
+            throw new HubException(e.Kind, $"no local folder '{pathOrRepoId}', and as a Hub repo id: {e.Message}", e);
+        }
         var pinned = target with { Revision = commit };
         try
         {

@@ -44,6 +44,7 @@ internal sealed class FakeHub : IDisposable
 
     public bool CorruptLfs { get; set; }
     public string? EtagOverride { get; set; }
+    public string? LocationOverride { get; set; }
     public List<string> ExtraSiblings { get; } = [];
     public ConcurrentQueue<FakeRequest> Requests { get; } = new();
     public ConcurrentDictionary<string, byte[]> LfsStore { get; } = new();
@@ -174,7 +175,7 @@ internal sealed class FakeHub : IDisposable
         headers["ETag"] = $"W/\"{GitSha1(Encoding.ASCII.GetBytes($"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {content.Length}\n"))}\"";
         headers["X-Linked-Etag"] = $"\"{EtagOverride ?? sha}\"";
         headers["X-Linked-Size"] = content.Length.ToString();
-        headers["Location"] = $"{Cdn}/repos/{sha}?X-Amz-Signature=abc";
+        headers["Location"] = LocationOverride ?? $"{Cdn}/repos/{sha}?X-Amz-Signature=abc";
         return new FakeResponse(302, headers, []);
     }
 

@@ -31,6 +31,23 @@ public sealed class HubDownloadTests : IDisposable
     }
 
     [Fact]
+    public async Task Progress_reports_bytes_total_and_completion_per_file()
+    {
+        _f.AddModel(modelBytes: 120_000);
+        var reports = new List<DownloadProgress>();
+        using var client = new HubClient(_f.Options(), new SynchronousProgress(reports.Add));
+        await client.DownloadFileAsync("org/tiny", "model.safetensors");
+        var last = Assert.Single(reports, r => r.Completed);
+        Assert.Equal(("model.safetensors", 120_000L, (long?)120_000), (last.FileName, last.BytesDone, last.TotalBytes));
+        Assert.True(last.BytesPerSecond > 0);
+    }
+
+    private sealed class SynchronousProgress(Action<DownloadProgress> report) : IProgress<DownloadProgress>
+    {
+        public void Report(DownloadProgress value) => report(value);
+    }
+
+    [Fact]
     public async Task Offline_mode_serves_the_cache_without_requests_and_names_what_is_missing()
     {
         var repo = _f.AddModel();
@@ -175,6 +192,8 @@ public sealed class HubDownloadTests : IDisposable
 
         var e = await Assert.ThrowsAsync<HubException>(() => client.ResolveModelFolderAsync("no/such/folder"));
         Assert.Contains("'no/such/folder' is neither an existing folder nor a Hub repo id", e.Message);
+        var missing = await Assert.ThrowsAsync<HubException>(() => client.ResolveModelFolderAsync("runs/best"));
+        Assert.StartsWith("no local folder 'runs/best', and as a Hub repo id: model repo 'runs/best' not found", missing.Message);
     }
 
     public void Dispose() => _f.Dispose();

@@ -65,6 +65,18 @@ public sealed class HubSafetyTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_redirect_to_plain_http_off_loopback_is_refused()
+    {
+        _f.AddModel();
+        _f.Hub.LocationOverride = "http://cdn.example.com/repos/abc";
+        using var client = _f.Client();
+        var e = await Assert.ThrowsAsync<HubException>(() => client.DownloadFileAsync("org/tiny", "model.safetensors"));
+        Assert.Equal(HubErrorKind.Unsafe, e.Kind);
+        Assert.Contains("http://cdn.example.com", e.Message);
+        Assert.Contains("https", e.Message);
+    }
+
     [Theory]
     [InlineData("http://example.com", false)]
     [InlineData("http://10.0.0.1:8080", false)]
