@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 
 namespace NanoVlm.Hub;
 
@@ -52,6 +53,13 @@ public sealed record HubOptions
 
     internal static bool IsLoopback(Uri uri) =>
         uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>Keeps the token out of <see cref="object.ToString"/>, so logging the options cannot leak it.</summary>
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Endpoint = {Endpoint}, CacheDir = {CacheDir}, Token = {(Token is null ? "none" : "***")}, Offline = {Offline}, Retry = {Retry}, Timeout = {Timeout}");
+        return true;
+    }
 
     private static string? ReadTokenFile(string path)
     {

@@ -68,6 +68,8 @@ public sealed class HubErrorTests : IDisposable
         Assert.Equal(HubErrorKind.Unauthorized, ((HubException)errors[0]).Kind);
         Assert.Contains("Bearer ***", errors[0].Message);
         Assert.All(errors, e => Assert.DoesNotContain(HubFixture.Token, e.ToString()));
+        Assert.DoesNotContain(HubFixture.Token, _f.Options().ToString());
+        Assert.Contains("Token = ***", _f.Options().ToString());
     }
 
     [Fact]
