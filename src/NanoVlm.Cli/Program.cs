@@ -6,6 +6,8 @@ var root = new RootCommand("nanovlm: train, run and evaluate small vision-langua
 foreach (var command in new[]
          {
              InfoCommand.Create(),
+             DownloadCommand.Create(),
+             PushCommand.Create(),
          })
     root.Subcommands.Add(command);
 

@@ -1,0 +1,27 @@
+using System.CommandLine;
+using NanoVlm.Hub;
+
+namespace NanoVlm.Cli.Commands;
+
+/// <summary><c>nanovlm push &lt;checkpoint&gt; &lt;repo id&gt; [--private] [--message]</c>: publishes a checkpoint with a model card and prints the repo URL.</summary>
+public static class PushCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Argument<string>("checkpoint") { Description = "checkpoint folder (config.json and model.safetensors)" };
+        var repo = new Argument<string>("repo-id") { Description = "Hub repo id: name or org/name (created if missing)" };
+        var isPrivate = new Option<bool>("--private") { Description = "create the repo private" };
+        var message = new Option<string>("--message") { Description = "commit message", DefaultValueFactory = _ => HubClient.DefaultPushMessage };
+        var cmd = new Command("push", "Upload a checkpoint to the Hugging Face Hub with a model card (needs HF_TOKEN or $HF_HOME/token)")
+        {
+            checkpoint, repo, isPrivate, message,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            using var client = new HubClient(HubOptions.FromEnvironment());
+            Console.WriteLine(await client.PushToHubAsync(parse.GetValue(checkpoint)!, parse.GetValue(repo)!, parse.GetValue(isPrivate), parse.GetValue(message), ct));
+            return 0;
+        });
+        return cmd;
+    }
+}

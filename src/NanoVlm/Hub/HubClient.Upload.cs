@@ -1,0 +1,210 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace NanoVlm.Hub;
+
+public sealed partial class HubClient
+{
+    public const string DefaultPushMessage = "Upload nanoVLM using push_to_hub";
+
+    private const string LfsMediaType = "application/vnd.git-lfs+json";
+    private const int PreuploadChunk = 256;
+
+    /// <summary>Creates a repo (<c>POST /api/repos/create</c>); one that already exists is fine. Returns the repo's URL.</summary>
+    public async Task<string> CreateRepoAsync(string repoId, bool isPrivate = false, RepoType type = RepoType.Model, CancellationToken ct = default)
+    {
+        var target = WriteTarget(repoId, type, "create");
+        var slash = repoId.IndexOf('/');
+        var body = new JsonObject
+        {
+            ["name"] = slash < 0 ? repoId : repoId[(slash + 1)..],
+            ["organization"] = slash < 0 ? null : repoId[..slash],
+            ["private"] = isPrivate,
+            ["type"] = type.Name(),
+        };
+        var url = new Uri($"{Options.Base}/api/repos/create");
+        using var response = await _http.SendAsync(HttpMethod.Post, url, $"creating {target.Repo}", crossOriginRedirects: false, ct,
+            content: () => Json(body)).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.Conflict)
+            await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
+        return RepoUrl(repoId, type);
+    }
+
+    /// <summary>
+    /// Uploads every file under <paramref name="folder"/> as one commit: preupload (which files go through LFS), the git-lfs batch API,
+    /// a PUT of each new LFS object to the address it gives (and its verify), then the ndjson commit. Returns the commit's URL.
+    /// </summary>
+    public async Task<string> UploadFolderAsync(
+        string repoId, string folder, string commitMessage, RepoType type = RepoType.Model, string revision = "main", CancellationToken ct = default)
+    {
+        var target = WriteTarget(repoId, type, "upload to") with { Revision = HubNames.Revision(revision) };
+        if (!Directory.Exists(folder))
+            throw new NanoVlmException($"{folder}: no such folder to upload");
+        var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar).Contains(".git"))
+            .Order(StringComparer.Ordinal)
+            .Select(f => LocalFile.Read(folder, f))
+            .ToList();
+        var modes = await PreuploadAsync(target, files, ct).ConfigureAwait(false);
+        var lfs = files.Where(f => modes.GetValueOrDefault(f.RepoPath) == "lfs").ToList();
+        await UploadLfsAsync(target, lfs, ct).ConfigureAwait(false);
+        var regular = files.Where(f => modes.GetValueOrDefault(f.RepoPath) == "regular").ToList();
+        return await CommitAsync(target, commitMessage, regular, lfs, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>push_to_hub</c>: creates the repo if needed, copies the checkpoint's config.json and model.safetensors into a temporary folder
+    /// with a model card, uploads it as one commit and returns the repo's URL.
+    /// </summary>
+    public async Task<string> PushToHubAsync(string checkpointFolder, string repoId, bool isPrivate = false, string? commitMessage = null, CancellationToken ct = default)
+    {
+        string[] names = ["config.json", "model.safetensors"];
+        foreach (var name in names)
+            if (!File.Exists(Path.Combine(checkpointFolder, name)))
+                throw new NanoVlmException($"{checkpointFolder}: missing {name} (a checkpoint folder holds config.json and model.safetensors)");
+        HubNames.RepoId(repoId);
+        await CreateRepoAsync(repoId, isPrivate, RepoType.Model, ct).ConfigureAwait(false);
+        var staging = Directory.CreateTempSubdirectory("nanovlm-push-");
+        try
+        {
+            foreach (var name in names)
+                File.Copy(Path.Combine(checkpointFolder, name), Path.Combine(staging.FullName, name));
+            ModelCard.Write(staging.FullName, repoId);
+            await UploadFolderAsync(repoId, staging.FullName, commitMessage ?? DefaultPushMessage, RepoType.Model, "main", ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            staging.Delete(recursive: true);
+        }
+        return RepoUrl(repoId, RepoType.Model);
+    }
+
+    /// <summary>The repo's page: <c>{endpoint}/{repo}</c>, or <c>{endpoint}/datasets/{repo}</c>.</summary>
+    public string RepoUrl(string repoId, RepoType type) => $"{Options.Base}/{type.UrlPrefix()}{repoId}";
+
+    private async Task<Dictionary<string, string>> PreuploadAsync(HubTarget target, List<LocalFile> files, CancellationToken ct)
+    {
+        var url = new Uri($"{Options.Base}/api/{target.Type.Name()}s/{target.RepoId}/preupload/{Uri.EscapeDataString(target.Revision!)}");
+        var modes = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var chunk in files.Chunk(PreuploadChunk))
+        {
+            var body = new JsonObject
+            {
+                ["files"] = new JsonArray(chunk.Select(f => (JsonNode)new JsonObject
+                {
+                    ["path"] = f.RepoPath,
+                    ["size"] = f.Size,
+                    ["sample"] = Convert.ToBase64String(f.Sample),
+                }).ToArray()),
+            };
+            using var response = await _http.SendAsync(HttpMethod.Post, url, $"preupload to {target}", false, ct, () => Json(body)).ConfigureAwait(false);
+            await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
+            using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
+            foreach (var file in doc.RootElement.GetProperty("files").EnumerateArray())
+            {
+                var ignored = file.TryGetProperty("shouldIgnore", out var ignore) && ignore.ValueKind == JsonValueKind.True;
+                modes[file.GetProperty("path").GetString()!] = ignored ? "ignore" : file.GetProperty("uploadMode").GetString()!;
+            }
+        }
+        return modes;
+    }
+
+    private async Task UploadLfsAsync(HubTarget target, List<LocalFile> files, CancellationToken ct)
+    {
+        if (files.Count == 0)
+            return;
+        var url = new Uri($"{Options.Base}/{target.Type.UrlPrefix()}{target.RepoId}.git/info/lfs/objects/batch");
+        var body = new JsonObject
+        {
+            ["operation"] = "upload",
+            ["transfers"] = new JsonArray("basic"),
+            ["objects"] = new JsonArray(files.Select(f => (JsonNode)new JsonObject { ["oid"] = f.Sha256, ["size"] = f.Size }).ToArray()),
+            ["hash_algo"] = "sha256",
+            ["ref"] = new JsonObject { ["name"] = target.Revision },
+        };
+        var accept = new Dictionary<string, string> { ["Accept"] = LfsMediaType };
+        using var response = await _http.SendAsync(HttpMethod.Post, url, $"LFS batch for {target}", false, ct,
+            () => Json(body, LfsMediaType), accept).ConfigureAwait(false);
+        await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
+        using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
+        var byOid = files.ToDictionary(f => f.Sha256);
+        foreach (var obj in doc.RootElement.GetProperty("objects").EnumerateArray())
+        {
+            var oid = obj.GetProperty("oid").GetString()!;
+            if (!byOid.TryGetValue(oid, out var file))
+                throw new HubException(HubErrorKind.Server, $"the LFS batch answer for {target} names an object we did not send ({HubNames.Printable(oid)})");
+            if (obj.TryGetProperty("error", out var error))
+                throw new HubException(HubErrorKind.Server, $"LFS refused {file.RepoPath} for {target}: {HubNames.Printable(error.ToString())}");
+            if (!obj.TryGetProperty("actions", out var actions))
+                continue;
+            if (actions.TryGetProperty("upload", out var upload))
+                await LfsActionAsync(HttpMethod.Put, upload, () => FileContent(file), target, file, ct).ConfigureAwait(false);
+            if (actions.TryGetProperty("verify", out var verify))
+                await LfsActionAsync(HttpMethod.Post, verify, () => Json(new JsonObject { ["oid"] = file.Sha256, ["size"] = file.Size }, LfsMediaType),
+                    target, file, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task LfsActionAsync(HttpMethod method, JsonElement action, Func<HttpContent> content, HubTarget target, LocalFile file, CancellationToken ct)
+    {
+        var href = action.GetProperty("href").GetString()!;
+        if (!Uri.TryCreate(href, UriKind.Absolute, out var url))
+            throw new HubException(HubErrorKind.Server, $"the LFS batch answer for {file.RepoPath} has an invalid address '{HubNames.Printable(href)}'");
+        var headers = action.TryGetProperty("header", out var h) && h.ValueKind == JsonValueKind.Object
+            ? h.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, p.Value.GetString() ?? "")).ToList()
+            : [];
+        using var response = await _http.SendAsync(method, url, $"{file.RepoPath} of {target}", false, ct, content, headers).ConfigureAwait(false);
+        await _http.EnsureSuccessAsync(response, target with { Path = file.RepoPath }, allowRedirect: false, ct).ConfigureAwait(false);
+    }
+
+    private async Task<string> CommitAsync(HubTarget target, string message, List<LocalFile> regular, List<LocalFile> lfs, CancellationToken ct)
+    {
+        var lines = new StringBuilder();
+        void Line(string key, JsonObject value) => lines.Append(new JsonObject { ["key"] = key, ["value"] = value }.ToJsonString()).Append('\n');
+        Line("header", new JsonObject { ["summary"] = message, ["description"] = "" });
+        foreach (var file in regular)
+            Line("file", new JsonObject
+            {
+                ["content"] = Convert.ToBase64String(File.ReadAllBytes(file.FullPath)),
+                ["path"] = file.RepoPath,
+                ["encoding"] = "base64",
+            });
+        foreach (var file in lfs)
+            Line("lfsFile", new JsonObject { ["path"] = file.RepoPath, ["algo"] = "sha256", ["oid"] = file.Sha256, ["size"] = file.Size });
+
+        var url = new Uri($"{Options.Base}/api/{target.Type.Name()}s/{target.RepoId}/commit/{Uri.EscapeDataString(target.Revision!)}");
+        var payload = Encoding.UTF8.GetBytes(lines.ToString());
+        using var response = await _http.SendAsync(HttpMethod.Post, url, $"commit to {target}", false, ct,
+            () => Bytes(payload, "application/x-ndjson")).ConfigureAwait(false);
+        await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
+        using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
+        return doc.RootElement.TryGetProperty("commitUrl", out var commitUrl) && commitUrl.GetString() is { } commit
+            ? commit
+            : RepoUrl(target.RepoId, target.Type);
+    }
+
+    private HubTarget WriteTarget(string repoId, RepoType type, string action)
+    {
+        var target = new HubTarget(HubNames.RepoId(repoId), type);
+        if (Options.Offline)
+            throw new HubException(HubErrorKind.InvalidArgument, $"cannot {action} {target.Repo}: HF_HUB_OFFLINE is set");
+        if (Options.Token is null)
+            throw new HubException(HubErrorKind.Unauthorized, $"cannot {action} {target.Repo} without a token: set HF_TOKEN or write a write-access token to $HF_HOME/token");
+        return target;
+    }
+
+    private static HttpContent Json(JsonNode body, string mediaType = "application/json") => Bytes(Encoding.UTF8.GetBytes(body.ToJsonString()), mediaType);
+
+    private static HttpContent Bytes(byte[] bytes, string mediaType)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        return content;
+    }
+
+    private static HttpContent FileContent(LocalFile file) =>
+        new StreamContent(new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true));
+}

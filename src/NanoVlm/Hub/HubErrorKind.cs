@@ -1,0 +1,17 @@
+namespace NanoVlm.Hub;
+
+public enum HubErrorKind
+{
+    RepoNotFound,
+    GatedRepo,
+    Unauthorized,
+    EntryNotFound,
+    RevisionNotFound,
+    NoNetwork,
+    NotCached,
+    Corrupted,
+    DiskFull,
+    Unsafe,
+    Server,
+    InvalidArgument,
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using System.Text;
+
+namespace NanoVlm.Hub;
+
+/// <summary>Where the Hub is, where its files are cached and who we are; <see cref="FromEnvironment"/> reads the variables <c>huggingface_hub</c> reads.</summary>
+public sealed record HubOptions
+{
+    public const string DefaultEndpoint = "https://huggingface.co";
+
+    public required Uri Endpoint { get; init; }
+    public required string CacheDir { get; init; }
+    public string? Token { get; init; }
+    public bool Offline { get; init; }
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>How long a request may wait for response headers, and a download for its next bytes.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The endpoint without a trailing slash, ready for "{endpoint}/{path}".</summary>
+    internal string Base => Endpoint.AbsoluteUri.TrimEnd('/');
+
+    /// <summary>HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN (else the file $HF_HOME/token) and HF_HUB_OFFLINE.</summary>
+    public static HubOptions FromEnvironment(Func<string, string?>? getenv = null)
+    {
+        getenv ??= Environment.GetEnvironmentVariable;
+        string? Get(string name) => getenv(name) is { Length: > 0 } v ? v : null;
+
+        var home = Get("HF_HOME") ?? Path.Combine(
+            Get("XDG_CACHE_HOME") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
+            "huggingface");
+        var cache = Get("HF_HUB_CACHE") ?? Get("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(home, "hub");
+        var token = Get("HF_TOKEN") ?? Get("HUGGING_FACE_HUB_TOKEN") ?? ReadTokenFile(Path.Combine(home, "token"));
+        var offline = Get("HF_HUB_OFFLINE") is { } o && o.ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
+        return new HubOptions
+        {
+            Endpoint = ParseEndpoint(Get("HF_ENDPOINT") ?? DefaultEndpoint),
+            CacheDir = cache,
+            Token = token,
+            Offline = offline,
+        };
+    }
+
+    /// <summary>An absolute http(s) URL; plain http only for loopback hosts, so neither files nor the token travel unencrypted.</summary>
+    public static Uri ParseEndpoint(string endpoint)
+    {
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+            throw new HubException(HubErrorKind.InvalidArgument, $"HF_ENDPOINT '{endpoint}' is not an http(s) URL");
+        if (uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri))
+            throw new HubException(HubErrorKind.Unsafe, $"Hub endpoint '{endpoint}' must use https (plain http is only allowed for loopback hosts)");
+        return uri;
+    }
+
+    internal static bool IsLoopback(Uri uri) =>
+        uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>Keeps the token out of <see cref="object.ToString"/>, so logging the options cannot leak it.</summary>
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Endpoint = {Endpoint}, CacheDir = {CacheDir}, Token = {(Token is null ? "none" : "***")}, Offline = {Offline}, Retry = {Retry}, Timeout = {Timeout}");
+        return true;
+    }
+
+    private static string? ReadTokenFile(string path)
+    {
+        if (!File.Exists(path))
+            return null;
+        var token = File.ReadAllText(path).Trim();
+        return token.Length > 0 ? token : null;
+    }
+}
