@@ -6,6 +6,7 @@ var root = new RootCommand("nanovlm: train, run and evaluate small vision-langua
 foreach (var command in new[]
          {
              InfoCommand.Create(),
+             TokenizeCommand.Create(),
          })
     root.Subcommands.Add(command);
 
