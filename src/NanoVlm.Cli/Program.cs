@@ -6,8 +6,12 @@ var root = new RootCommand("nanovlm: train, run and evaluate small vision-langua
 foreach (var command in new[]
          {
              InfoCommand.Create(),
+<<<<<<< HEAD
              DownloadCommand.Create(),
              PushCommand.Create(),
+=======
+             TokenizeCommand.Create(),
+>>>>>>> inputs
          })
     root.Subcommands.Add(command);
 
