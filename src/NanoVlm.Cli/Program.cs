@@ -6,12 +6,9 @@ var root = new RootCommand("nanovlm: train, run and evaluate small vision-langua
 foreach (var command in new[]
          {
              InfoCommand.Create(),
-<<<<<<< HEAD
+             TokenizeCommand.Create(),
              DownloadCommand.Create(),
              PushCommand.Create(),
-=======
-             TokenizeCommand.Create(),
->>>>>>> inputs
          })
     root.Subcommands.Add(command);
 
