@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NanoVlm.Data;
 using NanoVlm.Generation;
 using NanoVlm.IO;
 using NanoVlm.Models;
@@ -30,6 +31,7 @@ public class GoldenConformanceTests
         Assert.Equal(settings.GetProperty("eos_token_id").GetInt32(), model.EosTokenId);
 
         var images = E("images");
+        AssertImagesDecodeLikeTheReference(caseDir, settings, model.Config.VitImgSize, images);
         var (inputIds, mask, targets) = (E("input_ids"), E("attention_mask"), E("targets"));
         var (logits, loss) = model.forward(inputIds, images, mask, targets);
         var logitsError = (logits - E("logits")).abs().max().item<float>();
@@ -48,6 +50,22 @@ public class GoldenConformanceTests
         var filtered = Sampling.TopKTopPFilter(E("filter_logits_in"),
             settings.GetProperty("filter_top_k").GetInt32(), settings.GetProperty("filter_top_p").GetDouble());
         AssertEqual(E("filter_kept_mask"), filtered.isfinite().to(int64), $"{caseDir}: top-k/top-p kept mask");
+    }
+
+    /// <summary>image_{s}_{i}.png through our image loader equals the reference's images tensor (PNG / 255).</summary>
+    static void AssertImagesDecodeLikeTheReference(string caseDir, JsonElement settings, int size, Tensor expected)
+    {
+        var processor = new ImageProcessor(size);
+        var files = settings.GetProperty("samples_images_prompt_answer").EnumerateArray()
+            .SelectMany((sample, s) => Enumerable.Range(0, sample[0].GetInt32()).Select(i => Path.Combine(caseDir, $"image_{s}_{i}.png")))
+            .ToList();
+        Assert.Equal(expected.shape[0], files.Count);
+        for (var i = 0; i < files.Count; i++)
+        {
+            using var decoded = processor.ProcessFile(files[i]);
+            var error = (decoded - expected[i]).abs().max().item<float>();
+            Assert.True(error <= 1e-6, $"{files[i]}: max abs error {error}");
+        }
     }
 
     [Theory]
