@@ -14,12 +14,17 @@ public static class Pretrained
 
     static HubClient NewHub(IProgress<DownloadProgress>? progress) => new(HubOptions.FromEnvironment(), progress);
 
-    /// <summary>A checkpoint folder: the path itself when it exists, else the repo id's config.json + weights from the Hub.</summary>
+    /// <summary>
+    /// A checkpoint folder: the path itself when it exists, else the repo id's config.json, weights (single or sharded) and
+    /// tokenizer files from the Hub, all from one commit.
+    /// </summary>
     public static string ResolveModelFolder(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
     {
         if (Directory.Exists(pathOrRepoId)) return pathOrRepoId;
         using var hub = NewHub(progress);
-        return hub.ResolveModelFolderAsync(pathOrRepoId).GetAwaiter().GetResult();
+        var folder = hub.ResolveModelFolderAsync(pathOrRepoId).GetAwaiter().GetResult();
+        return hub.DownloadSnapshotAsync(pathOrRepoId, revision: Path.GetFileName(folder),
+            allowPatterns: [TokenizerFile, "tokenizer_config.json", "special_tokens_map.json"]).GetAwaiter().GetResult();
     }
 
     /// <summary>A folder holding tokenizer.json: a local folder or file, or a repo id's tokenizer files.</summary>

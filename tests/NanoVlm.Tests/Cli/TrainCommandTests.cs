@@ -1,7 +1,5 @@
 using System.Text.Json;
 using NanoVlm.Models;
-using NanoVlm.Tests.Data;
-using SkiaSharp;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Tests.Cli;
@@ -11,28 +9,7 @@ public sealed class TrainCommandTests : IDisposable
 {
     readonly TempDir dir = new();
 
-    /// <summary>A JSONL dataset of 24 images: striped ones are "stripes", plain ones "plain".</summary>
-    string Jsonl(string name, int count = 24)
-    {
-        var folder = dir[name];
-        Directory.CreateDirectory(folder);
-        var lines = new List<string>();
-        for (var i = 0; i < count; i++)
-        {
-            var striped = i % 2 == 0;
-            var rgb = ImageBytes.Pattern(20, 20, seed: i);
-            if (striped) for (var p = 0; p < rgb.Length; p += 6) rgb[p] = rgb[p + 1] = rgb[p + 2] = 255;
-            File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), ImageBytes.Encode(rgb, 20, 20, SKEncodedImageFormat.Png));
-            lines.Add(JsonSerializer.Serialize(new
-            {
-                images = new[] { $"{i}.png" },
-                conversations = new[] { new { user = "What is this?", assistant = striped ? "stripes" : "plain" } },
-            }));
-        }
-        var file = Path.Combine(folder, "data.jsonl");
-        File.WriteAllLines(file, lines);
-        return file;
-    }
+    string Jsonl(string name, int count = 24) => TestJsonl.Write(dir[name], count);
 
     (int Code, string Out, string Err) Train(string run, params string[] extra) =>
         CliProcess.Run(["train", "--preset", "tiny", "--data", $"jsonl:{Jsonl("data")}", "--output", dir.Path, "--run-name", run,
