@@ -11,6 +11,7 @@ foreach (var command in new[]
              GenerateCommand.Create(),
              EvalCommand.Create(),
              TokenizeCommand.Create(),
+             DataCommand.Create(),
              DownloadCommand.Create(),
              PushCommand.Create(),
          })

@@ -17,7 +17,7 @@ public static class EvalCommand
         var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
         var data = new Option<string>("--data")
         {
-            Description = "mmstar:<parquet|folder|repo> (letter scoring) or fashion-mnist[:folder] | jsonl:<file> | cauldron:<...> (exact match)",
+            Description = "mmstar:<file|folder> or hf:Lin-Chen/MMStar (letter scoring), or fashion-mnist[:folder] | jsonl:<file> | cauldron:<...> | hf:<repo> (exact match)",
             Required = true,
         };
         var batchSize = new Option<int>("--batch-size") { Description = "prompts per batch", DefaultValueFactory = _ => 64 };
@@ -44,7 +44,7 @@ public static class EvalCommand
             var collator = new VqaCollator(tokenizer, vlm.Config, new ImageProcessor(vlm.Config.VitImgSize));
             var total = Math.Min(dataset.Count, parse.GetValue(limit) ?? int.MaxValue);
             var samples = DatasetView.All(dataset).ReadInOrder(cancel.Token).Take(total);
-            var multipleChoice = source.Kind == "mmstar";
+            var multipleChoice = dataset is MmStarDataset;
             var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask($"evaluating {dataset.Name}", maxValue: total);

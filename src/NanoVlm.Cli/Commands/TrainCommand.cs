@@ -16,11 +16,11 @@ public static class TrainCommand
         var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id to fine-tune" };
         var data = new Option<string[]>("--data")
         {
-            Description = "training data, repeatable for a mixture: fashion-mnist[:folder] | cauldron:<folder|files|repo>[:subsets] | mmstar:<path|repo> | jsonl:<file>, optionally @weight",
+            Description = "training data, repeatable for a mixture: fashion-mnist[:folder] | cauldron:<folder|file.parquet>[,subset...] | mmstar:<file|folder> | jsonl:<file> | hf:<dataset repo>[:subset,...], optionally @weight",
             DefaultValueFactory = _ => a.Data.ToArray(), AllowMultipleArgumentsPerToken = true,
         };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder, tokenizer.json or repo id ('wordlevel' builds one from the data); default: the config's lm_tokenizer" };
-        var evalData = new Option<string?>("--eval-data") { Description = "data for the accuracy probe (mmstar:<path> scores letters); default: the validation split" };
+        var evalData = new Option<string?>("--eval-data") { Description = "data for the accuracy probe (mmstar:... or an MMStar hf: repo scores letters); default: the validation split" };
         var evalSamples = new Option<int>("--eval-samples") { Description = "samples in each accuracy probe (0 = none)", DefaultValueFactory = _ => a.EvalSamples };
         var cutoff = new Option<int?>("--cutoff") { Description = "use only this many samples of each source (after the seeded shuffle)" };
         var output = new Option<string>("--output") { Description = "folder for run folders", DefaultValueFactory = _ => a.Output };

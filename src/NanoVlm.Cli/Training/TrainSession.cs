@@ -154,8 +154,9 @@ public static class TrainSession
         if (args.EvalData is { } spec)
         {
             var source = DataSource.Parse(spec);
-            var view = DatasetView.All(source.Open(trainSplit: false, hub, cancel));
-            return (() => view.ReadInOrder(cancel).Take(args.EvalSamples), source.Kind == "mmstar" ? Scoring.MultipleChoice : Scoring.ExactMatch);
+            var dataset = source.Open(trainSplit: false, hub, cancel);
+            var view = DatasetView.All(dataset);
+            return (() => view.ReadInOrder(cancel).Take(args.EvalSamples), dataset is MmStarDataset ? Scoring.MultipleChoice : Scoring.ExactMatch);
         }
         if (splits.Sum(s => s.Val.Count) == 0) return (null, Scoring.ExactMatch);
         return (() => splits.SelectMany(s => s.Val.ReadInOrder(cancel)).Take(args.EvalSamples), Scoring.ExactMatch);

@@ -37,6 +37,12 @@ public sealed class CauldronDataset : IVqaDataset
 
     public static CauldronDataset FromFiles(IReadOnlyList<string> files) => new(string.Join(",", files), files);
 
+    /// <summary>Rows per subset (the folder a parquet file sits in).</summary>
+    public IReadOnlyDictionary<string, int> SubsetCounts() =>
+        Enumerable.Range(0, GroupStarts.Count)
+            .GroupBy(g => Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(_table.FileOf(g))))!)
+            .ToDictionary(g => g.Key, g => g.Sum(i => (i + 1 < GroupStarts.Count ? GroupStarts[i + 1] : Count) - GroupStarts[i]));
+
     public IEnumerable<(int Row, VqaSample Sample)> ReadGroupRows(int group, IReadOnlyList<int> rows)
     {
         var data = _table.ReadGroup(group);

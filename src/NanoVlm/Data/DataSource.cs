@@ -4,13 +4,14 @@ using NanoVlm.Hub;
 namespace NanoVlm.Data;
 
 /// <summary>
-/// A dataset named on the command line: <c>kind:location[:subset,subset...][@weight]</c>. Kinds: <c>fashion-mnist[:folder]</c>,
-/// <c>cauldron:&lt;folder|file.parquet,...|repo id&gt;[:subsets]</c>, <c>mmstar:&lt;file|folder|repo id&gt;</c>,
-/// <c>jsonl:&lt;file&gt;</c>. A location that does not exist locally is a Hugging Face dataset repo id.
+/// A dataset named the same way everywhere (train, eval, data), optionally followed by <c>@weight</c> for mixtures:
+/// <c>fashion-mnist[:folder]</c>, <c>cauldron:&lt;folder|file.parquet&gt;[,subset...]</c> (or several .parquet files separated by
+/// commas), <c>mmstar:&lt;file.parquet|folder&gt;</c>, <c>jsonl:&lt;file&gt;</c>, and <c>hf:&lt;dataset repo id&gt;[:subset,...]</c>,
+/// whose parquet files are fetched into the Hugging Face cache (MMStar-shaped repos are read as MMStar, others as the Cauldron).
 /// </summary>
 public sealed record DataSource(string Kind, string? Location, IReadOnlyList<string> Subsets, double Weight)
 {
-    public static readonly string[] Kinds = ["fashion-mnist", "cauldron", "mmstar", "jsonl"];
+    public static readonly string[] Kinds = ["fashion-mnist", "cauldron", "mmstar", "jsonl", "hf"];
 
     public static DataSource Parse(string spec)
     {
@@ -23,40 +24,43 @@ public sealed record DataSource(string Kind, string? Location, IReadOnlyList<str
                 throw new NanoVlmException($"--data '{spec}': weight '{text[(at + 1)..]}' must be a positive number");
             text = text[..at];
         }
-        var parts = text.Split(':', 3);
-        var kind = parts[0].ToLowerInvariant();
+        var colon = text.IndexOf(':');
+        var kind = (colon < 0 ? text : text[..colon]).ToLowerInvariant();
+        var rest = colon < 0 ? "" : text[(colon + 1)..];
         if (!Kinds.Contains(kind))
-            throw new NanoVlmException($"--data '{spec}': unknown kind '{parts[0]}' (use {string.Join(", ", Kinds)})");
-        var location = parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null;
-        if (location is null && kind != "fashion-mnist")
+            throw new NanoVlmException($"--data '{spec}': unknown kind '{kind}' (use {string.Join(", ", Kinds)})");
+        if (rest.Length == 0 && kind != "fashion-mnist")
             throw new NanoVlmException($"--data '{spec}': {kind} needs a location, e.g. {kind}:path");
-        var subsets = parts.Length > 2 ? parts[2].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
-        return new DataSource(kind, location, subsets, weight);
+        return kind switch
+        {
+            "cauldron" when !rest.Split(',').All(p => p.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) =>
+                new DataSource(kind, rest.Split(',')[0], rest.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[1..], weight),
+            "hf" => new DataSource(kind, rest.Split(':')[0],
+                rest.Contains(':') ? rest[(rest.IndexOf(':') + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [], weight),
+            _ => new DataSource(kind, rest.Length == 0 ? null : rest, [], weight),
+        };
     }
 
     /// <summary>Opens the dataset; Fashion-MNIST gives its train or test split.</summary>
     public IVqaDataset Open(bool trainSplit = true, HubClient? hub = null, CancellationToken cancel = default) => Kind switch
     {
         "fashion-mnist" => FashionMnistDataset.Load(Location ?? Environment.GetEnvironmentVariable("NANOVLM_FASHION_MNIST"), trainSplit),
-        "cauldron" => OpenCauldron(hub, cancel),
-        "mmstar" => MmStarDataset.Open(Local(hub, ["*.parquet", "**/*.parquet"], cancel)),
+        "cauldron" when Location!.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) => CauldronDataset.FromFiles(Location.Split(',')),
+        "cauldron" => CauldronDataset.Open(Location!, Subsets.Count == 0 ? null : Subsets),
+        "mmstar" => MmStarDataset.Open(Location!),
         "jsonl" => new JsonlDataset(Location!),
+        "hf" => OpenHub(hub ?? throw new NanoVlmException($"hf:{Location}: the Hub client is not available here"), cancel),
         _ => throw new InvalidOperationException(Kind),
     };
 
-    IVqaDataset OpenCauldron(HubClient? hub, CancellationToken cancel)
+    IVqaDataset OpenHub(HubClient hub, CancellationToken cancel)
     {
-        var files = Location!.Split(',');
-        if (files.Length > 1 || Location.EndsWith(".parquet", StringComparison.Ordinal)) return CauldronDataset.FromFiles(files);
-        var patterns = Subsets.Count == 0 ? new[] { "*/*.parquet" } : Subsets.Select(s => $"{s}/*.parquet").ToArray();
-        return CauldronDataset.Open(Local(hub, patterns, cancel), Subsets.Count == 0 ? null : Subsets);
-    }
-
-    /// <summary>The location as a local path, downloading the dataset repo's matching files when it is not one.</summary>
-    string Local(HubClient? hub, IReadOnlyCollection<string> patterns, CancellationToken cancel)
-    {
-        if (File.Exists(Location) || Directory.Exists(Location)) return Location!;
-        if (hub is null) throw new NanoVlmException($"{Location}: no such file or folder");
-        return hub.DownloadSnapshotAsync(Location!, allowPatterns: patterns, type: RepoType.Dataset, ct: cancel).GetAwaiter().GetResult();
+        var patterns = Subsets.Count == 0 ? new[] { "*.parquet" } : Subsets.Select(s => $"{s}/*.parquet").ToArray();
+        var folder = hub.DownloadSnapshotAsync(Location!, allowPatterns: patterns, type: RepoType.Dataset, ct: cancel).GetAwaiter().GetResult();
+        var files = Directory.GetFiles(folder, "*.parquet", SearchOption.AllDirectories);
+        if (files.Length == 0) throw new NanoVlmException($"hf:{Location}: no parquet files{(Subsets.Count > 0 ? $" in {string.Join(", ", Subsets)}" : "")}");
+        return ParquetTable.HasColumns(files[0], ["question", "answer", "image"])
+            ? MmStarDataset.Open(files.Length == 1 ? files[0] : folder)
+            : CauldronDataset.Open(folder, Subsets.Count == 0 ? null : Subsets);
     }
 }

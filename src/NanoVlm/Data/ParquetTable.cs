@@ -41,6 +41,16 @@ internal sealed class ParquetTable
         Count = (int)count;
     }
 
+    /// <summary>Whether the file's schema has all these top-level columns.</summary>
+    public static bool HasColumns(string file, IEnumerable<string> columns)
+    {
+        try { return columns.All(ReadMetadata(file).GetAwaiter().GetResult().Columns.Contains); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new NanoVlmException($"{file}: not a readable parquet file ({e.Message.ReplaceLineEndings(" ")})", e);
+        }
+    }
+
     static async Task<(HashSet<string> Columns, long[] RowCounts)> ReadMetadata(string file)
     {
         await using var stream = File.OpenRead(file);
