@@ -39,11 +39,11 @@ public static class TrainSession
         var device = Devices.Parse(args.Device);
         var sources = args.Data.Select(DataSource.Parse).ToList();
         if (sources.Count == 0) throw new NanoVlmException("--data: at least one data source is needed");
+        var baseConfig = BaseConfig(args);
         var progress = new ConsoleDownloadProgress();
         using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
         var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel)).ToList();
 
-        var baseConfig = BaseConfig(args);
         var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
         Directory.CreateDirectory(runDir);
         if (resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));

@@ -119,14 +119,14 @@ public class DatasetTests
     }
 
     [Fact]
-    public void RealFashionMnistLoadsQuickly()
+    public void RealFashionMnistHasItsSplits()
     {
-        if (!Directory.Exists(FashionMnistDataset.DefaultFolder)) return;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var train = FashionMnistDataset.Load(null, train: true);
+        // ./run test installs the Debian package dataset-fashion-mnist (or set NANOVLM_FASHION_MNIST).
+        var folder = Environment.GetEnvironmentVariable("NANOVLM_FASHION_MNIST") ?? FashionMnistDataset.DefaultFolder;
+        var train = FashionMnistDataset.Load(folder, train: true);
         Assert.Equal(60_000, train.Count);
         Assert.Equal(60_000, DatasetView.All(train).ReadInOrder().Count());
-        Assert.True(watch.Elapsed.TotalSeconds < 10, $"{watch.Elapsed}");
+        Assert.Equal(10_000, FashionMnistDataset.Load(folder, train: false).Count);
     }
 
     [Fact]
