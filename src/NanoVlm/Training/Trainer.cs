@@ -98,7 +98,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 var seconds = window.Elapsed.TotalSeconds;
                 var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
                     clock.Elapsed.TotalSeconds);
-                metrics.Write(new { step, epoch, train_loss = meanLoss, lr = report.Lr, grad_norm = gradNorm, tokens_per_s = report.TokensPerSecond, seconds = report.Seconds });
+                metrics.Write(new { step, epoch, train_loss = meanLoss, lr = report.Lr, grad_norm = gradNorm, tokens_per_s = report.TokensPerSecond, seconds = report.Seconds, rss_mb = RssMb() });
                 Step?.Invoke(report);
                 (micro, lossSum, tokens) = (0, 0.0, 0L);
                 window.Restart();
@@ -114,7 +114,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                         best = metric;
                         SaveBest();
                     }
-                    metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds });
+                    metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds, rss_mb = RssMb() });
                     Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
                 }
                 interrupted = cancel.IsCancellationRequested;
@@ -127,6 +127,13 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         }
         lastSaved ??= TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Resident memory of the process (native tensors included), to show that a long run stays flat.</summary>
+    static long RssMb()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.WorkingSet64 >> 20;
     }
 
     /// <summary>nanoVLM's two groups: the projector at lr_mp, the vision encoder and decoder at lr_backbones (frozen ones left out).</summary>
