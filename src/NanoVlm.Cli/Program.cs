@@ -6,6 +6,10 @@ var root = new RootCommand("nanovlm: train, run and evaluate small vision-langua
 foreach (var command in new[]
          {
              InfoCommand.Create(),
+             DemoCommand.Create(),
+             TrainCommand.Create(),
+             GenerateCommand.Create(),
+             EvalCommand.Create(),
              TokenizeCommand.Create(),
              DownloadCommand.Create(),
              PushCommand.Create(),

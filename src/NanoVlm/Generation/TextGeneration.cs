@@ -22,16 +22,16 @@ public static class TextGeneration
         var eos = model.EosTokenId;
         if (options.MaxNewTokens == 0) return empty(batch, 0, int64, inputIds.device).MoveToOuterDisposeScope();
 
-        var rng = options.Seed is long seed ? new torch.Generator((ulong)seed, inputIds.device) : null;
+        var rng = options.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null;
         var embeddings = model.Embed(inputIds, images);
         using var cache = options.UseKvCache
             ? new KvCache(model.Config, batch, promptLength + options.MaxNewTokens, embeddings.dtype, embeddings.device)
             : null;
-        var mask = attentionMask;
+        var mask = attentionMask?.to(embeddings.device);
         var logits = model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
 
         var generated = new List<Tensor>();
-        var finished = zeros(batch, ScalarType.Bool, inputIds.device);
+        var finished = zeros(batch, ScalarType.Bool, model.Device);
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
             var next = NextToken(logits, options, rng);                  // [B, 1]
@@ -56,7 +56,7 @@ public static class TextGeneration
         var ids = cat(generated, 1);
         if (ids.shape[1] < options.MaxNewTokens)
             ids = cat([ids, full(batch, options.MaxNewTokens - ids.shape[1], eos, int64, ids.device)], 1);
-        return ReplaceAfterEos(ids, eos).MoveToOuterDisposeScope();
+        return ReplaceAfterEos(ids, eos).cpu().MoveToOuterDisposeScope();
     }
 
     static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)

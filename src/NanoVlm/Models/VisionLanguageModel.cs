@@ -35,10 +35,12 @@ public sealed class VisionLanguageModel : Module
 
     public int EosTokenId => Config.LmEosTokenId;
 
+    public Device Device => decoder.token_embedding.weight!.device;
+
     internal LanguageModel Decoder => decoder;
 
-    /// <summary>Loads a nanoVLM checkpoint folder (config.json + model.safetensors).</summary>
-    public static VisionLanguageModel FromPretrained(string folder) => IO.Checkpoint.Load(folder);
+    /// <summary>Loads a nanoVLM checkpoint: a folder (config.json + model.safetensors) or a Hugging Face repo id.</summary>
+    public static VisionLanguageModel FromPretrained(string folderOrRepoId) => IO.Checkpoint.Load(IO.Pretrained.ResolveModelFolder(folderOrRepoId));
 
     /// <summary>Saves in nanoVLM's format so PyTorch nanoVLM can load it.</summary>
     public void SavePretrained(string folder) => IO.Checkpoint.Save(this, folder);
@@ -48,10 +50,10 @@ public sealed class VisionLanguageModel : Module
     {
         using var scope = NewDisposeScope();
         var embeddings = Embed(inputIds, images);
-        var logits = decoder.head.forward(decoder.forward(embeddings, attentionMask));
+        var logits = decoder.head.forward(decoder.forward(embeddings, attentionMask?.to(Device)));
         Tensor? loss = null;
         if (targets is not null)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1), ignore_index: -100)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.to(Device).reshape(-1), ignore_index: -100)
                 .MoveToOuterDisposeScope();
         return (logits.MoveToOuterDisposeScope(), loss);
     }
@@ -72,6 +74,7 @@ public sealed class VisionLanguageModel : Module
     public Tensor Embed(Tensor inputIds, Tensor? images)
     {
         using var scope = NewDisposeScope();
+        inputIds = inputIds.to(Device);
         var tokens = decoder.token_embedding.forward(inputIds);
         var placeholders = inputIds.eq(ImageTokenId);
         var nPlaceholders = placeholders.sum().item<long>();
@@ -80,7 +83,7 @@ public sealed class VisionLanguageModel : Module
             throw new NanoVlmException(
                 $"the batch has {nPlaceholders} image tokens but {nImages} images x {Config.MpImageTokenLength} tokens = {nImages * Config.MpImageTokenLength}");
         if (images is null) return tokens.MoveToOuterDisposeScope();
-        var imageEmbeddings = MP.forward(vision_encoder.forward(images.to(tokens.dtype)));
+        var imageEmbeddings = MP.forward(vision_encoder.forward(images.to(tokens.dtype, Device)));
         // masked_scatter fills masked positions row-major (batch, then time) from the source in order.
         var mask = placeholders.unsqueeze(-1).expand_as(tokens);
         return tokens.masked_scatter(mask, imageEmbeddings.reshape(-1, tokens.shape[^1])).MoveToOuterDisposeScope();

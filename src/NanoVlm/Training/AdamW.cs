@@ -29,14 +29,15 @@ public sealed class AdamW(IReadOnlyList<ParamGroup> groups, double beta1 = 0.9, 
         Steps++;
         var correction1 = 1 - Math.Pow(beta1, Steps);
         var correction2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, Steps));
+        using var mixWeight = tensor(1 - beta1);
         foreach (var group in Groups)
         foreach (var (name, p) in group.Params)
         {
             if (p.grad is not { } grad) continue;
             if (!moments.TryGetValue(name, out var m))
-                moments[name] = m = (zeros_like(p), zeros_like(p));
+                moments[name] = m = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
             p.mul_(1 - group.Lr * weightDecay);
-            m.M.lerp_(grad, 1 - beta1);
+            m.M.lerp_(grad, mixWeight);
             m.V.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
             using var denom = (m.V.sqrt() / correction2Sqrt).add_(eps);
             p.addcdiv_(m.M, denom, -group.Lr / correction1);
@@ -60,7 +61,7 @@ public sealed class AdamW(IReadOnlyList<ParamGroup> groups, double beta1 = 0.9, 
             if (load($"exp_avg.{name}") is not { } m) continue;
             var v = load($"exp_avg_sq.{name}") ?? throw new NanoVlmException($"training state: exp_avg_sq.{name} is missing");
             if (!m.shape.SequenceEqual(p.shape)) throw new NanoVlmException($"training state: exp_avg.{name} does not match the model");
-            moments[name] = (m.to(p.dtype, p.device), v.to(p.dtype, p.device));
+            moments[name] = (m.to(p.dtype, p.device).DetachFromDisposeScope(), v.to(p.dtype, p.device).DetachFromDisposeScope());
         }
     }
 

@@ -32,6 +32,9 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
 
     public string BestFolder => Path.Combine(runDir, "best");
 
+    /// <summary>Files copied into every saved checkpoint (the tokenizer, so a checkpoint is usable on its own).</summary>
+    public IReadOnlyList<string> ExtraFiles { get; init; } = [];
+
     public TrainingResult Run(bool resume = false, CancellationToken cancel = default)
     {
         options.Validate();
@@ -117,12 +120,12 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 interrupted = cancel.IsCancellationRequested;
                 if (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0))
-                    lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad));
+                    lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
                 if (last || interrupted) break;
             }
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
-        lastSaved ??= TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad));
+        lastSaved ??= TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
     }
 
@@ -174,6 +177,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         var old = BestFolder + ".old";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         model.SavePretrained(tmp);
+        TrainingState.CopyFiles(ExtraFiles, tmp);
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(BestFolder)) Directory.Move(BestFolder, old);
         Directory.Move(tmp, BestFolder);

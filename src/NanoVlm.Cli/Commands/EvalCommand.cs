@@ -1,0 +1,85 @@
+using TorchSharp;
+using System.CommandLine;
+using System.Text.Json;
+using NanoVlm.Data;
+using NanoVlm.Evaluation;
+using NanoVlm.Hub;
+using NanoVlm.IO;
+using Spectre.Console;
+
+namespace NanoVlm.Cli.Commands;
+
+/// <summary><c>nanovlm eval</c>: MMStar multiple-choice accuracy per category, or exact-match accuracy on a short-answer VQA source.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var data = new Option<string>("--data")
+        {
+            Description = "mmstar:<parquet|folder|repo> (letter scoring) or fashion-mnist[:folder] | jsonl:<file> | cauldron:<...> (exact match)",
+            Required = true,
+        };
+        var batchSize = new Option<int>("--batch-size") { Description = "prompts per batch", DefaultValueFactory = _ => 64 };
+        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N samples" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens per answer", DefaultValueFactory = _ => 8 };
+        var json = new Option<string?>("--json") { Description = "write a JSON report (accuracy, categories, predictions) here" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var cmd = new Command("eval", "Evaluate a model: MMStar accuracy with a per-category table, or exact-match VQA accuracy")
+        {
+            model, data, batchSize, limit, maxNew, json, device,
+        };
+        cmd.SetAction(parse =>
+        {
+            Devices.ConfigureThreads();
+            using var cancel = CtrlC.Token(CancellationToken.None);
+            var source = DataSource.Parse(parse.GetValue(data)!);
+            var progress = new ConsoleDownloadProgress();
+            using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
+            var dataset = source.Open(trainSplit: false, hub, cancel.Token);
+            var (vlm, tokenizer) = Pretrained.Load(parse.GetValue(model)!, progress);
+            using var _ = vlm;
+            using var __ = tokenizer;
+            vlm.to(Devices.Parse(parse.GetValue(device)!));
+            var collator = new VqaCollator(tokenizer, vlm.Config, new ImageProcessor(vlm.Config.VitImgSize));
+            var total = Math.Min(dataset.Count, parse.GetValue(limit) ?? int.MaxValue);
+            var samples = DatasetView.All(dataset).ReadInOrder(cancel.Token).Take(total);
+            var multipleChoice = source.Kind == "mmstar";
+            var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+            {
+                var task = ctx.AddTask($"evaluating {dataset.Name}", maxValue: total);
+                return Evaluator.Run(vlm, collator, samples, multipleChoice ? Scoring.MultipleChoice : Scoring.ExactMatch,
+                    parse.GetValue(batchSize), parse.GetValue(maxNew), done => task.Value = done, cancel.Token);
+            });
+            Report(result, multipleChoice);
+            if (parse.GetValue(json) is { } path) WriteJson(path, parse.GetValue(model)!, dataset.Name, result);
+            return 0;
+        });
+        return cmd;
+    }
+
+    static void Report(EvaluationResult result, bool categories)
+    {
+        if (categories)
+        {
+            var table = new Table().Title("[bold]accuracy by category[/]").AddColumn("category").AddColumn("samples", c => c.RightAligned())
+                .AddColumn("accuracy", c => c.RightAligned());
+            foreach (var (category, total, accuracy) in result.ByCategory()) table.AddRow(Markup.Escape(category), $"{total}", $"{100 * accuracy:F1}%");
+            AnsiConsole.Write(table);
+        }
+        if (result.Skipped > 0) AnsiConsole.MarkupLineInterpolated($"[yellow]{result.Skipped} samples skipped[/]");
+        Console.WriteLine($"accuracy: {100 * result.Accuracy:F2}% ({result.Correct}/{result.Total})");
+    }
+
+    static void WriteJson(string path, string model, string data, EvaluationResult result)
+    {
+        var report = new
+        {
+            model, data, accuracy = result.Accuracy, correct = result.Correct, total = result.Total, skipped = result.Skipped,
+            categories = result.ByCategory().Select(c => new { category = c.Category, total = c.Total, accuracy = c.Accuracy }),
+            l2_categories = result.ByCategory(level2: true).Select(c => new { category = c.Category, total = c.Total, accuracy = c.Accuracy }),
+            predictions = result.Predictions.Select(p => new { source = p.Source, question = p.Question, answer = p.Answer, output = p.Output, correct = p.Correct, category = p.Category }),
+        };
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

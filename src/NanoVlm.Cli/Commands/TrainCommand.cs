@@ -1,0 +1,86 @@
+using System.CommandLine;
+using NanoVlm.Cli.Training;
+using NanoVlm.Training;
+
+namespace NanoVlm.Cli.Commands;
+
+/// <summary><c>nanovlm train</c>: train or fine-tune a VLM with nanoVLM's recipe; every knob is a flag with nanoVLM's default.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var d = new TrainingOptions();
+        var a = new TrainArgs();
+        var preset = new Option<string?>("--preset") { Description = "model preset: tiny (CPU, from scratch) or 222m (SigLIP + SmolLM2 backbones from the Hub); default tiny" };
+        var config = new Option<string?>("--config") { Description = "a nanoVLM config.json to build the model from" };
+        var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id to fine-tune" };
+        var data = new Option<string[]>("--data")
+        {
+            Description = "training data, repeatable for a mixture: fashion-mnist[:folder] | cauldron:<folder|files|repo>[:subsets] | mmstar:<path|repo> | jsonl:<file>, optionally @weight",
+            DefaultValueFactory = _ => a.Data.ToArray(), AllowMultipleArgumentsPerToken = true,
+        };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder, tokenizer.json or repo id ('wordlevel' builds one from the data); default: the config's lm_tokenizer" };
+        var evalData = new Option<string?>("--eval-data") { Description = "data for the accuracy probe (mmstar:<path> scores letters); default: the validation split" };
+        var evalSamples = new Option<int>("--eval-samples") { Description = "samples in each accuracy probe (0 = none)", DefaultValueFactory = _ => a.EvalSamples };
+        var cutoff = new Option<int?>("--cutoff") { Description = "use only this many samples of each source (after the seeded shuffle)" };
+        var output = new Option<string>("--output") { Description = "folder for run folders", DefaultValueFactory = _ => a.Output };
+        var runName = new Option<string?>("--run-name") { Description = "run folder name (default: nanoVLM's run name)" };
+        var resume = new Option<string?>("--resume") { Description = "continue the run in this folder from its latest checkpoint" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => a.Device };
+        var workers = new Option<int>("--workers") { Description = "data loading threads (0 = cores - 1)" };
+        var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" };
+        var push = new Option<string?>("--push-to-hub") { Description = "push the best checkpoint to this Hub repo at the end" };
+        var isPrivate = new Option<bool>("--private") { Description = "with --push-to-hub: create the repo private" };
+        var lrMp = new Option<double>("--lr-mp") { Description = "learning rate of the modality projector", DefaultValueFactory = _ => d.LrMp };
+        var lrBackbones = new Option<double>("--lr-backbones") { Description = "learning rate of the vision encoder and decoder", DefaultValueFactory = _ => d.LrBackbones };
+        var batchSize = new Option<int>("--batch-size") { Description = "samples per micro-batch", DefaultValueFactory = _ => d.BatchSize };
+        var gradAccum = new Option<int>("--grad-accum") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => d.GradientAccumulationSteps };
+        var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => d.MaxGradNorm };
+        var epochs = new Option<int>("--epochs") { Description = "passes over the training data", DefaultValueFactory = _ => d.Epochs };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "optimizer steps (overrides --epochs)" };
+        var evalInterval = new Option<int>("--eval-interval") { Description = "optimizer steps between evaluations (and checkpoints)", DefaultValueFactory = _ => d.EvalInterval };
+        var valRatio = new Option<double>("--val-ratio") { Description = "share of each source held out for validation", DefaultValueFactory = _ => d.ValRatio };
+        var seed = new Option<int>("--seed") { Description = "seed for initialisation, shuffling and splits", DefaultValueFactory = _ => d.Seed };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay", DefaultValueFactory = _ => d.WeightDecay };
+        var freezeVision = new Option<bool>("--freeze-vision") { Description = "do not train the vision encoder" };
+        var freezeDecoder = new Option<bool>("--freeze-decoder") { Description = "do not train the language decoder" };
+        var bf16 = new Option<bool>("--bf16") { Description = "bf16 compute with fp32 master weights" };
+        var checkpointInterval = new Option<int>("--checkpoint-interval") { Description = "also checkpoint every N optimizer steps (0 = at evaluations)" };
+        var maxBadSteps = new Option<int>("--max-bad-steps") { Description = "stop after this many non-finite steps", DefaultValueFactory = _ => d.MaxBadSteps };
+
+        var cmd = new Command("train", "Train or fine-tune a VLM (nanoVLM's recipe); Ctrl+C saves a resumable checkpoint")
+        {
+            preset, config, model, data, tokenizer, evalData, evalSamples, cutoff, output, runName, resume, device, workers, threads, push,
+            isPrivate, lrMp, lrBackbones, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
+            freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps,
+        };
+        cmd.SetAction(parse =>
+        {
+            Devices.ConfigureThreads(parse.GetValue(threads));
+            using var cancel = CtrlC.Token(CancellationToken.None);
+            var outcome = parse.GetValue(resume) is { } runDir
+                ? TrainSession.Resume(runDir, cancel.Token)
+                : TrainSession.Run(new TrainArgs
+                {
+                    Preset = parse.GetValue(preset), ConfigFile = parse.GetValue(config), Model = parse.GetValue(model),
+                    Data = parse.GetValue(data)!, Tokenizer = parse.GetValue(tokenizer), EvalData = parse.GetValue(evalData),
+                    EvalSamples = parse.GetValue(evalSamples), Cutoff = parse.GetValue(cutoff), Output = parse.GetValue(output)!,
+                    RunName = parse.GetValue(runName), Device = parse.GetValue(device)!, Workers = parse.GetValue(workers),
+                    PushToHub = parse.GetValue(push), Private = parse.GetValue(isPrivate),
+                    Options = new TrainingOptions
+                    {
+                        LrMp = parse.GetValue(lrMp), LrBackbones = parse.GetValue(lrBackbones), BatchSize = parse.GetValue(batchSize),
+                        GradientAccumulationSteps = parse.GetValue(gradAccum), MaxGradNorm = parse.GetValue(maxGradNorm),
+                        Epochs = parse.GetValue(epochs), MaxSteps = parse.GetValue(maxSteps), EvalInterval = parse.GetValue(evalInterval),
+                        ValRatio = parse.GetValue(valRatio), Seed = parse.GetValue(seed), WeightDecay = parse.GetValue(weightDecay),
+                        FreezeVision = parse.GetValue(freezeVision), FreezeDecoder = parse.GetValue(freezeDecoder), Bf16 = parse.GetValue(bf16),
+                        CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps),
+                    },
+                }, cancel.Token);
+            outcome.Tokenizer.Dispose();
+            Console.WriteLine($"model: {outcome.ModelFolder}");
+            return outcome.Result.Interrupted ? 130 : 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,26 @@
+using NanoVlm.Training;
+
+namespace NanoVlm.Cli.Training;
+
+/// <summary>Everything a training run is made from; saved as <c>run.json</c> so <c>--resume</c> rebuilds the same run.</summary>
+public sealed record TrainArgs
+{
+    public string? Preset { get; init; }
+    public string? ConfigFile { get; init; }
+    /// <summary>A checkpoint folder or repo id to fine-tune.</summary>
+    public string? Model { get; init; }
+    public IReadOnlyList<string> Data { get; init; } = ["fashion-mnist"];
+    /// <summary>A tokenizer folder, tokenizer.json or repo id; "wordlevel" builds one from the training data.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Evaluation data for the accuracy probe (default: the validation split, exact match).</summary>
+    public string? EvalData { get; init; }
+    public int EvalSamples { get; init; } = 500;
+    public int? Cutoff { get; init; }
+    public string Output { get; init; } = "runs";
+    public string? RunName { get; init; }
+    public string Device { get; init; } = "auto";
+    public int Workers { get; init; }
+    public string? PushToHub { get; init; }
+    public bool Private { get; init; }
+    public TrainingOptions Options { get; init; } = new();
+}
