@@ -62,7 +62,7 @@ public static class TrainSession
         IEnumerable<VqaSample> Epoch(int epoch) => Mixture.Interleave(
             splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
                 x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass, cancel: cancel)), x.Second.Weight, x.First.Train.Count)).ToList(),
-            HashCode.Combine(args.Options.Seed, epoch));
+            Seeds.Combine(args.Options.Seed, epoch));
         var validation = splits.SelectMany(s => s.Val.ReadInOrder(cancel));
         var (evalSamples, score) = EvalSet(args, splits, hub, cancel);
 

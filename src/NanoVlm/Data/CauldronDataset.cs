@@ -1,3 +1,5 @@
+using Parquet.Schema;
+
 namespace NanoVlm.Data;
 
 /// <summary>
@@ -13,7 +15,7 @@ public sealed class CauldronDataset : IVqaDataset
     {
         Name = name;
         if (files.Count == 0) throw new NanoVlmException($"{name}: no parquet files");
-        _table = new ParquetTable(files, ["images", "texts"]);
+        _table = new ParquetTable(files, new Dictionary<string, SchemaType> { ["images"] = SchemaType.List, ["texts"] = SchemaType.List });
     }
 
     public string Name { get; }

@@ -38,8 +38,7 @@ public sealed class DatasetView(IVqaDataset dataset, int[] rows)
     /// <summary>The rows shuffled for <paramref name="epoch"/>: the same seed and epoch always give the same order.</summary>
     public IEnumerable<VqaSample> ReadShuffled(int seed, int epoch, int windowGroups = 4, CancellationToken cancel = default)
     {
-        // Not HashCode.Combine: it is randomised per process, and a resumed run must see the same order.
-        var rng = new Random(unchecked(seed * 1_000_003 + epoch * 7_919 + 0x5eed));
+        var rng = new Random(Seeds.Combine(seed, epoch));
         var groups = ByGroup().OrderBy(g => g.Key).ToArray();
         rng.Shuffle(groups);
         for (var w = 0; w < groups.Length; w += windowGroups)

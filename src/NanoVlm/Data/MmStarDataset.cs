@@ -1,3 +1,5 @@
+using Parquet.Schema;
+
 namespace NanoVlm.Data;
 
 /// <summary>MMStar (<c>Lin-Chen/MMStar</c>, split <c>val</c>): index, question, image{bytes, path}, answer (a letter), category,
@@ -9,7 +11,11 @@ public sealed class MmStarDataset : IVqaDataset
     MmStarDataset(string name, IReadOnlyList<string> files)
     {
         Name = name;
-        _table = new ParquetTable(files, ["question", "image", "answer", "category", "l2_category"]);
+        _table = new ParquetTable(files, new Dictionary<string, SchemaType>
+        {
+            ["question"] = SchemaType.Data, ["image"] = SchemaType.Struct, ["answer"] = SchemaType.Data,
+            ["category"] = SchemaType.Data, ["l2_category"] = SchemaType.Data,
+        });
     }
 
     public string Name { get; }

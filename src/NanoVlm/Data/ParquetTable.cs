@@ -1,11 +1,12 @@
 using Parquet;
+using Parquet.Schema;
 using Parquet.Serialization;
 
 namespace NanoVlm.Data;
 
 /// <summary>
 /// Parquet files read one row group at a time (bounded memory): the row groups of all files form the dataset's groups, and each
-/// file must hold the required top-level columns.
+/// file must hold the required top-level columns, each of the expected kind (a plain value, a struct or a list).
 /// </summary>
 internal sealed class ParquetTable
 {
@@ -15,7 +16,7 @@ internal sealed class ParquetTable
     public IReadOnlyList<int> GroupStarts => _starts;
     public int Count { get; }
 
-    public ParquetTable(IEnumerable<string> files, IReadOnlyCollection<string> requiredColumns)
+    public ParquetTable(IEnumerable<string> files, IReadOnlyDictionary<string, SchemaType> requiredColumns)
     {
         var count = 0L;
         foreach (var file in files)
@@ -23,8 +24,13 @@ internal sealed class ParquetTable
             try
             {
                 var (columns, rowCounts) = ReadMetadata(file).GetAwaiter().GetResult();
-                foreach (var column in requiredColumns)
-                    if (!columns.Contains(column)) throw new NanoVlmException($"{file}: missing column '{column}' (has {string.Join(", ", columns)})");
+                foreach (var (column, kind) in requiredColumns)
+                {
+                    if (!columns.TryGetValue(column, out var actual))
+                        throw new NanoVlmException($"{file}: missing column '{column}' (has {string.Join(", ", columns.Keys)})");
+                    if (actual != kind)
+                        throw new NanoVlmException($"{file}: column '{column}' is a {actual} column, expected a {kind} column (wrong schema)");
+                }
                 for (var g = 0; g < rowCounts.Length; g++)
                 {
                     _groups.Add((file, g));
@@ -44,18 +50,20 @@ internal sealed class ParquetTable
     /// <summary>Whether the file's schema has all these top-level columns.</summary>
     public static bool HasColumns(string file, IEnumerable<string> columns)
     {
-        try { return columns.All(ReadMetadata(file).GetAwaiter().GetResult().Columns.Contains); }
+        try { return columns.All(ReadMetadata(file).GetAwaiter().GetResult().Columns.ContainsKey); }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             throw new NanoVlmException($"{file}: not a readable parquet file ({e.Message.ReplaceLineEndings(" ")})", e);
         }
     }
 
-    static async Task<(HashSet<string> Columns, long[] RowCounts)> ReadMetadata(string file)
+    static async Task<(Dictionary<string, SchemaType> Columns, long[] RowCounts)> ReadMetadata(string file)
     {
         await using var stream = File.OpenRead(file);
         await using var reader = await ParquetReader.CreateAsync(stream);
-        return (reader.Schema.Fields.Select(f => f.Name).ToHashSet(), reader.RowGroups.Select(g => g.RowCount).ToArray());
+        var columns = new Dictionary<string, SchemaType>();
+        foreach (var f in reader.Schema.Fields) columns.TryAdd(f.Name, f.SchemaType);
+        return (columns, reader.RowGroups.Select(g => g.RowCount).ToArray());
     }
 
     public string FileOf(int group) => _groups[group].File;

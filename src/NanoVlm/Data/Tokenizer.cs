@@ -11,6 +11,8 @@ namespace NanoVlm.Data;
 /// </summary>
 public sealed class Tokenizer : IDisposable
 {
+    /// <summary>Ids at or above this are refused (the embedding table would be absurd; also keeps <c>max id + 1</c> from overflowing).</summary>
+    const int MaxTokenId = 1 << 24;
     static readonly string[] EosFallbacks = ["<|endoftext|>", "</s>", "<eos>", "<|im_end|>", "[SEP]"];
 
     readonly Native _native;
@@ -125,6 +127,7 @@ public sealed class Tokenizer : IDisposable
         }
         if (ids.Count == 0) throw new NanoVlmException($"{file}: empty vocabulary");
         if (ids.Values.Any(id => id < 0)) throw new NanoVlmException($"{file}: negative token id");
+        if (ids.Values.Max() >= MaxTokenId) throw new NanoVlmException($"{file}: token id {ids.Values.Max()} is over the limit of {MaxTokenId - 1}");
         return ids;
     }
 

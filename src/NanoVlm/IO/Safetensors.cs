@@ -71,6 +71,7 @@ public sealed class SafetensorsFile : IDisposable
         var dataStart = 8 + (long)headerLength;
         var dataLength = fileLength - dataStart;
 
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw Bad("header is not valid JSON (invalid UTF-8)");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 4 }); }
         catch (JsonException e) { throw Bad($"header is not valid JSON ({e.Message.Split('\n')[0]})"); }
@@ -125,6 +126,7 @@ public sealed class SafetensorsFile : IDisposable
             catch (OverflowException) { throw bad($"tensor '{name}' shape [{string.Join(", ", shape[..i])}...] overflows"); }
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2
+            || off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
             || !off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end))
             throw bad($"tensor '{name}' has invalid data_offsets");
         if (begin < 0 || end < begin || end > dataLength)

@@ -58,6 +58,11 @@ public sealed record VlmConfig
     [JsonIgnore] public int ImagePatchGrid => VitImgSize / VitPatchSize;
     [JsonIgnore] public string ImageToken => VlmExtraTokens.GetValueOrDefault("image_token", "<|image|>");
 
+    /// <summary>Refused above this many parameters (80 GB of fp32 weights): a config that asks for more is a mistake or an attack.</summary>
+    public const double MaxParameters = 20e9;
+    /// <summary>Refused above this many image patches per image: attention over them is quadratic.</summary>
+    public const int MaxImagePatches = 1 << 14;
+
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -123,8 +128,18 @@ public sealed record VlmConfig
         Positive("lm_max_position_embeddings", LmMaxPositionEmbeddings, 1 << 24);
         Positive("lm_max_length", LmMaxLength, 1 << 24);
         Positive("mp_pixel_shuffle_factor", MpPixelShuffleFactor, 1 << 8);
+        Positive("lm_base_vocab_size", LmBaseVocabSize, 1 << 24);
+        Positive("max_img_size", MaxImgSize, 1 << 14);
+        Check(ExtraTokenAmount >= 0, $"extra_token_amount must be >= 0, got {ExtraTokenAmount}");
+        foreach (var (key, value) in new[] { ("vit_model_type", VitModelType), ("lm_model_type", LmModelType), ("lm_tokenizer", LmTokenizer),
+                     ("lm_chat_template", LmChatTemplate), ("vlm_checkpoint_path", VlmCheckpointPath), ("hf_repo_name", HfRepoName) })
+            Check(value is not null, $"{key} must be a string, got null");
+        Check(VlmExtraTokens is not null && VlmExtraTokens.Values.All(v => !string.IsNullOrEmpty(v)),
+            "vlm_extra_tokens must be an object of non-empty strings");
+        Check(VitDropout is >= 0 and < 1 && LmDropout is >= 0 and < 1, "vit_dropout and lm_dropout must be in [0, 1)");
+        Check(double.IsFinite(LmAttnScaling), $"lm_attn_scaling must be finite, got {LmAttnScaling}");
         Check(LmRmsEps > 0 && VitLnEps > 0, "lm_rms_eps and vit_ln_eps must be positive");
-        Check(LmReBase > 1, $"lm_re_base must be greater than 1, got {LmReBase}");
+        Check(LmReBase > 1 && double.IsFinite(LmReBase), $"lm_re_base must be a finite number greater than 1, got {LmReBase}");
         Check(VitHiddenDim % VitNHeads == 0, $"vit_hidden_dim {VitHiddenDim} is not divisible by vit_n_heads {VitNHeads}");
         Check(LmHiddenDim % LmNHeads == 0, $"lm_hidden_dim {LmHiddenDim} is not divisible by lm_n_heads {LmNHeads}");
         Check(LmHeadDim % 2 == 0, $"lm head dim {LmHeadDim} (lm_hidden_dim / lm_n_heads) must be even for rotary embeddings");
@@ -136,8 +151,26 @@ public sealed record VlmConfig
         var tokens = ImagePatchGrid * ImagePatchGrid / (MpPixelShuffleFactor * MpPixelShuffleFactor);
         Check(MpImageTokenLength == tokens,
             $"mp_image_token_length is {MpImageTokenLength} but a {VitImgSize}px image with patch {VitPatchSize} and pixel shuffle {MpPixelShuffleFactor} gives {tokens} tokens");
+        Check((long)ImagePatchGrid * ImagePatchGrid <= MaxImagePatches,
+            $"vit_img_size {VitImgSize} / vit_patch_size {VitPatchSize} gives {(long)ImagePatchGrid * ImagePatchGrid} patches per image, over the limit of {MaxImagePatches}");
+        var parameters = EstimatedParameters();
+        Check(parameters <= MaxParameters,
+            $"the model would have {parameters:0.###e0} parameters ({parameters * 4 / 1e12:0.##} TB in fp32), over the limit of {MaxParameters:0e0}");
         Check(LmVocabSize >= LmBaseVocabSize, $"lm_vocab_size {LmVocabSize} is smaller than lm_base_vocab_size {LmBaseVocabSize}");
         Check(LmEosTokenId >= 0 && LmEosTokenId < LmVocabSize, $"lm_eos_token_id {LmEosTokenId} is outside the vocabulary");
+    }
+
+    /// <summary>The parameter count of the model this config builds, computed without building it (in double: no overflow).</summary>
+    public double EstimatedParameters()
+    {
+        double vh = VitHiddenDim, vi = VitInterDim, p = VitPatchSize, lh = LmHiddenDim, li = LmInterDim, v = LmVocabSize, f = MpPixelShuffleFactor;
+        double kv = (double)LmHeadDim * LmNKvHeads, patches = (double)ImagePatchGrid * ImagePatchGrid;
+        var vitBlock = 4 * vh + (3 * vh * vh + 3 * vh) + (vh * vh + vh) + (vh * vi + vi) + (vi * vh + vh);
+        var vision = 3 * vh * p * p + vh + patches * vh + VitNBlocks * vitBlock + 2 * vh;
+        var projector = vh * f * f * lh;
+        var lmBlock = 2 * lh + 2 * lh * lh + 2 * lh * kv + 3 * lh * li;
+        var decoder = v * lh + LmNBlocks * lmBlock + lh + (LmTieWeights ? 0 : lh * v);
+        return vision + projector + decoder;
     }
 
     static string FirstLine(string s) => s.Split('\n')[0].Trim();

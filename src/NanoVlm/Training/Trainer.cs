@@ -42,8 +42,10 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         var groups = ParameterGroups();
         using var optimizer = new AdamW(groups, weightDecay: options.WeightDecay);
         var progress = new TrainingProgress(0, 0, 0, null, 0);
+        string? lastSaved = null;
         if (resume && TrainingState.LatestFolder(runDir) is { } latest)
         {
+            lastSaved = latest;
             using (var saved = VisionLanguageModel.FromPretrained(latest)) CopyWeights(saved, model);
             progress = TrainingState.Restore(latest, optimizer);
             Note?.Invoke($"resumed from {latest} at step {progress.Step}");
@@ -54,7 +56,8 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         var worker = compute ?? model;
         var clock = Stopwatch.StartNew();
         var (step, epoch, batchInEpoch, best, bad) = progress;
-        string? lastSaved = null;
+        // A step folder is written once: re-saving the folder `latest` names (after a skipped step) would delete it first.
+        var savedStep = lastSaved is null ? -1 : step;
         var interrupted = false;
 
         model.train();
@@ -104,7 +107,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 window.Restart();
 
                 var last = step >= MaxSteps;
-                if (step % options.EvalInterval == 0 || last)
+                if (step != savedStep && (step % options.EvalInterval == 0 || last))
                 {
                     var (valLoss, accuracy) = Evaluate(worker);
                     var metric = accuracy ?? (valLoss is { } v ? -v : null);
@@ -118,14 +121,15 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                     Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
                 }
                 interrupted = cancel.IsCancellationRequested;
-                if (last || interrupted || step % options.EvalInterval == 0
-                    || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0))
-                    lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
+                if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
+                    || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
+                    (lastSaved, savedStep) = (TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles), step);
                 if (last || interrupted) break;
             }
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
-        lastSaved ??= TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
+        if (step != savedStep || lastSaved is null)
+            lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
     }
 

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using NanoVlm.IO;
+using NanoVlm.Models;
+
+namespace NanoVlm.Tests.Reliability;
+
+/// <summary>A deterministic tiny CPU training run of the real CLI (<c>nanovlm train</c>, one torch thread, one loader worker,
+/// Fashion-MNIST), started as a child process that tests can watch and kill.</summary>
+sealed class TinyTrainingRun(string output, string name)
+{
+    public string RunDir { get; } = Path.Combine(output, name);
+    public string Checkpoints => Path.Combine(RunDir, "checkpoints");
+
+    public static string[] Args(string output, string name, int steps, int checkpointInterval, int evalInterval) =>
+    [
+        "train", "--preset", "tiny", "--data", "fashion-mnist", "--cutoff", "64", "--max-steps", steps.ToString(),
+        "--batch-size", "4", "--grad-accum", "1", "--threads", "1", "--workers", "1", "--seed", "3",
+        "--checkpoint-interval", checkpointInterval.ToString(), "--eval-interval", evalInterval.ToString(), "--eval-samples", "0",
+        "--val-ratio", "0", "--output", output, "--run-name", name,
+    ];
+
+    public static Process Start(IEnumerable<string> args)
+    {
+        var p = Process.Start(CliProcess.StartInfo(args))!;
+        p.BeginOutputReadLine(); // drained and dropped: the progress display is not needed, and a full pipe would block the child
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    /// <summary>The last step recorded in metrics.jsonl (0 before the first).</summary>
+    public int LastLoggedStep()
+    {
+        var path = Path.Combine(RunDir, "metrics.jsonl");
+        try
+        {
+            var last = File.ReadLines(path).LastOrDefault(l => l.StartsWith("{\"step\":", StringComparison.Ordinal));
+            return last is null ? 0 : int.Parse(last[8..last.IndexOf(',')]);
+        }
+        catch (IOException) { return 0; }
+    }
+
+    /// <summary>The checkpoint folders being written (or left half-written by a kill): <c>.step-N.tmp-PID</c>.</summary>
+    public HashSet<string> PartialCheckpoints() =>
+        Directory.Exists(Checkpoints) ? Directory.EnumerateDirectories(Checkpoints, ".step-*").ToHashSet() : [];
+
+    /// <summary>Everything a resume needs from the newest checkpoint loads: the model, the optimizer state and the progress.</summary>
+    public string AssertLatestCheckpointLoads()
+    {
+        var latest = NanoVlm.Training.TrainingState.LatestFolder(RunDir) ?? throw new Xunit.Sdk.XunitException($"{RunDir}: no checkpoint");
+        using (VisionLanguageModel.FromPretrained(latest)) { }
+        using (var state = SafetensorsFile.Open(Path.Combine(latest, "training_state.safetensors")))
+            foreach (var n in state.Entries.Keys) state.Load(n).Dispose();
+        Assert.Contains("\"Step\":", File.ReadAllText(Path.Combine(latest, "progress.json")));
+        return latest;
+    }
+}
