@@ -39,7 +39,7 @@ public sealed class AdamW(IReadOnlyList<ParamGroup> groups, double beta1 = 0.9, 
             p.mul_(1 - group.Lr * weightDecay);
             m.M.lerp_(grad, mixWeight);
             m.V.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-            using var denom = (m.V.sqrt() / correction2Sqrt).add_(eps);
+            using var denom = m.V.sqrt().div_(correction2Sqrt).add_(eps);
             p.addcdiv_(m.M, denom, -group.Lr / correction1);
         }
     }

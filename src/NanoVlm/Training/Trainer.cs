@@ -78,26 +78,31 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                     tokens += batch.AttentionMask.sum().item<long>();
                 }
                 batchInEpoch++;
-                if (compute is not null) MoveGradients(compute, model);
+                if (compute is not null)
+                    using (NewDisposeScope()) MoveGradients(compute, model);
                 if (++micro < options.GradientAccumulationSteps) continue;
 
                 var meanLoss = lossSum / micro;
-                var gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, options.MaxGradNorm);
-                if (!double.IsFinite(meanLoss) || !double.IsFinite(gradNorm))
+                double gradNorm;
+                using (NewDisposeScope()) // frees the gradient handles and temporaries of clipping and AdamW every step
                 {
-                    bad++;
-                    Note?.Invoke($"step {step}: loss {meanLoss} / grad norm {gradNorm} is not finite, step skipped ({bad}/{options.MaxBadSteps})");
-                    if (bad >= options.MaxBadSteps)
-                        throw new NanoVlmException($"training stopped after {bad} non-finite steps; last good checkpoint: {lastSaved ?? "none"}");
+                    gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, options.MaxGradNorm);
+                    if (!double.IsFinite(meanLoss) || !double.IsFinite(gradNorm))
+                    {
+                        bad++;
+                        Note?.Invoke($"step {step}: loss {meanLoss} / grad norm {gradNorm} is not finite, step skipped ({bad}/{options.MaxBadSteps})");
+                        if (bad >= options.MaxBadSteps)
+                            throw new NanoVlmException($"training stopped after {bad} non-finite steps; last good checkpoint: {lastSaved ?? "none"}");
+                    }
+                    else
+                    {
+                        foreach (var g in groups) g.Lr = LrSchedule.At(step, g.Name == "mp" ? options.LrMp : options.LrBackbones, MaxSteps);
+                        optimizer.Step();
+                        if (compute is not null) CopyWeights(model, compute);
+                        step++;
+                    }
+                    optimizer.ZeroGrad();
                 }
-                else
-                {
-                    foreach (var g in groups) g.Lr = LrSchedule.At(step, g.Name == "mp" ? options.LrMp : options.LrBackbones, MaxSteps);
-                    optimizer.Step();
-                    if (compute is not null) CopyWeights(model, compute);
-                    step++;
-                }
-                optimizer.ZeroGrad();
                 var seconds = window.Elapsed.TotalSeconds;
                 var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
                     clock.Elapsed.TotalSeconds);
