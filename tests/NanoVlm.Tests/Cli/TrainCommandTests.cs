@@ -81,6 +81,68 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(before, Metrics(dir["done"]).Length);
     }
 
+    static Dictionary<string, Tensor> Weights(string folder)
+    {
+        using var m = VisionLanguageModel.FromPretrained(folder);
+        return m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+    }
+
+    static double Change(Dictionary<string, Tensor> a, Dictionary<string, Tensor> b) =>
+        a.Keys.Sum(k => (a[k] - b[k]).abs().sum().item<float>());
+
+    [Fact]
+    public void SeedLearningRatesClippingAndCheckpointIntervalDoWhatTheySay()
+    {
+        string Latest(string run) => Path.Combine(dir[run], "checkpoints", File.ReadAllText(Path.Combine(dir[run], "checkpoints", "latest")));
+        string[] Common(string seed) => ["--seed", seed, "--device", "cpu", "--workers", "2"];
+
+        Assert.Equal(0, Train("a", [.. Common("7"), "--checkpoint-interval", "1"]).Code);
+        Assert.Equal(0, Train("b", Common("7")).Code);
+        Assert.Equal(0, Train("c", Common("8")).Code);
+        var (a, b, c) = (Weights(Latest("a")), Weights(Latest("b")), Weights(Latest("c")));
+        Assert.Equal(0, Change(a, b));                       // same seed, same run
+        Assert.True(Change(a, c) > 0);                        // another seed, another run
+        Assert.True(Directory.Exists(Path.Combine(dir["a"], "checkpoints", "step-0000003")), "--checkpoint-interval 1 saves every step");
+        Assert.False(Directory.Exists(Path.Combine(dir["b"], "checkpoints", "step-0000003")));
+
+        // No learning at all with zero learning rates and weight decay: the final weights are the seeded initial ones.
+        Assert.Equal(0, Train("frozen-lr", [.. Common("7"), "--lr-mp", "0", "--lr-backbones", "0", "--weight-decay", "0"]).Code);
+        manual_seed(7);
+        using var initial = new VisionLanguageModel(VlmConfig.Load(Path.Combine(Latest("frozen-lr"), "config.json")));
+        Assert.Equal(0, Change(Weights(Latest("frozen-lr")), initial.state_dict()));
+
+        // Clipping to a tiny norm makes AdamW's steps tiny (the gradient falls below eps).
+        Assert.Equal(0, Train("clipped", [.. Common("7"), "--max-grad-norm", "1e-12"]).Code);
+        var start = initial.state_dict();
+        Assert.True(Change(Weights(Latest("clipped")), start) < 0.01 * Change(a, start));
+    }
+
+    [Fact]
+    public void ConfigEpochsEvalDataAndFineTuning()
+    {
+        var cfg = dir["tiny.json"];
+        (Presets.Get("tiny") with { VitNBlocks = 1, LmNBlocks = 1 }).Save(cfg);
+        var evalData = TestJsonl.Write(dir["eval"], 6);
+        var (code, output, err) = CliProcess.Run("train", "--config", cfg, "--data", $"jsonl:{Jsonl("data")}", "--output", dir.Path,
+            "--run-name", "cfg", "--batch-size", "4", "--grad-accum", "1", "--epochs", "2", "--val-ratio", "0.25", "--eval-interval", "100",
+            "--eval-data", $"jsonl:{evalData}", "--eval-samples", "6", "--tokenizer", "wordlevel");
+        Assert.True(code == 0, err);
+        var metrics = Metrics(dir["cfg"]);
+        Assert.Equal(8, metrics.Count(m => m.TryGetProperty("train_loss", out _))); // 18 training samples / 4 = 4 batches x 2 epochs
+        Assert.Equal([0, 1], metrics.Where(m => m.TryGetProperty("train_loss", out _)).Select(m => m.GetProperty("epoch").GetInt32()).Distinct());
+        Assert.True(metrics.Last().GetProperty("accuracy").ValueKind == JsonValueKind.Number);
+        using (var trained = VisionLanguageModel.FromPretrained(Path.Combine(dir["cfg"], "best")))
+            Assert.Equal(1, trained.Config.LmNBlocks);
+
+        (code, output, err) = CliProcess.Run("train", "--model", Path.Combine(dir["cfg"], "best"), "--data", $"jsonl:{Jsonl("data")}",
+            "--output", dir.Path, "--run-name", "fine", "--batch-size", "4", "--max-steps", "2", "--eval-samples", "0");
+        Assert.True(code == 0, err);
+        var before = Weights(Path.Combine(dir["cfg"], "best"));
+        var after = Weights(Path.Combine(dir["fine"], "checkpoints", "step-0000002"));
+        Assert.True(Change(before, after) > 0);
+        Assert.True(Change(before, after) < 0.5 * before.Values.Sum(t => t.abs().sum().item<float>()), "fine-tuning starts from the checkpoint");
+    }
+
     [Theory]
     [InlineData("error: --batch-size must be > 0, got 0", "--batch-size", "0")]
     [InlineData("error: --data 'bogus:x': unknown kind 'bogus'", "--data", "bogus:x")]
