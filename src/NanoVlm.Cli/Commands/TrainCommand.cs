@@ -56,7 +56,6 @@ public static class TrainCommand
         };
         cmd.SetAction(parse =>
         {
-            Devices.ConfigureThreads(parse.GetValue(threads));
             using var cancel = CtrlC.Token(CancellationToken.None);
             var outcome = parse.GetValue(resume) is { } runDir
                 ? TrainSession.Resume(runDir, cancel.Token)
@@ -65,7 +64,7 @@ public static class TrainCommand
                     Preset = parse.GetValue(preset), ConfigFile = parse.GetValue(config), Model = parse.GetValue(model),
                     Data = parse.GetValue(data)!, Tokenizer = parse.GetValue(tokenizer), EvalData = parse.GetValue(evalData),
                     EvalSamples = parse.GetValue(evalSamples), Cutoff = parse.GetValue(cutoff), Output = parse.GetValue(output)!,
-                    RunName = parse.GetValue(runName), Device = parse.GetValue(device)!, Workers = parse.GetValue(workers),
+                    RunName = parse.GetValue(runName), Device = parse.GetValue(device)!, Workers = parse.GetValue(workers), Threads = parse.GetValue(threads),
                     PushToHub = parse.GetValue(push), Private = parse.GetValue(isPrivate),
                     Options = new TrainingOptions
                     {

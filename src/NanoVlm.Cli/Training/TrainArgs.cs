@@ -20,6 +20,8 @@ public sealed record TrainArgs
     public string? RunName { get; init; }
     public string Device { get; init; } = "auto";
     public int Workers { get; init; }
+    /// <summary>Torch threads (null = all cores); kept so a resumed run computes exactly as the first one did.</summary>
+    public int? Threads { get; init; }
     public string? PushToHub { get; init; }
     public bool Private { get; init; }
     public TrainingOptions Options { get; init; } = new();

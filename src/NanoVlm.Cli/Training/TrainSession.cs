@@ -36,6 +36,7 @@ public static class TrainSession
     public static Outcome Run(TrainArgs args, CancellationToken cancel, string? resumeDir = null)
     {
         args.Options.Validate();
+        Devices.ConfigureThreads(args.Threads);
         var device = Devices.Parse(args.Device);
         var sources = args.Data.Select(DataSource.Parse).ToList();
         if (sources.Count == 0) throw new NanoVlmException("--data: at least one data source is needed");

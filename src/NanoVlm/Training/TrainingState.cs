@@ -27,7 +27,8 @@ public static class TrainingState
         var name = $"step-{progress.Step:D7}";
         var dir = Path.Combine(root, name);
         var tmp = Path.Combine(root, $".{name}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        if (Directory.Exists(root))
+            foreach (var stale in Directory.GetDirectories(root, ".step-*.tmp-*")) Directory.Delete(stale, true); // left by a killed run
         Directory.CreateDirectory(tmp);
         model.SavePretrained(tmp);
         CopyFiles(extraFiles, tmp);
