@@ -2,10 +2,12 @@ using System.CommandLine;
 using NanoVlm;
 using NanoVlm.Cli.Commands;
 
+Devices.ConfigureThreads();
 var root = new RootCommand("nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)");
 foreach (var command in new[]
          {
              InfoCommand.Create(),
+             BenchCommand.Create(),
          })
     root.Subcommands.Add(command);
 
