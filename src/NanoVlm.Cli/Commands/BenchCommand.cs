@@ -88,16 +88,18 @@ public static class BenchCommand
         var newTokens = IntOption("--new-tokens", 20, "tokens to generate (greedy, never stopping at eos)");
         var dtypes = ListOption("--dtypes", "fp32,bf16", "weight precisions: fp32, bf16");
         var repeats = IntOption("--repeats", 3, "timed runs per measurement (after one warm-up); the median is reported");
+        var bandwidthMib = IntOption("--bandwidth-mib", 512, "size of the tensor read to measure memory bandwidth, in MiB");
         var cmd = new Command("generate", "Prefill latency, time to first token and decode tokens/s, with and without the KV cache")
-            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, json };
+            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, json };
         cmd.SetAction(parse =>
         {
             var o = new GenerateBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"),
                 PromptLen = parse.GetValue(promptLen), NewTokens = parse.GetValue(newTokens), Dtypes = Dtypes(parse.GetValue(dtypes)!),
-                Repeats = parse.GetValue(repeats),
+                Repeats = parse.GetValue(repeats), BandwidthBytes = (long)parse.GetValue(bandwidthMib) << 20,
             };
+            Positive(parse.GetValue(bandwidthMib), "--bandwidth-mib");
             Positive(o.PromptLen, "--prompt-len");
             Positive(o.Repeats, "--repeats");
             Presets.Get(o.Preset);
