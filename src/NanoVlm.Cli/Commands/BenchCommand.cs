@@ -12,11 +12,26 @@ public static class BenchCommand
     public static Command Create()
     {
         var cmd = new Command("bench", "Measure training speed, generation speed and memory on random weights (nothing is downloaded)");
+        cmd.Options.Add(Threads);
         cmd.Subcommands.Add(Train());
         cmd.Subcommands.Add(Generate());
         cmd.Subcommands.Add(Memory());
         cmd.Subcommands.Add(MemoryOne());
         return cmd;
+    }
+
+    /// <summary>On a shared machine fewer threads than cores can be faster: a parallel op waits for its slowest thread.</summary>
+    static readonly Option<int?> Threads = new("--threads") { Description = "libtorch threads (default: every core)", Recursive = true };
+
+    /// <summary>Applies --threads; returns the thread count in effect.</summary>
+    static int SetThreads(ParseResult parse)
+    {
+        if (parse.GetValue(Threads) is { } n)
+        {
+            Positive(n, "--threads");
+            Devices.ConfigureThreads(n);
+        }
+        return TorchSharp.torch.get_num_threads();
     }
 
     static Option<string> PresetOption() => new("--preset")
@@ -59,6 +74,7 @@ public static class BenchCommand
             { preset, batchSizes, seqLen, steps, dtypes, peakSizes, json };
         cmd.SetAction(parse =>
         {
+            var threads = SetThreads(parse);
             var o = new TrainBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
@@ -69,7 +85,7 @@ public static class BenchCommand
             Presets.Get(o.Preset);
             var rows = Record(TrainBench.Run(o), parse.GetValue(json), r =>
                 $"{r.Dtype} batch {r.BatchSize}: {r.StepS:F3} s/step, MFU {r.Mfu:P1}");
-            var table = Table($"bench train: {o.Preset}, seq {o.SeqLen}, {TorchSharp.torch.get_num_threads()} threads",
+            var table = Table($"bench train: {o.Preset}, seq {o.SeqLen}, {threads} threads",
                 "dtype", "batch", "step s", "samples/s", "tokens/s", "GFLOP/step", "GFLOP/s", "peak GFLOP/s", "MFU");
             foreach (var r in rows)
                 table.AddRow(r.Dtype, $"{r.BatchSize}", $"{r.StepS:F3}", $"{r.SamplesPerS:F2}", $"{r.TokensPerS:F1}", $"{r.ModelGflopPerStep:F1}",
@@ -93,6 +109,7 @@ public static class BenchCommand
             { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, json };
         cmd.SetAction(parse =>
         {
+            var threads = SetThreads(parse);
             var o = new GenerateBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"),
@@ -105,7 +122,7 @@ public static class BenchCommand
             Presets.Get(o.Preset);
             var rows = Record(GenerateBench.Run(o), parse.GetValue(json), r =>
                 $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
-            var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {TorchSharp.torch.get_num_threads()} threads",
+            var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {threads} threads",
                 "dtype", "batch", "KV cache", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
             foreach (var r in rows)
                 table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
@@ -128,6 +145,7 @@ public static class BenchCommand
             { preset, batchSizes, seqLen, steps, dtype, json };
         cmd.SetAction(parse =>
         {
+            var threads = SetThreads(parse);
             var o = new MemoryBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
@@ -136,9 +154,9 @@ public static class BenchCommand
             Positive(o.SeqLen, "--seq-len");
             Positive(o.Steps, "--steps");
             Presets.Get(o.Preset);
-            var rows = Record(MemoryBench.Run(o, batch => MeasureInChild(o, batch)), parse.GetValue(json), r =>
+            var rows = Record(MemoryBench.Run(o, batch => MeasureInChild(o, batch, threads)), parse.GetValue(json), r =>
                 r.Oom ? $"batch {r.BatchSize}: out of memory" : $"batch {r.BatchSize}: peak {Mib(r.PeakBytes)}");
-            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, peak RSS of {o.Steps} training steps",
+            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, peak RSS of {o.Steps} training steps, {threads} threads",
                 "batch", "after loading", "peak", "training step adds");
             foreach (var r in rows)
                 table.AddRow($"{r.BatchSize}", r.Oom ? "" : Mib(r.ModelBytes), r.Oom ? "[red]OOM[/]" : Mib(r.PeakBytes),
@@ -161,6 +179,7 @@ public static class BenchCommand
         cmd.Hidden = true;
         cmd.SetAction(parse =>
         {
+            SetThreads(parse);
             var o = new MemoryBenchOptions
             {
                 Preset = parse.GetValue(preset)!, SeqLen = parse.GetValue(seqLen), Steps = parse.GetValue(steps),
@@ -172,12 +191,12 @@ public static class BenchCommand
         return cmd;
     }
 
-    static MemoryBenchRow MeasureInChild(MemoryBenchOptions o, int batch)
+    static MemoryBenchRow MeasureInChild(MemoryBenchOptions o, int batch, int threads)
     {
         var (file, prefix) = SelfCommand();
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in prefix.Concat(["bench", "memory-one", "--preset", o.Preset, "--batch-size", $"{batch}", "--seq-len", $"{o.SeqLen}",
-                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype)]))
+                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype), "--threads", $"{threads}"]))
             start.ArgumentList.Add(arg);
         using var child = Process.Start(start) ?? throw new NanoVlmException($"could not start {file}");
         var stderr = child.StandardError.ReadToEndAsync();
@@ -186,7 +205,7 @@ public static class BenchCommand
         if (child.ExitCode == 0)
             return BenchJson.Parse<MemoryBenchRow>(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last());
         if (MemoryBench.IsOutOfMemory(child.ExitCode, stderr.Result))
-            return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), 0, 0, Oom: true);
+            return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), 0, 0, Oom: true, threads);
         var last = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
         throw new NanoVlmException($"bench memory: batch {batch} failed (exit code {child.ExitCode}): {last}");
     }

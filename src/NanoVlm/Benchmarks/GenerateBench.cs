@@ -21,7 +21,7 @@ public sealed record GenerateBenchOptions
 }
 
 public sealed record GenerateBenchRow(string Preset, int BatchSize, int PromptLen, int NewTokens, string Dtype, bool KvCache,
-    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS);
+    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads);
 
 /// <summary>
 /// Greedy generation on random weights (nanoVLM's benchmark-inference): prefill = vision tower, projector and decoder
@@ -58,7 +58,7 @@ public static class GenerateBench
                     var full = Timing.Median(o.Repeats, () => Generate(o.NewTokens));
                     var decode = batch * (o.NewTokens - 1) / Math.Max(full - firstToken, 1e-9);
                     yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
-                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes);
+                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads());
                 }
             }
         }

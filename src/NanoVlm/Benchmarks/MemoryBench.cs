@@ -15,7 +15,7 @@ public sealed record MemoryBenchOptions
 }
 
 /// <summary>One batch size: process peak RSS after loading the model and after the training steps; or out of memory.</summary>
-public sealed record MemoryBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, long ModelBytes, long PeakBytes, bool Oom);
+public sealed record MemoryBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, long ModelBytes, long PeakBytes, bool Oom, int Threads);
 
 /// <summary>
 /// nanoVLM's measure_vram on CPU: peak resident memory of training steps per batch size. Peak RSS never goes down within
@@ -45,7 +45,7 @@ public static class MemoryBench
         using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
         using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
         for (var i = 0; i < o.Steps; i++) TrainBench.Step(model, compute, optimizer, data);
-        return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), loaded, PeakRssBytes(), Oom: false);
+        return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), loaded, PeakRssBytes(), Oom: false, get_num_threads());
     }
 
     /// <summary>The process's peak resident set size (VmHWM in /proc/self/status).</summary>

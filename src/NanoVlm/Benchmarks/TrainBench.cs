@@ -17,7 +17,7 @@ public sealed record TrainBenchOptions
 }
 
 public sealed record TrainBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, double StepS, double SamplesPerS,
-    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu);
+    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu, int Threads);
 
 /// <summary>
 /// Time of one full training step (forward, backward, gradient clipping, AdamW) on random weights and inputs, as the
@@ -41,7 +41,7 @@ public static class TrainBench
                 var seconds = Timing.Median(o.Steps, () => Step(model, compute, optimizer, data));
                 var gflop = ModelFlops.Forward(cfg, batch, o.SeqLen, imagesPerSample: 1).TrainingStep / 1e9;
                 yield return new TrainBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(dtype), seconds, batch / seconds,
-                    batch * o.SeqLen / seconds, gflop, peak, gflop / seconds / peak);
+                    batch * o.SeqLen / seconds, gflop, peak, gflop / seconds / peak, get_num_threads());
             }
         }
     }
