@@ -105,8 +105,9 @@ public static class BenchCommand
         var dtypes = ListOption("--dtypes", "fp32,bf16", "weight precisions: fp32, bf16");
         var repeats = IntOption("--repeats", 3, "timed runs per measurement (after one warm-up); the median is reported");
         var bandwidthMib = IntOption("--bandwidth-mib", 512, "size of the tensor read to measure memory bandwidth, in MiB");
+        var kvCache = ListOption("--kv-cache", "on,off", "decode with the KV cache (on) and/or recomputing the whole sequence each step (off)");
         var cmd = new Command("generate", "Prefill latency, time to first token and decode tokens/s, with and without the KV cache")
-            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, json };
+            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse);
@@ -115,6 +116,12 @@ public static class BenchCommand
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"),
                 PromptLen = parse.GetValue(promptLen), NewTokens = parse.GetValue(newTokens), Dtypes = Dtypes(parse.GetValue(dtypes)!),
                 Repeats = parse.GetValue(repeats), BandwidthBytes = (long)parse.GetValue(bandwidthMib) << 20,
+                KvCache = parse.GetValue(kvCache)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    _ => throw new NanoVlmException($"--kv-cache: '{v}' is not on or off"),
+                }).ToList(),
             };
             Positive(parse.GetValue(bandwidthMib), "--bandwidth-mib");
             Positive(o.PromptLen, "--prompt-len");
