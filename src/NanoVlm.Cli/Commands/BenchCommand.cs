@@ -65,7 +65,7 @@ public static class BenchCommand
     static Command Train()
     {
         var (preset, json) = (PresetOption(), JsonOption());
-        var batchSizes = ListOption("--batch-sizes", "1,2,4", "batch sizes");
+        var batchSizes = ListOption("--batch-sizes", "1,4", "batch sizes");
         var seqLen = IntOption("--seq-len", 128, "tokens per sample, the image's tokens included");
         var steps = IntOption("--steps", 2, "timed steps per configuration (after one warm-up step); the median is reported");
         var dtypes = ListOption("--dtypes", "fp32,bf16", "precisions: fp32, bf16 (bf16 compute with fp32 master weights)");
@@ -103,7 +103,7 @@ public static class BenchCommand
         var promptLen = IntOption("--prompt-len", 70, "text tokens in the prompt, after one image's tokens");
         var newTokens = IntOption("--new-tokens", 20, "tokens to generate (greedy, never stopping at eos)");
         var dtypes = ListOption("--dtypes", "fp32,bf16", "weight precisions: fp32, bf16");
-        var repeats = IntOption("--repeats", 3, "timed runs per measurement (after one warm-up); the median is reported");
+        var repeats = IntOption("--repeats", 2, "timed runs per measurement (after one warm-up); the median is reported");
         var bandwidthMib = IntOption("--bandwidth-mib", 512, "size of the tensor read to measure memory bandwidth, in MiB");
         var kvCache = ListOption("--kv-cache", "on,off", "decode with the KV cache (on) and/or recomputing the whole sequence each step (off)");
         var cmd = new Command("generate", "Prefill latency, time to first token and decode tokens/s, with and without the KV cache")

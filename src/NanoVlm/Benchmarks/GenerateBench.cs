@@ -15,7 +15,7 @@ public sealed record GenerateBenchOptions
     public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
     public IReadOnlyList<bool> KvCache { get; init; } = [true, false];
     /// <summary>Timed runs per measurement, after one warm-up; the median is reported.</summary>
-    public int Repeats { get; init; } = 3;
+    public int Repeats { get; init; } = 2;
     /// <summary>Size of the tensor read to measure memory bandwidth (well beyond the caches).</summary>
     public long BandwidthBytes { get; init; } = 1L << 29;
 }

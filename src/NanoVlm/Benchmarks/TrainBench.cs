@@ -7,7 +7,7 @@ namespace NanoVlm.Benchmarks;
 public sealed record TrainBenchOptions
 {
     public string Preset { get; init; } = "222m";
-    public IReadOnlyList<int> BatchSizes { get; init; } = [1, 2, 4];
+    public IReadOnlyList<int> BatchSizes { get; init; } = [1, 4];
     public int SeqLen { get; init; } = 128;
     /// <summary>Timed optimizer steps per configuration, after one untimed warm-up step.</summary>
     public int Steps { get; init; } = 2;

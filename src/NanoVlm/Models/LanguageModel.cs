@@ -192,8 +192,6 @@ public sealed class LanguageModel : Module
         var (cos, sin) = rotary_embd.forward(positions);
         cos = cos.unsqueeze(1).to(x.dtype);
         sin = sin.unsqueeze(1).to(x.dtype);
-        // Without padding the mask only adds zeros: skip building it and applying it in every layer.
-        if (attentionMask is not null && attentionMask.all().item<bool>()) attentionMask = null;
         var mask = AttentionMask(attentionMask, t, start + t, x.dtype, x.device);
         for (var i = 0; i < blocks.Count; i++) x = blocks[i].forward(x, cos, sin, mask, cache, i);
         cache?.Advance((int)t);
