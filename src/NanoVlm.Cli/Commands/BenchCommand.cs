@@ -12,21 +12,20 @@ public static class BenchCommand
     public static Command Create()
     {
         var cmd = new Command("bench", "Measure training speed, generation speed and memory on random weights (nothing is downloaded)");
-        cmd.Options.Add(Threads);
-        cmd.Subcommands.Add(Train());
-        cmd.Subcommands.Add(Generate());
-        cmd.Subcommands.Add(Memory());
-        cmd.Subcommands.Add(MemoryOne());
+        // On a shared machine fewer threads than cores can be faster: a parallel op waits for its slowest thread.
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads (default: every core)", Recursive = true };
+        cmd.Options.Add(threads);
+        cmd.Subcommands.Add(Train(threads));
+        cmd.Subcommands.Add(Generate(threads));
+        cmd.Subcommands.Add(Memory(threads));
+        cmd.Subcommands.Add(MemoryOne(threads));
         return cmd;
     }
 
-    /// <summary>On a shared machine fewer threads than cores can be faster: a parallel op waits for its slowest thread.</summary>
-    static readonly Option<int?> Threads = new("--threads") { Description = "libtorch threads (default: every core)", Recursive = true };
-
     /// <summary>Applies --threads; returns the thread count in effect.</summary>
-    static int SetThreads(ParseResult parse)
+    static int SetThreads(ParseResult parse, Option<int?> option)
     {
-        if (parse.GetValue(Threads) is { } n)
+        if (parse.GetValue(option) is { } n)
         {
             Positive(n, "--threads");
             Devices.ConfigureThreads(n);
@@ -55,14 +54,16 @@ public static class BenchCommand
             : throw new NanoVlmException($"{option}: give at least one value");
 
     static IReadOnlyList<TorchSharp.torch.ScalarType> Dtypes(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(BenchDtypes.Parse).ToList();
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(BenchDtypes.Parse).ToList() is { Count: > 0 } list
+            ? list
+            : throw new NanoVlmException("--dtypes: give at least one of fp32, bf16");
 
     static void Positive(int value, string option)
     {
         if (value <= 0) throw new NanoVlmException($"{option} must be > 0, got {value}");
     }
 
-    static Command Train()
+    static Command Train(Option<int?> threadsOption)
     {
         var (preset, json) = (PresetOption(), JsonOption());
         var batchSizes = ListOption("--batch-sizes", "1,4", "batch sizes");
@@ -74,7 +75,7 @@ public static class BenchCommand
             { preset, batchSizes, seqLen, steps, dtypes, peakSizes, json };
         cmd.SetAction(parse =>
         {
-            var threads = SetThreads(parse);
+            var threads = SetThreads(parse, threadsOption);
             var o = new TrainBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
@@ -96,7 +97,7 @@ public static class BenchCommand
         return cmd;
     }
 
-    static Command Generate()
+    static Command Generate(Option<int?> threadsOption)
     {
         var (preset, json) = (PresetOption(), JsonOption());
         var batchSizes = ListOption("--batch-sizes", "1", "batch sizes");
@@ -110,7 +111,7 @@ public static class BenchCommand
             { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, json };
         cmd.SetAction(parse =>
         {
-            var threads = SetThreads(parse);
+            var threads = SetThreads(parse, threadsOption);
             var o = new GenerateBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"),
@@ -141,7 +142,7 @@ public static class BenchCommand
         return cmd;
     }
 
-    static Command Memory()
+    static Command Memory(Option<int?> threadsOption)
     {
         var (preset, json) = (PresetOption(), JsonOption());
         var batchSizes = ListOption("--batch-sizes", "1,2,4,8", "batch sizes, in order; the sweep stops at the first out of memory");
@@ -152,7 +153,7 @@ public static class BenchCommand
             { preset, batchSizes, seqLen, steps, dtype, json };
         cmd.SetAction(parse =>
         {
-            var threads = SetThreads(parse);
+            var threads = SetThreads(parse, threadsOption);
             var o = new MemoryBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
@@ -175,7 +176,7 @@ public static class BenchCommand
     }
 
     /// <summary>The child process of <c>bench memory</c>: one batch size, printed as one JSON line.</summary>
-    static Command MemoryOne()
+    static Command MemoryOne(Option<int?> threadsOption)
     {
         var preset = PresetOption();
         var batch = IntOption("--batch-size", 1, "batch size");
@@ -186,7 +187,7 @@ public static class BenchCommand
         cmd.Hidden = true;
         cmd.SetAction(parse =>
         {
-            SetThreads(parse);
+            SetThreads(parse, threadsOption);
             var o = new MemoryBenchOptions
             {
                 Preset = parse.GetValue(preset)!, SeqLen = parse.GetValue(seqLen), Steps = parse.GetValue(steps),
