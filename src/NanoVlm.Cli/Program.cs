@@ -2,6 +2,7 @@ using System.CommandLine;
 using NanoVlm;
 using NanoVlm.Cli.Commands;
 
+Devices.ConfigureThreads();
 var root = new RootCommand("nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)");
 foreach (var command in new[]
          {
@@ -14,6 +15,7 @@ foreach (var command in new[]
              DataCommand.Create(),
              DownloadCommand.Create(),
              PushCommand.Create(),
+             BenchCommand.Create(),
          })
     root.Subcommands.Add(command);
 

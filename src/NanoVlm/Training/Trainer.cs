@@ -200,7 +200,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         if (Directory.Exists(old)) Directory.Delete(old, true);
     }
 
-    static VisionLanguageModel CloneAs(VisionLanguageModel source, ScalarType dtype)
+    internal static VisionLanguageModel CloneAs(VisionLanguageModel source, ScalarType dtype)
     {
         var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId };
         copy.to(dtype);
@@ -210,7 +210,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         return copy;
     }
 
-    static void CopyWeights(VisionLanguageModel from, VisionLanguageModel to)
+    internal static void CopyWeights(VisionLanguageModel from, VisionLanguageModel to)
     {
         using var _ = no_grad();
         var source = from.state_dict();
@@ -218,7 +218,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
     }
 
     /// <summary>Adds the bf16 copy's gradients to the fp32 master gradients (accumulating in fp32), then clears them.</summary>
-    static void MoveGradients(VisionLanguageModel compute, VisionLanguageModel master)
+    internal static void MoveGradients(VisionLanguageModel compute, VisionLanguageModel master)
     {
         using var _ = no_grad();
         var targets = master.UniqueNamedParameters().ToDictionary(p => p.Name, p => p.Param);

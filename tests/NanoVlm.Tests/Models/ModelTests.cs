@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace NanoVlm.Tests.Models;
 
+[Collection(nameof(RunsAlone))]
 public class ModelTests
 {
     [Fact]

@@ -1,0 +1,255 @@
+using System.CommandLine;
+using System.Diagnostics;
+using NanoVlm.Benchmarks;
+using NanoVlm.Models;
+using Spectre.Console;
+
+namespace NanoVlm.Cli.Commands;
+
+/// <summary><c>nanovlm bench train|generate|memory</c>: training speed and MFU, generation latency, peak memory per batch size.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("bench", "Measure training speed, generation speed and memory on random weights (nothing is downloaded)");
+        // On a shared machine fewer threads than cores can be faster: a parallel op waits for its slowest thread.
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads (default: every core)", Recursive = true };
+        cmd.Options.Add(threads);
+        cmd.Subcommands.Add(Train(threads));
+        cmd.Subcommands.Add(Generate(threads));
+        cmd.Subcommands.Add(Memory(threads));
+        cmd.Subcommands.Add(MemoryOne(threads));
+        return cmd;
+    }
+
+    /// <summary>Applies --threads; returns the thread count in effect.</summary>
+    static int SetThreads(ParseResult parse, Option<int?> option)
+    {
+        if (parse.GetValue(option) is { } n)
+        {
+            Positive(n, "--threads");
+            Devices.ConfigureThreads(n);
+        }
+        return TorchSharp.torch.get_num_threads();
+    }
+
+    static Option<string> PresetOption() => new("--preset")
+    {
+        Description = $"model preset: {string.Join(", ", Presets.Names)}",
+        DefaultValueFactory = _ => "222m",
+    };
+
+    static Option<string> ListOption(string name, string defaults, string description) =>
+        new(name) { Description = $"{description} (comma-separated)", DefaultValueFactory = _ => defaults };
+
+    static Option<int> IntOption(string name, int defaults, string description) =>
+        new(name) { Description = description, DefaultValueFactory = _ => defaults };
+
+    static Option<string?> JsonOption() => new("--json") { Description = "also write one JSON object per configuration (JSON Lines) to this file" };
+
+    static IReadOnlyList<int> Ints(string text, string option) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s =>
+            int.TryParse(s, out var v) && v > 0 ? v : throw new NanoVlmException($"{option}: '{s}' is not a positive integer")).ToList() is { Count: > 0 } list
+            ? list
+            : throw new NanoVlmException($"{option}: give at least one value");
+
+    static IReadOnlyList<TorchSharp.torch.ScalarType> Dtypes(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(BenchDtypes.Parse).ToList() is { Count: > 0 } list
+            ? list
+            : throw new NanoVlmException("--dtypes: give at least one of fp32, bf16");
+
+    static void Positive(int value, string option)
+    {
+        if (value <= 0) throw new NanoVlmException($"{option} must be > 0, got {value}");
+    }
+
+    static Command Train(Option<int?> threadsOption)
+    {
+        var (preset, json) = (PresetOption(), JsonOption());
+        var batchSizes = ListOption("--batch-sizes", "1,4", "batch sizes");
+        var seqLen = IntOption("--seq-len", 128, "tokens per sample, the image's tokens included");
+        var steps = IntOption("--steps", 2, "timed steps per configuration (after one warm-up step); the median is reported");
+        var dtypes = ListOption("--dtypes", "fp32,bf16", "precisions: fp32, bf16 (bf16 compute with fp32 master weights)");
+        var peakSizes = ListOption("--peak-sizes", "512,1024,2048", "square matmul sizes for the machine's peak");
+        var cmd = new Command("train", "Training step time, samples/s, tokens/s and model FLOP utilisation against the measured matmul peak")
+            { preset, batchSizes, seqLen, steps, dtypes, peakSizes, json };
+        cmd.SetAction(parse =>
+        {
+            var threads = SetThreads(parse, threadsOption);
+            var o = new TrainBenchOptions
+            {
+                Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
+                Steps = parse.GetValue(steps), Dtypes = Dtypes(parse.GetValue(dtypes)!), PeakSizes = Ints(parse.GetValue(peakSizes)!, "--peak-sizes"),
+            };
+            Positive(o.SeqLen, "--seq-len");
+            Positive(o.Steps, "--steps");
+            Presets.Get(o.Preset);
+            var rows = Record(TrainBench.Run(o), parse.GetValue(json), r =>
+                $"{r.Dtype} batch {r.BatchSize}: {r.StepS:F3} s/step, MFU {r.Mfu:P1}");
+            var table = Table($"bench train: {o.Preset}, seq {o.SeqLen}, {threads} threads",
+                "dtype", "batch", "step s", "samples/s", "tokens/s", "GFLOP/step", "GFLOP/s", "peak GFLOP/s", "MFU");
+            foreach (var r in rows)
+                table.AddRow(r.Dtype, $"{r.BatchSize}", $"{r.StepS:F3}", $"{r.SamplesPerS:F2}", $"{r.TokensPerS:F1}", $"{r.ModelGflopPerStep:F1}",
+                    $"{r.ModelGflopPerStep / r.StepS:F1}", $"{r.PeakGflops:F1}", $"{r.Mfu:P1}");
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    static Command Generate(Option<int?> threadsOption)
+    {
+        var (preset, json) = (PresetOption(), JsonOption());
+        var batchSizes = ListOption("--batch-sizes", "1", "batch sizes");
+        var promptLen = IntOption("--prompt-len", 70, "text tokens in the prompt, after one image's tokens");
+        var newTokens = IntOption("--new-tokens", 20, "tokens to generate (greedy, never stopping at eos)");
+        var dtypes = ListOption("--dtypes", "fp32,bf16", "weight precisions: fp32, bf16");
+        var repeats = IntOption("--repeats", 2, "timed runs per measurement (after one warm-up); the median is reported");
+        var bandwidthMib = IntOption("--bandwidth-mib", 512, "size of the tensor read to measure memory bandwidth, in MiB");
+        var kvCache = ListOption("--kv-cache", "on,off", "decode with the KV cache (on) and/or recomputing the whole sequence each step (off)");
+        var cmd = new Command("generate", "Prefill latency, time to first token and decode tokens/s, with and without the KV cache")
+            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, json };
+        cmd.SetAction(parse =>
+        {
+            var threads = SetThreads(parse, threadsOption);
+            var o = new GenerateBenchOptions
+            {
+                Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"),
+                PromptLen = parse.GetValue(promptLen), NewTokens = parse.GetValue(newTokens), Dtypes = Dtypes(parse.GetValue(dtypes)!),
+                Repeats = parse.GetValue(repeats), BandwidthBytes = (long)parse.GetValue(bandwidthMib) << 20,
+                KvCache = parse.GetValue(kvCache)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    _ => throw new NanoVlmException($"--kv-cache: '{v}' is not on or off"),
+                }).ToList(),
+            };
+            Positive(parse.GetValue(bandwidthMib), "--bandwidth-mib");
+            Positive(o.PromptLen, "--prompt-len");
+            Positive(o.Repeats, "--repeats");
+            Presets.Get(o.Preset);
+            var rows = Record(GenerateBench.Run(o), parse.GetValue(json), r =>
+                $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
+            var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {threads} threads",
+                "dtype", "batch", "KV cache", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
+            foreach (var r in rows)
+                table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
+                    $"{r.DecodeTokensPerS:F2}", $"{r.ReadBandwidthGbs:F1}", $"{r.BandwidthBoundTokensPerS:F1}",
+                    $"{r.DecodeTokensPerS / r.BandwidthBoundTokensPerS:P0}");
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    static Command Memory(Option<int?> threadsOption)
+    {
+        var (preset, json) = (PresetOption(), JsonOption());
+        var batchSizes = ListOption("--batch-sizes", "1,2,4,8", "batch sizes, in order; the sweep stops at the first out of memory");
+        var seqLen = IntOption("--seq-len", 128, "tokens per sample, the image's tokens included");
+        var steps = IntOption("--steps", 2, "training steps per batch size");
+        var dtype = new Option<string>("--dtype") { Description = "fp32 or bf16 (bf16 compute with fp32 master weights)", DefaultValueFactory = _ => "fp32" };
+        var cmd = new Command("memory", "Peak process memory (RSS) of training steps per batch size, each in a fresh process (nanoVLM's measure_vram)")
+            { preset, batchSizes, seqLen, steps, dtype, json };
+        cmd.SetAction(parse =>
+        {
+            var threads = SetThreads(parse, threadsOption);
+            var o = new MemoryBenchOptions
+            {
+                Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
+                Steps = parse.GetValue(steps), Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!),
+            };
+            Positive(o.SeqLen, "--seq-len");
+            Positive(o.Steps, "--steps");
+            Presets.Get(o.Preset);
+            var rows = Record(MemoryBench.Run(o, batch => MeasureInChild(o, batch, threads)), parse.GetValue(json), r =>
+                r.Oom ? $"batch {r.BatchSize}: out of memory" : $"batch {r.BatchSize}: peak {Mib(r.PeakBytes)}");
+            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, peak RSS of {o.Steps} training steps, {threads} threads",
+                "batch", "after loading", "peak", "training step adds");
+            foreach (var r in rows)
+                table.AddRow($"{r.BatchSize}", r.Oom ? "" : Mib(r.ModelBytes), r.Oom ? "[red]OOM[/]" : Mib(r.PeakBytes),
+                    r.Oom ? "" : Mib(r.PeakBytes - r.ModelBytes));
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>The child process of <c>bench memory</c>: one batch size, printed as one JSON line.</summary>
+    static Command MemoryOne(Option<int?> threadsOption)
+    {
+        var preset = PresetOption();
+        var batch = IntOption("--batch-size", 1, "batch size");
+        var seqLen = IntOption("--seq-len", 128, "tokens per sample");
+        var steps = IntOption("--steps", 2, "training steps");
+        var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "fp32" };
+        var cmd = new Command("memory-one", "one batch size of bench memory, in this process") { preset, batch, seqLen, steps, dtype };
+        cmd.Hidden = true;
+        cmd.SetAction(parse =>
+        {
+            SetThreads(parse, threadsOption);
+            var o = new MemoryBenchOptions
+            {
+                Preset = parse.GetValue(preset)!, SeqLen = parse.GetValue(seqLen), Steps = parse.GetValue(steps),
+                Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!),
+            };
+            Console.WriteLine(BenchJson.Line(MemoryBench.MeasureHere(o, parse.GetValue(batch))));
+            return 0;
+        });
+        return cmd;
+    }
+
+    static MemoryBenchRow MeasureInChild(MemoryBenchOptions o, int batch, int threads)
+    {
+        var (file, prefix) = SelfCommand();
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in prefix.Concat(["bench", "memory-one", "--preset", o.Preset, "--batch-size", $"{batch}", "--seq-len", $"{o.SeqLen}",
+                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype), "--threads", $"{threads}"]))
+            start.ArgumentList.Add(arg);
+        using var child = Process.Start(start) ?? throw new NanoVlmException($"could not start {file}");
+        var stderr = child.StandardError.ReadToEndAsync();
+        var stdout = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        if (child.ExitCode == 0)
+            return BenchJson.Parse<MemoryBenchRow>(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last());
+        if (MemoryBench.IsOutOfMemory(child.ExitCode, stderr.Result))
+            return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), 0, 0, Oom: true, threads);
+        var last = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+        throw new NanoVlmException($"bench memory: batch {batch} failed (exit code {child.ExitCode}): {last}");
+    }
+
+    /// <summary>How to start this CLI again: its apphost, or the dotnet host with its dll (also when hosted by a test runner).</summary>
+    static (string File, string[] Prefix) SelfCommand()
+    {
+        var dll = typeof(BenchCommand).Assembly.Location;
+        var host = Environment.ProcessPath ?? "dotnet";
+        if (Path.GetFileNameWithoutExtension(host) == Path.GetFileNameWithoutExtension(dll)) return (host, []);
+        return (Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet", ["exec", dll]);
+    }
+
+    /// <summary>Consumes the rows as they are measured: a progress line each, and a JSON line each when asked.</summary>
+    static List<T> Record<T>(IEnumerable<T> rows, string? jsonPath, Func<T, string> progress)
+    {
+        using var json = jsonPath is null ? null : new StreamWriter(jsonPath, append: false);
+        var list = new List<T>();
+        foreach (var row in rows)
+        {
+            list.Add(row);
+            Console.Error.WriteLine(progress(row));
+            if (json is null) continue;
+            json.WriteLine(BenchJson.Line(row));
+            json.Flush();
+        }
+        return list;
+    }
+
+    static Table Table(string title, params string[] columns)
+    {
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // Spectre assumes 80 columns otherwise and cuts headers
+        var table = new Table().Title(Markup.Escape(title));
+        foreach (var c in columns) table.AddColumn(new TableColumn(c).RightAligned());
+        return table;
+    }
+
+    static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):N0} MiB";
+}

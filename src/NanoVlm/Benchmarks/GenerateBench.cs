@@ -1,0 +1,78 @@
+using NanoVlm.Generation;
+using NanoVlm.Models;
+using NanoVlm.Training;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Benchmarks;
+
+public sealed record GenerateBenchOptions
+{
+    public string Preset { get; init; } = "222m";
+    public IReadOnlyList<int> BatchSizes { get; init; } = [1];
+    /// <summary>Text tokens after each sample's one image (whose placeholder tokens come on top).</summary>
+    public int PromptLen { get; init; } = 70;
+    public int NewTokens { get; init; } = 20;
+    public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
+    public IReadOnlyList<bool> KvCache { get; init; } = [true, false];
+    /// <summary>Timed runs per measurement, after one warm-up; the median is reported.</summary>
+    public int Repeats { get; init; } = 2;
+    /// <summary>Size of the tensor read to measure memory bandwidth (well beyond the caches).</summary>
+    public long BandwidthBytes { get; init; } = 1L << 29;
+}
+
+public sealed record GenerateBenchRow(string Preset, int BatchSize, int PromptLen, int NewTokens, string Dtype, bool KvCache,
+    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads);
+
+/// <summary>
+/// Greedy generation on random weights (nanoVLM's benchmark-inference): prefill = vision tower, projector and decoder
+/// over the prompt plus the head on the last position; time to first token = a whole one-token generate call; decode
+/// tokens/s = batch × (new tokens − 1) / (time of the full generate − time to first token). The bandwidth bound assumes
+/// each decode step reads every decoder weight once (the head included, the vision tower not).
+/// </summary>
+public static class GenerateBench
+{
+    public static IEnumerable<GenerateBenchRow> Run(GenerateBenchOptions o)
+    {
+        if (o.NewTokens < 2) throw new NanoVlmException($"--new-tokens must be at least 2 to time decoding, got {o.NewTokens}");
+        var cfg = Presets.Get(o.Preset);
+        var bandwidth = MachinePeak.ReadBandwidthGbs(o.BandwidthBytes, repeats: 3);
+        manual_seed(0);
+        using var master = new VisionLanguageModel(cfg);
+        var decoderParams = master.ParameterCounts().Decoder;
+        foreach (var dtype in o.Dtypes)
+        {
+            using var converted = dtype == ScalarType.Float32 ? null : Trainer.CloneAs(master, dtype);
+            var model = converted ?? master;
+            model.eval();
+            var weightBytes = (double)decoderParams * BenchDtypes.Bytes(dtype);
+            foreach (var batch in o.BatchSizes)
+            {
+                using var prompt = SyntheticBatch.Create(model, batch, cfg.MpImageTokenLength + o.PromptLen);
+                foreach (var kv in o.KvCache)
+                {
+                    var options = new GenerationOptions { Greedy = true, StopAtEos = false, UseKvCache = kv };
+                    void Generate(int tokens) =>
+                        model.Generate(prompt.InputIds, prompt.Images, prompt.AttentionMask, options with { MaxNewTokens = tokens }).Dispose();
+                    var prefill = Timing.Median(o.Repeats, () => Prefill(model, prompt, kv ? o.NewTokens : null));
+                    var firstToken = Timing.Median(o.Repeats, () => Generate(1));
+                    var full = Timing.Median(o.Repeats, () => Generate(o.NewTokens));
+                    var decode = batch * (o.NewTokens - 1) / Math.Max(full - firstToken, 1e-9);
+                    yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
+                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads());
+                }
+            }
+        }
+    }
+
+    /// <summary>The prompt's forward pass as generate runs it, filling a KV cache with room for the new tokens when given.</summary>
+    static void Prefill(VisionLanguageModel model, SyntheticBatch prompt, int? newTokens)
+    {
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        var embeddings = model.Embed(prompt.InputIds, prompt.Images);
+        using var cache = newTokens is { } n
+            ? new KvCache(model.Config, embeddings.shape[0], (int)embeddings.shape[1] + n, embeddings.dtype, embeddings.device)
+            : null;
+        model.Head(model.Decoder.forward(embeddings, prompt.AttentionMask, cache)[.., -1]);
+    }
+}

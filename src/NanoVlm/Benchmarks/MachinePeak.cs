@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Benchmarks;
+
+/// <summary>What this machine can do at best, measured with libtorch itself: matrix-multiply throughput and memory read bandwidth.</summary>
+public static class MachinePeak
+{
+    /// <summary>Best GFLOP/s (2n³ per n×n product) over square matrix multiplies of the given sizes, <paramref name="repeats"/> each.</summary>
+    public static double MatmulGflops(ScalarType dtype, IReadOnlyList<int> sizes, int repeats)
+    {
+        using var _ = inference_mode();
+        var best = 0.0;
+        foreach (var n in sizes)
+        {
+            using var scope = NewDisposeScope();
+            var (a, b) = (randn(n, n).to(dtype), randn(n, n).to(dtype));
+            for (var i = 0; i < repeats + 1; i++)
+            {
+                var seconds = Time(() => a.mm(b));
+                if (i > 0) best = Math.Max(best, 2.0 * n * n * n / seconds / 1e9); // the first call warms the kernels up
+            }
+        }
+        return best;
+    }
+
+    /// <summary>Best GB/s reading a float32 tensor of <paramref name="bytes"/> bytes once (a sum), over <paramref name="repeats"/> runs.</summary>
+    public static double ReadBandwidthGbs(long bytes, int repeats)
+    {
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        var x = ones(bytes / sizeof(float));
+        var best = 0.0;
+        for (var i = 0; i < repeats + 1; i++)
+        {
+            var seconds = Time(() => x.sum());
+            if (i > 0) best = Math.Max(best, bytes / seconds / 1e9); // the first pass pages the tensor in
+        }
+        return best;
+    }
+
+    static double Time(Func<Tensor> op)
+    {
+        var clock = Stopwatch.StartNew();
+        op().Dispose();
+        return clock.Elapsed.TotalSeconds;
+    }
+}

@@ -1,0 +1,33 @@
+using NanoVlm.Models;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Benchmarks;
+
+/// <summary>
+/// Random inputs shaped like a training batch: each sample is one image's placeholder tokens followed by random text ids,
+/// no padding, targets shifted by one with the image positions ignored (-100), as the collator produces them.
+/// </summary>
+public sealed record SyntheticBatch(Tensor InputIds, Tensor Images, Tensor AttentionMask, Tensor Targets) : IDisposable
+{
+    public static SyntheticBatch Create(VisionLanguageModel model, int batch, int seqLen, long seed = 0)
+    {
+        var cfg = model.Config;
+        var imageTokens = cfg.MpImageTokenLength;
+        if (seqLen <= imageTokens)
+            throw new NanoVlmException($"--seq-len {seqLen} leaves no text after the image's {imageTokens} tokens");
+        var gen = new Generator((ulong)seed);
+        var text = randint(1, cfg.LmBaseVocabSize, [batch, seqLen - imageTokens + 1], generator: gen);
+        var ids = cat([full(batch, imageTokens, model.ImageTokenId, int64), text[.., ..^1]], 1);
+        var targets = cat([full(batch, imageTokens - 1, -100L, int64), text], 1);
+        var images = rand([batch, 3, cfg.VitImgSize, cfg.VitImgSize], generator: gen);
+        return new SyntheticBatch(ids, images, ones(batch, seqLen, int64), targets);
+    }
+
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        Images.Dispose();
+        AttentionMask.Dispose();
+        Targets.Dispose();
+    }
+}

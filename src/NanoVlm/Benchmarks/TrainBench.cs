@@ -1,0 +1,66 @@
+using NanoVlm.Models;
+using NanoVlm.Training;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Benchmarks;
+
+public sealed record TrainBenchOptions
+{
+    public string Preset { get; init; } = "222m";
+    public IReadOnlyList<int> BatchSizes { get; init; } = [1, 4];
+    public int SeqLen { get; init; } = 128;
+    /// <summary>Timed optimizer steps per configuration, after one untimed warm-up step.</summary>
+    public int Steps { get; init; } = 2;
+    public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
+    public IReadOnlyList<int> PeakSizes { get; init; } = [512, 1024, 2048];
+    public int PeakRepeats { get; init; } = 3;
+}
+
+public sealed record TrainBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, double StepS, double SamplesPerS,
+    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu, int Threads);
+
+/// <summary>
+/// Time of one full training step (forward, backward, gradient clipping, AdamW) on random weights and inputs, as the
+/// trainer runs it: fp32, or bf16 compute with fp32 master weights. MFU = model FLOPs per second / measured matmul peak.
+/// </summary>
+public static class TrainBench
+{
+    public static IEnumerable<TrainBenchRow> Run(TrainBenchOptions o)
+    {
+        var cfg = Presets.Get(o.Preset);
+        foreach (var dtype in o.Dtypes)
+        {
+            var peak = MachinePeak.MatmulGflops(dtype, o.PeakSizes, o.PeakRepeats);
+            manual_seed(0);
+            using var model = new VisionLanguageModel(cfg);
+            using var compute = dtype == ScalarType.Float32 ? null : Trainer.CloneAs(model, dtype);
+            using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
+            foreach (var batch in o.BatchSizes)
+            {
+                using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
+                var seconds = Timing.Median(o.Steps, () => Step(model, compute, optimizer, data));
+                var gflop = ModelFlops.Forward(cfg, batch, o.SeqLen, imagesPerSample: 1).TrainingStep / 1e9;
+                yield return new TrainBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(dtype), seconds, batch / seconds,
+                    batch * o.SeqLen / seconds, gflop, peak, gflop / seconds / peak, get_num_threads());
+            }
+        }
+    }
+
+    /// <summary>One optimizer step; with a <paramref name="compute"/> copy its gradients go to the fp32 master weights.</summary>
+    internal static void Step(VisionLanguageModel model, VisionLanguageModel? compute, AdamW optimizer, SyntheticBatch data)
+    {
+        var worker = compute ?? model;
+        model.train();
+        worker.train();
+        using (NewDisposeScope())
+        {
+            var (_, loss) = worker.forward(data.InputIds, data.Images, data.AttentionMask, data.Targets);
+            loss!.backward();
+        }
+        if (compute is not null) Trainer.MoveGradients(compute, model);
+        nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
+        optimizer.Step();
+        if (compute is not null) Trainer.CopyWeights(model, compute);
+        optimizer.ZeroGrad();
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using NanoVlm.Benchmarks;
+using NanoVlm.Cli.Commands;
+
+namespace NanoVlm.Tests.Benchmarks;
+
+/// <summary>Each bench command end to end on the tiny preset with tiny sizes: the JSON Lines fields the issue asks for.</summary>
+[Collection(nameof(RunsAlone))]
+public class BenchCommandTests
+{
+    static List<JsonElement> RunBench(params string[] args)
+    {
+        using var dir = new TempDir();
+        var json = Path.Combine(dir.Path, "bench.jsonl");
+        var root = new System.CommandLine.RootCommand { BenchCommand.Create() };
+        Assert.Equal(0, root.Parse(["bench", .. args, "--json", json]).Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        return File.ReadAllLines(json).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+    }
+
+    static void AssertFields(JsonElement row, params string[] fields)
+    {
+        foreach (var f in fields) Assert.True(row.TryGetProperty(f, out _), $"missing field {f} in {row}");
+    }
+
+    [Fact]
+    public void TrainWritesOneRowPerDtypeAndBatchSize()
+    {
+        var rows = RunBench("train", "--preset", "tiny", "--batch-sizes", "1,2", "--seq-len", "24", "--steps", "1", "--peak-sizes", "64");
+        Assert.Equal(4, rows.Count);
+        foreach (var r in rows)
+        {
+            AssertFields(r, "preset", "batch_size", "seq_len", "dtype", "step_s", "samples_per_s", "tokens_per_s", "model_gflop_per_step", "peak_gflops", "mfu");
+            Assert.True(r.GetProperty("mfu").GetDouble() > 0);
+        }
+        Assert.Equal(["fp32", "fp32", "bf16", "bf16"], rows.Select(r => r.GetProperty("dtype").GetString()));
+    }
+
+    [Fact]
+    public void GenerateWritesRowsWithAndWithoutTheKvCache()
+    {
+        var rows = RunBench("generate", "--preset", "tiny", "--prompt-len", "4", "--new-tokens", "3", "--repeats", "1", "--bandwidth-mib", "8");
+        Assert.Equal(4, rows.Count);
+        foreach (var r in rows)
+            AssertFields(r, "preset", "batch_size", "dtype", "kv_cache", "prefill_s", "time_to_first_token_s", "decode_tokens_per_s",
+                "read_bandwidth_gbs", "bandwidth_bound_tokens_per_s");
+        Assert.Equal([true, false, true, false], rows.Select(r => r.GetProperty("kv_cache").GetBoolean()));
+    }
+
+    [Fact]
+    public void MemoryMeasuresEachBatchSizeInAChildProcess()
+    {
+        var rows = RunBench("memory", "--preset", "tiny", "--batch-sizes", "1,2", "--seq-len", "24", "--steps", "1");
+        Assert.Equal([1, 2], rows.Select(r => r.GetProperty("batch_size").GetInt32()));
+        foreach (var r in rows)
+        {
+            AssertFields(r, "batch_size", "peak_bytes", "oom");
+            Assert.False(r.GetProperty("oom").GetBoolean());
+            Assert.True(r.GetProperty("peak_bytes").GetInt64() > 0);
+        }
+    }
+
+    [Fact]
+    public void MemorySweepStopsAtTheFirstOutOfMemory()
+    {
+        var o = new MemoryBenchOptions { BatchSizes = [1, 2, 4, 8] };
+        var rows = MemoryBench.Run(o, b => new MemoryBenchRow("tiny", b, 128, "fp32", 1, b == 4 ? 0 : 2, Oom: b == 4, Threads: 1)).ToList();
+        Assert.Equal([1, 2, 4], rows.Select(r => r.BatchSize));
+        Assert.True(rows[^1].Oom);
+    }
+
+    [Theory]
+    [InlineData(137, "", true)]
+    [InlineData(1, "error: [enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes", true)]
+    [InlineData(1, "error: --seq-len 10 leaves no text", false)]
+    public void RecognisesOutOfMemory(int exitCode, string stderr, bool oom) => Assert.Equal(oom, MemoryBench.IsOutOfMemory(exitCode, stderr));
+
+    [Fact]
+    public void BadArgumentsAreOneLineErrors()
+    {
+        Assert.Throws<NanoVlmException>(() => BenchDtypes.Parse("fp8"));
+        var e = Assert.Throws<NanoVlmException>(() => new System.CommandLine.RootCommand { BenchCommand.Create() }
+            .Parse(["bench", "train", "--preset", "huge"]).Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        Assert.Contains("222m", e.Message);
+    }
+}
