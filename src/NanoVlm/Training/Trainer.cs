@@ -129,6 +129,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
                     (lastSaved, savedStep) = (TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles), step);
+                if (step % options.EvalInterval == 0) NativeHeap.Trim();
                 if (last || interrupted) break;
             }
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
