@@ -16,10 +16,13 @@ namespace NanoVlm.Cli.Commands;
 /// </summary>
 public static class DemoCommand
 {
-    /// <summary>The demo's recipe: a from-scratch model wants higher learning rates than nanoVLM's fine-tuning defaults.</summary>
+    /// <summary>
+    /// The demo's recipe: a model from scratch wants one learning rate for all parts (1e-3; 3e-3 learned faster at first but
+    /// plateaued near 79%), small batches without accumulation, two epochs.
+    /// </summary>
     public static readonly TrainingOptions Recipe = new()
     {
-        LrMp = 3e-3, LrBackbones = 3e-3, BatchSize = 64, GradientAccumulationSteps = 1, Epochs = 2, EvalInterval = 500,
+        LrMp = 1e-3, LrBackbones = 1e-3, BatchSize = 64, GradientAccumulationSteps = 1, Epochs = 2, EvalInterval = 600,
         ValRatio = 0.02, WeightDecay = 0.01,
     };
 
