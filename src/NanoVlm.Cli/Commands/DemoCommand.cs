@@ -66,7 +66,9 @@ public static class DemoCommand
             var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask("answering \"What is this?\" for the test images", maxValue: n);
-                return Evaluator.Run(model, collator, DatasetView.All(test).ReadInOrder(cancel.Token).Take(n), Scoring.ExactMatch,
+                var whatIsThis = DatasetView.All(test).ReadInOrder(cancel.Token).Take(n)
+                    .Select(s => s with { Turns = [s.Turns.Single(t => t.User == FashionMnistDataset.WhatIsThis)] });
+                return Evaluator.Run(model, collator, whatIsThis, Scoring.ExactMatch,
                     batchSize: 250, maxNewTokens: 4, progress: done => task.Value = done, cancel: cancel.Token);
             });
             ShowExamples(model, collator, test, cancel.Token);

@@ -6,7 +6,8 @@ namespace NanoVlm.Data;
 /// <summary>
 /// Fashion-MNIST as VQA: each 28x28 grayscale image (converted to RGB; the image processor resizes it to <c>vit_img_size</c>) is
 /// one sample with three turns: "What is this?" -> the class answer, "Is this footwear?" -> yes/no, "What category is this?" ->
-/// clothing/footwear/bag. Class answers are single words: tshirt, trouser, pullover, dress, coat, sandal, shirt, sneaker, bag, boot.
+/// clothing/footwear/bag. The turn order rotates with the row, so every question is also asked first (a model only ever asked
+/// "What is this?" first answers any opening question with a class name). Class answers are single words: tshirt, trouser, pullover, dress, coat, sandal, shirt, sneaker, bag, boot.
 /// </summary>
 public sealed class FashionMnistDataset : IVqaDataset
 {
@@ -56,7 +57,9 @@ public sealed class FashionMnistDataset : IVqaDataset
             var rgb = new byte[28 * 28 * 3];
             for (var p = 0; p < 28 * 28; p++) rgb.AsSpan(p * 3, 3).Fill(_pixels[row * 784 + p]);
             var source = $"{Name} image {row}";
-            yield return (row, new VqaSample([VqaImage.FromPixels(new RgbImage(28, 28, rgb), source)], Turns(_labels[row]), source));
+            var turns = Turns(_labels[row]);
+            var first = row % turns.Count;
+            yield return (row, new VqaSample([VqaImage.FromPixels(new RgbImage(28, 28, rgb), source)], [.. turns.Skip(first), .. turns.Take(first)], source));
         }
     }
 

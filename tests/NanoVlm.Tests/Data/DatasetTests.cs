@@ -108,8 +108,8 @@ public class DatasetTests
         var ds = FashionMnistDataset.Load(dir, train: false);
         var samples = DatasetView.All(ds).ReadInOrder().ToList();
         Assert.Equal(new[] { "sneaker", "yes", "footwear" }, samples[0].Turns.Select(t => t.Assistant));
-        Assert.Equal(new[] { "bag", "no", "bag" }, samples[1].Turns.Select(t => t.Assistant));
-        Assert.Equal(new[] { "tshirt", "no", "clothing" }, samples[2].Turns.Select(t => t.Assistant));
+        Assert.Equal(new[] { "no", "bag", "bag" }, samples[1].Turns.Select(t => t.Assistant));        // rotated: each question also comes first
+        Assert.Equal(new[] { "clothing", "tshirt", "no" }, samples[2].Turns.Select(t => t.Assistant));
         var image = samples[1].Images[0].Decode(new ImageProcessor(32));
         Assert.Equal((28, 28), (image.Width, image.Height));
         Assert.Equal([(byte)(784 % 256), (byte)(784 % 256), (byte)(784 % 256)], image.Pixels[..3]);
