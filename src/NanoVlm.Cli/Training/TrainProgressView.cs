@@ -52,7 +52,7 @@ public static class TrainProgressView
             result = trainer.Run(resume, cancel);
         }
 
-        var table = new Table().Title("[bold]training summary[/]").AddColumn("").AddColumn("");
+        var table = new Table().Title("[bold]training summary[/]").AddColumn("").AddColumn("").HideHeaders();
         table.AddRow("steps", $"{result.Steps:N0}{(result.Interrupted ? " (interrupted, resumable)" : "")}");
         table.AddRow("time", $"{result.Seconds:F0} s");
         if (last is not null) table.AddRow("last train loss", $"{last.Loss:F4}");
