@@ -2,6 +2,7 @@ using System.CommandLine;
 using NanoVlm;
 using NanoVlm.Cli.Commands;
 
+NativeHeap.LimitArenas();
 Devices.ConfigureThreads();
 var root = new RootCommand("nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)");
 foreach (var command in new[]

@@ -28,6 +28,8 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
     /// <summary>Skipped steps (non-finite loss or gradient) and other notes for the user.</summary>
     public event Action<string>? Note;
 
+    const int TrimInterval = 50;
+
     public int MaxSteps { get; } = options.MaxSteps ?? Math.Max(1, data.BatchesPerEpoch * options.Epochs / options.GradientAccumulationSteps);
 
     public string BestFolder => Path.Combine(runDir, "best");
@@ -129,7 +131,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
                     (lastSaved, savedStep) = (TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles), step);
-                if (step % options.EvalInterval == 0) NativeHeap.Trim();
+                if (step % TrimInterval == 0) ReleaseMemory();
                 if (last || interrupted) break;
             }
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
@@ -137,6 +139,17 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         if (step != savedStep || lastSaved is null)
             lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Collects finalizable tensor handles and hands freed native memory back, every <see cref="TrimInterval"/> steps (a few
+    /// milliseconds), so resident memory stays flat over long runs instead of following allocator high-water marks.
+    /// </summary>
+    static void ReleaseMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        NativeHeap.Trim();
     }
 
     /// <summary>Resident memory of the process (native tensors included), to show that a long run stays flat.</summary>
