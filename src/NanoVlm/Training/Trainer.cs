@@ -134,6 +134,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 if (step % TrimInterval == 0) ReleaseMemory();
                 if (last || interrupted) break;
             }
+            if (batchInEpoch == 0) throw new NanoVlmException($"epoch {epoch} produced no training batch: every sample was skipped");
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
         if (step != savedStep || lastSaved is null)
