@@ -42,7 +42,6 @@ public static class DemoCommand
         cmd.SetAction(parse =>
         {
             var clock = Stopwatch.StartNew();
-            Devices.ConfigureThreads();
             using var cancel = CtrlC.Token(CancellationToken.None);
             var data = parse.GetValue(folder) is { } f ? $"fashion-mnist:{f}" : "fashion-mnist";
             var outcome = TrainSession.Run(new TrainArgs

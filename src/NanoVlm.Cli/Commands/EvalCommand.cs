@@ -31,7 +31,6 @@ public static class EvalCommand
         };
         cmd.SetAction(parse =>
         {
-            Devices.ConfigureThreads();
             using var cancel = CtrlC.Token(CancellationToken.None);
             var source = DataSource.Parse(parse.GetValue(data)!);
             var progress = new ConsoleDownloadProgress();

@@ -30,7 +30,6 @@ public static class GenerateCommand
         };
         cmd.SetAction(parse =>
         {
-            Devices.ConfigureThreads();
             if (parse.GetValue(generations) < 1) throw new NanoVlmException("--generations must be >= 1");
             var (vlm, tokenizer) = Pretrained.Load(parse.GetValue(model)!, new ConsoleDownloadProgress());
             using var _ = vlm;
