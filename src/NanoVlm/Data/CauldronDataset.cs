@@ -7,21 +7,12 @@ namespace NanoVlm.Data;
 /// <c>texts</c> = list&lt;struct{user, assistant, source}&gt;. Every image and every turn of a row is used; turns with an empty
 /// answer are dropped and a row left without turns (or without image bytes) is skipped and counted.
 /// </summary>
-public sealed class CauldronDataset : IVqaDataset
+public sealed class CauldronDataset : ParquetDataset
 {
-    readonly ParquetTable _table;
-
     CauldronDataset(string name, IReadOnlyList<string> files)
+        : base(name, files, new Dictionary<string, SchemaType> { ["images"] = SchemaType.List, ["texts"] = SchemaType.List })
     {
-        Name = name;
-        if (files.Count == 0) throw new NanoVlmException($"{name}: no parquet files");
-        _table = new ParquetTable(files, new Dictionary<string, SchemaType> { ["images"] = SchemaType.List, ["texts"] = SchemaType.List });
     }
-
-    public string Name { get; }
-    public int Count => _table.Count;
-    public IReadOnlyList<int> GroupStarts => _table.GroupStarts;
-    public SkipCounter Skipped { get; } = new();
 
     /// <summary>A folder laid out as on the Hub (<c>&lt;root&gt;/&lt;subset&gt;/*.parquet</c>), all subsets or the named ones, or a
     /// folder of parquet files, or a single parquet file.</summary>
@@ -42,25 +33,18 @@ public sealed class CauldronDataset : IVqaDataset
     /// <summary>Rows per subset (the folder a parquet file sits in).</summary>
     public IReadOnlyDictionary<string, int> SubsetCounts() =>
         Enumerable.Range(0, GroupStarts.Count)
-            .GroupBy(g => Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(_table.FileOf(g))))!)
+            .GroupBy(g => Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(FileOf(g))))!)
             .ToDictionary(g => g.Key, g => g.Sum(i => (i + 1 < GroupStarts.Count ? GroupStarts[i + 1] : Count) - GroupStarts[i]));
 
-    public IEnumerable<(int Row, VqaSample Sample)> ReadGroupRows(int group, IReadOnlyList<int> rows)
+    private protected override VqaSample? ToSample(Dictionary<string, object> record, string source)
     {
-        var data = _table.ReadGroup(group);
-        var file = _table.FileOf(group);
-        var start = GroupStarts[group];
-        foreach (var row in rows)
-        {
-            var record = data[row - start];
-            var source = $"{file} row {row - start} of row group {group}";
-            var turns = ParquetTable.Structs(record, "texts")
-                .Select(t => new VqaTurn(ParquetTable.Text(t, "user") ?? "", ParquetTable.Text(t, "assistant") ?? ""))
-                .Where(t => !string.IsNullOrWhiteSpace(t.Assistant)).ToArray();
-            var images = ParquetTable.Structs(record, "images").Select(i => ParquetTable.Bytes(i, "bytes")).ToArray();
-            if (turns.Length == 0) Skipped.Add("empty answer");
-            else if (images.Any(b => b is null)) Skipped.Add("image without bytes");
-            else yield return (row, new VqaSample(images.Select((b, i) => VqaImage.FromBytes(b!, $"{source} image {i}")).ToArray(), turns, source));
-        }
+        var turns = ParquetTable.Structs(record, "texts")
+            .Select(t => new VqaTurn(ParquetTable.Text(t, "user") ?? "", ParquetTable.Text(t, "assistant") ?? ""))
+            .Where(t => !string.IsNullOrWhiteSpace(t.Assistant)).ToArray();
+        var images = ParquetTable.Structs(record, "images").Select(i => ParquetTable.Bytes(i, "bytes")).ToArray();
+        if (turns.Length == 0) Skipped.Add("empty answer");
+        else if (images.Any(b => b is null)) Skipped.Add("image without bytes");
+        else return new VqaSample(images.Select((b, i) => VqaImage.FromBytes(b!, $"{source} image {i}")).ToArray(), turns, source);
+        return null;
     }
 }
