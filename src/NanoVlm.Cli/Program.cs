@@ -26,6 +26,6 @@ try
 }
 catch (Exception e) when (e is NanoVlmException or IOException or UnauthorizedAccessException or OperationCanceledException)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine(e is OperationCanceledException ? "interrupted" : $"error: {e.Message}");
     return e is OperationCanceledException ? 130 : 1;
 }

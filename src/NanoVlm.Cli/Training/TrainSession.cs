@@ -62,18 +62,19 @@ public static class TrainSession
         if (trainCount == 0) throw new NanoVlmException("the training data is empty");
         IEnumerable<VqaSample> Epoch(int epoch) => Mixture.Interleave(
             splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
-                x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass, cancel: cancel)), x.Second.Weight, x.First.Train.Count)).ToList(),
+                x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass)), x.Second.Weight, x.First.Train.Count)).ToList(),
             Seeds.Combine(args.Options.Seed, epoch));
-        var validation = splits.SelectMany(s => s.Val.ReadInOrder(cancel));
+        // Data reading is not cancelled by Ctrl+C: the trainer stops at the next step boundary and saves a resumable checkpoint.
+        var validation = splits.SelectMany(s => s.Val.ReadInOrder());
         var (evalSamples, score) = EvalSet(args, splits, hub, cancel);
 
         var data = new TrainingData(
-            epoch => VqaDataLoader.Batches(Epoch(epoch), collator.EncodeForTraining, b => collator.Collate(b), batch, args.Workers, cancel: cancel),
+            epoch => VqaDataLoader.Batches(Epoch(epoch), collator.EncodeForTraining, b => collator.Collate(b), batch, args.Workers),
             Math.Max(1, trainCount / batch),
             splits.Sum(s => s.Val.Count) > 0
-                ? () => VqaDataLoader.Batches(validation, collator.EncodeForTraining, b => collator.Collate(b), batch, args.Workers, cancel: cancel)
+                ? () => VqaDataLoader.Batches(validation, collator.EncodeForTraining, b => collator.Collate(b), batch, args.Workers)
                 : null,
-            evalSamples is null ? null : m => Evaluator.Run(m, collator, evalSamples(), score, batch, cancel: cancel).Accuracy);
+            evalSamples is null ? null : m => Evaluator.Run(m, collator, evalSamples(), score, batch).Accuracy);
         var trainer = new Trainer(model, args.Options, runDir, data) { ExtraFiles = Directory.GetFiles(Path.Combine(runDir, "tokenizer")) };
 
         AnsiConsole.MarkupLineInterpolated($"[bold]run[/] {runDir}");
@@ -157,10 +158,10 @@ public static class TrainSession
             var source = DataSource.Parse(spec);
             var dataset = source.Open(trainSplit: false, hub, cancel);
             var view = DatasetView.All(dataset);
-            return (() => view.ReadInOrder(cancel).Take(args.EvalSamples), dataset is MmStarDataset ? Scoring.MultipleChoice : Scoring.ExactMatch);
+            return (() => view.ReadInOrder().Take(args.EvalSamples), dataset is MmStarDataset ? Scoring.MultipleChoice : Scoring.ExactMatch);
         }
         if (splits.Sum(s => s.Val.Count) == 0) return (null, Scoring.ExactMatch);
-        return (() => splits.SelectMany(s => s.Val.ReadInOrder(cancel)).Take(args.EvalSamples), Scoring.ExactMatch);
+        return (() => splits.SelectMany(s => s.Val.ReadInOrder()).Take(args.EvalSamples), Scoring.ExactMatch);
     }
 
     /// <summary>nanoVLM's run name: nanoVLM_{vit}_mp{f}_{lm}_{devices}_{data}_bs{batch}_ep{epochs}_lr{backbones}-{mp}_{MMdd-HHmmss}.</summary>

@@ -145,6 +145,30 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(Change(before, after) < Change(fresh.state_dict(), after), "fine-tuning starts from the checkpoint, not from scratch");
     }
 
+    [Fact]
+    public async Task CtrlCSavesAResumableCheckpointAndExits130()
+    {
+        var args = new[]
+        {
+            "train", "--preset", "tiny", "--data", $"jsonl:{Jsonl("data")}", "--output", dir.Path, "--run-name", "interrupted",
+            "--batch-size", "2", "--max-steps", "100000", "--eval-interval", "100000", "--eval-samples", "0", "--threads", "1",
+        };
+        using var p = System.Diagnostics.Process.Start(CliProcess.StartInfo(args))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        var metrics = Path.Combine(dir["interrupted"], "metrics.jsonl");
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!(File.Exists(metrics) && File.ReadLines(metrics).Count() >= 3) && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", p.Id.ToString()])) kill.WaitForExit();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), "the run did not stop after Ctrl+C");
+        var (output, errors) = (await stdout, await stderr);
+        Assert.True(p.ExitCode == 130, errors + output);
+        Assert.True(output.Contains("(interrupted, resumable)"), output + errors);
+        var latest = NanoVlm.Training.TrainingState.LatestFolder(dir["interrupted"]);
+        Assert.NotNull(latest);
+        using (VisionLanguageModel.FromPretrained(latest!)) { }
+    }
+
     [Theory]
     [InlineData("error: --batch-size must be > 0, got 0", "--batch-size", "0")]
     [InlineData("error: --data 'bogus:x': unknown kind 'bogus'", "--data", "bogus:x")]
