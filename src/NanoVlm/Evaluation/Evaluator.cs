@@ -41,8 +41,7 @@ public static class Evaluator
                 using (batch)
                 using (NewDisposeScope())
                 {
-                    var images = batch.Images.shape[0] == 0 ? null : batch.Images;
-                    var ids = model.Generate(batch.InputIds, images, batch.AttentionMask, options);
+                    var ids = model.Generate(batch.InputIds, batch.Images, batch.AttentionMask, options);
                     for (var i = 0; i < batch.Samples.Count; i++)
                     {
                         var output = collator.Tokenizer.Decode(ids[i].data<long>().Select(x => (int)x), skipSpecialTokens: true).Trim();

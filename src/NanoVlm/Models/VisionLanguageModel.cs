@@ -70,7 +70,7 @@ public sealed class VisionLanguageModel : Module
     public static Tensor? StackImages(IReadOnlyList<Tensor> images) =>
         images.Count == 0 ? null : cat(images.Select(i => i.dim() == 3 ? i.unsqueeze(0) : i).ToList(), 0);
 
-    /// <summary>Token embeddings with every image placeholder replaced, in order, by the next image embedding row.</summary>
+    /// <summary>Token embeddings with every image placeholder replaced, in order, by the next image embedding row (no images: null or an empty batch).</summary>
     public Tensor Embed(Tensor inputIds, Tensor? images)
     {
         using var scope = NewDisposeScope();
@@ -82,7 +82,7 @@ public sealed class VisionLanguageModel : Module
         if (nPlaceholders != nImages * Config.MpImageTokenLength)
             throw new NanoVlmException(
                 $"the batch has {nPlaceholders} image tokens but {nImages} images x {Config.MpImageTokenLength} tokens = {nImages * Config.MpImageTokenLength}");
-        if (images is null) return tokens.MoveToOuterDisposeScope();
+        if (images is null || nImages == 0) return tokens.MoveToOuterDisposeScope();
         var imageEmbeddings = MP.forward(vision_encoder.forward(images.to(tokens.dtype, Device)));
         // masked_scatter fills masked positions row-major (batch, then time) from the source in order.
         var mask = placeholders.unsqueeze(-1).expand_as(tokens);

@@ -73,8 +73,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var images = batch.Images.shape[0] == 0 ? null : batch.Images;
-                    var (_, loss) = worker.forward(batch.InputIds, images, batch.AttentionMask, batch.Labels);
+                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels);
                     (loss! / options.GradientAccumulationSteps).backward();
                     lossSum += loss!.item<float>();
                     tokens += batch.AttentionMask.sum().item<long>();
@@ -188,8 +187,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                     using (batch)
                     using (NewDisposeScope())
                     {
-                        var images = batch.Images.shape[0] == 0 ? null : batch.Images;
-                        sum += worker.forward(batch.InputIds, images, batch.AttentionMask, batch.Labels).Loss!.item<float>();
+                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels).Loss!.item<float>();
                         n++;
                     }
                 if (n > 0) valLoss = sum / n;

@@ -105,6 +105,8 @@ public class ModelTests
         var (logits, loss) = model.forward(ids, images, mask, ids);
         Assert.Equal([2L, 5, 51], logits.shape);
         Assert.True(loss!.isfinite().item<bool>());
+        var emptyBatch = model.forward(ids, zeros(0, 3, 32, 32), mask).Logits; // how a collator stacks "no images"
+        Assert.True(emptyBatch.eq(logits).all().item<bool>());
     }
 
     [Fact]
