@@ -35,7 +35,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("training summary", output);
 
         (code, output, err) = CliProcess.Run("generate", "--model", Path.Combine(run, "best"), "--image", Path.Combine(dir["data"], "0.png"),
-            "--prompt", "What is this?", "--generations", "2", "--max-new-tokens", "3", "--seed", "1");
+            "--image", Path.Combine(dir["data"], "1.png"), "--prompt", "What is this?", "--generations", "2", "--max-new-tokens", "3", "--seed", "1");
         Assert.True(code == 0, err);
         Assert.Contains("  >> Generation 1: ", output);
         Assert.Contains("  >> Generation 2: ", output);
