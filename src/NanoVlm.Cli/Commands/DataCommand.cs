@@ -143,7 +143,7 @@ public static class DataCommand
             var source = name ?? Config.LmTokenizer;
             if (source != Presets.WordLevelTokenizer) return Data.Tokenizer.Load(Pretrained.ResolveTokenizer(source), Config.VlmExtraTokens);
             var folder = Directory.CreateTempSubdirectory("nanovlm-wordlevel-").FullName;
-            WordLevelTokenizerBuilder.Write(folder, samples.SelectMany(s => s.Turns.Select(t => Prompts.Question(t.User, s.Style) + " " + t.Assistant)));
+            WordLevelTokenizerBuilder.Write(folder, samples);
             return Data.Tokenizer.Load(folder, Config.VlmExtraTokens);
         }
 

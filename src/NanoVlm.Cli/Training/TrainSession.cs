@@ -111,27 +111,18 @@ public static class TrainSession
             if (source == Presets.WordLevelTokenizer)
             {
                 AnsiConsole.MarkupLine("building a word-level tokenizer from the training texts");
-                WordLevelTokenizerBuilder.Write(folder, Corpus(datasets));
+                WordLevelTokenizerBuilder.Write(folder, datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()));
             }
             else
             {
                 var resolved = Pretrained.ResolveTokenizer(source, progress);
                 var sourceFolder = File.Exists(resolved) ? Path.GetDirectoryName(Path.GetFullPath(resolved))! : resolved;
                 Directory.CreateDirectory(folder);
-                foreach (var name in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
+                foreach (var name in Pretrained.TokenizerFiles)
                     if (File.Exists(Path.Combine(sourceFolder, name))) File.Copy(Path.Combine(sourceFolder, name), Path.Combine(folder, name), true);
             }
         }
         return Tokenizer.Load(folder, cfg.VlmExtraTokens);
-    }
-
-    static IEnumerable<string> Corpus(IReadOnlyList<IVqaDataset> datasets)
-    {
-        foreach (var d in datasets)
-        foreach (var (_, sample) in Enumerable.Range(0, d.GroupStarts.Count).SelectMany(g =>
-                     d.ReadGroupRows(g, Enumerable.Range(d.GroupStarts[g], (g + 1 < d.GroupStarts.Count ? d.GroupStarts[g + 1] : d.Count) - d.GroupStarts[g]).ToArray())))
-        foreach (var turn in sample.Turns)
-            yield return Prompts.Question(turn.User, sample.Style) + " " + turn.Assistant;
     }
 
     static VisionLanguageModel BuildModel(TrainArgs args, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress> progress)

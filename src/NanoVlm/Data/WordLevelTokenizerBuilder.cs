@@ -40,6 +40,10 @@ public static partial class WordLevelTokenizerBuilder
         };
     }
 
+    /// <summary>A word-level tokenizer for training on <paramref name="samples"/>: the corpus is every turn's prompt and answer.</summary>
+    public static void Write(string folder, IEnumerable<VqaSample> samples) =>
+        Write(folder, samples.SelectMany(s => s.Turns.Select(t => Prompts.Question(t.User, s.Style) + " " + t.Assistant)));
+
     /// <summary>Writes <c>tokenizer.json</c> and a <c>tokenizer_config.json</c> naming the eos/pad token into <paramref name="folder"/>.</summary>
     public static void Write(string folder, IEnumerable<string> corpus, int minFrequency = 1)
     {

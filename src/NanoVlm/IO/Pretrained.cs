@@ -12,6 +12,9 @@ public static class Pretrained
 {
     const string TokenizerFile = "tokenizer.json";
 
+    /// <summary>The files that make a Hugging Face tokenizer (the two configs name its special tokens).</summary>
+    public static readonly string[] TokenizerFiles = [TokenizerFile, "tokenizer_config.json", "special_tokens_map.json"];
+
     static HubClient NewHub(IProgress<DownloadProgress>? progress) => new(HubOptions.FromEnvironment(), progress);
 
     /// <summary>
@@ -24,7 +27,7 @@ public static class Pretrained
         using var hub = NewHub(progress);
         var folder = hub.ResolveModelFolderAsync(pathOrRepoId).GetAwaiter().GetResult();
         return hub.DownloadSnapshotAsync(pathOrRepoId, revision: Path.GetFileName(folder),
-            allowPatterns: [TokenizerFile, "tokenizer_config.json", "special_tokens_map.json"]).GetAwaiter().GetResult();
+            allowPatterns: TokenizerFiles).GetAwaiter().GetResult();
     }
 
     /// <summary>A folder holding tokenizer.json: a local folder or file, or a repo id's tokenizer files.</summary>
@@ -32,8 +35,7 @@ public static class Pretrained
     {
         if (Directory.Exists(pathOrRepoId) || File.Exists(pathOrRepoId)) return pathOrRepoId;
         using var hub = NewHub(progress);
-        return hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: [TokenizerFile, "tokenizer_config.json", "special_tokens_map.json"])
-            .GetAwaiter().GetResult();
+        return hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: TokenizerFiles).GetAwaiter().GetResult();
     }
 
     /// <summary>The tokenizer of a checkpoint: its own tokenizer.json when it ships one, else the config's lm_tokenizer.</summary>
