@@ -67,7 +67,7 @@ public static class Checkpoint
     public static void Save(VisionLanguageModel model, string folder)
     {
         Directory.CreateDirectory(folder);
-        var tensors = model.state_dict().Where(kv => model.AliasKey(kv.Key) == kv.Key);
+        var tensors = model.state_dict().Where(kv => model.StoredName(kv.Key) == kv.Key);
         SafetensorsFile.Save(Path.Combine(folder, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         model.Config.Save(Path.Combine(folder, ConfigFile));
     }

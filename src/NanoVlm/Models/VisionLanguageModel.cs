@@ -107,12 +107,12 @@ public sealed class VisionLanguageModel : Module
         return (v, p, d, v + p + d);
     }
 
-    /// <summary>Names that hold the same tensor: the tied head and embedding share one key.</summary>
-    internal string AliasKey(string name) => Config.LmTieWeights && name == TiedEmbedding ? TiedHead : name;
-
     /// <summary>Every state-dict name holding the same tensor as <paramref name="name"/>, itself first.</summary>
     internal IEnumerable<string> Aliases(string name) =>
         Config.LmTieWeights && name is TiedHead or TiedEmbedding ? [name, name == TiedHead ? TiedEmbedding : TiedHead] : [name];
+
+    /// <summary>The name a tensor is stored under: the alphabetically first of its aliases, as the safetensors library does.</summary>
+    internal string StoredName(string name) => Aliases(name).Min(StringComparer.Ordinal)!;
 
     /// <summary>nanoVLM's initialisation: N(0, 0.02) for linear, conv and embedding weights, zero biases, unit norms.</summary>
     void InitWeights()

@@ -43,7 +43,7 @@ public class CheckpointTests
         foreach (var (name, tensor) in loaded.state_dict())
         {
             Assert.Equal(ScalarType.Float32, tensor.dtype);
-            Assert.True(tensor.eq(half[model.AliasKey(name)].to(float32)).all().item<bool>(), name);
+            Assert.True(tensor.eq(half[model.StoredName(name)].to(float32)).all().item<bool>(), name);
         }
     }
 
