@@ -72,7 +72,7 @@ public sealed class FashionMnistDataset : IVqaDataset
 
     static (int[] Dims, byte[] Data) ReadIdx(string path, int rank)
     {
-        using var file = File.OpenRead(path);
+        using var file = RegularFile.OpenRead(path, long.MaxValue, "Fashion-MNIST file");
         Stream stream = path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
         using var owner = stream;
         var header = new byte[4 + 4 * rank];

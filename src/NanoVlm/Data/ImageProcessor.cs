@@ -21,10 +21,7 @@ public sealed class ImageProcessor(int size, ImageLimits? limits = null)
 
     public RgbImage DecodeFile(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new NanoVlmException($"{path}: image file not found");
-        CheckFileSize(info.Length, path);
-        return Decode(File.ReadAllBytes(path), path);
+        return Decode(RegularFile.ReadAllBytes(path, Limits.MaxFileBytes, "image file"), path);
     }
 
     /// <summary>Decodes an encoded image; <paramref name="source"/> names it in errors (a file, or a parquet row).</summary>

@@ -9,6 +9,10 @@ namespace NanoVlm.Data;
 /// </summary>
 public sealed class JsonlDataset : IVqaDataset
 {
+    /// <summary>The largest JSONL file read (its samples are held in memory), and the longest line.</summary>
+    public const long MaxFileBytes = 512L << 20;
+    public const int MaxLineChars = 1 << 20;
+
     readonly List<VqaSample> _samples = [];
 
     public string Name { get; }
@@ -19,19 +23,16 @@ public sealed class JsonlDataset : IVqaDataset
     public JsonlDataset(string path)
     {
         Name = path;
-        if (!File.Exists(path)) throw new NanoVlmException($"{path}: file not found");
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (number, line) in RegularFile.ReadLines(path, MaxFileBytes, MaxLineChars, "JSONL file"))
         {
-            number++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var source = $"{path} line {number}";
             try
             {
                 using var doc = JsonDocument.Parse(line);
                 var root = doc.RootElement;
-                var images = root.TryGetProperty("images", out var i) ? i.EnumerateArray().Select(e => VqaImage.FromFile(Path.Combine(folder, e.GetString()!))).ToArray() : [];
+                var images = root.TryGetProperty("images", out var i) ? i.EnumerateArray().Select(e => VqaImage.FromFile(Path.Combine(folder, ImagePath(e, source)))).ToArray() : [];
                 if (!root.TryGetProperty("conversations", out var conversations))
                     throw new NanoVlmException($"{source}: missing field 'conversations'");
                 var turns = conversations.EnumerateArray()
@@ -46,6 +47,11 @@ public sealed class JsonlDataset : IVqaDataset
             }
         }
     }
+
+    static string ImagePath(JsonElement element, string source) =>
+        element.ValueKind == JsonValueKind.String && element.GetString() is { Length: > 0 } path && !path.Contains('\0')
+            ? path
+            : throw new NanoVlmException($"{source}: image {element.GetRawText()} is not a file path (a non-empty string without NUL characters)");
 
     public IEnumerable<(int Row, VqaSample Sample)> ReadGroupRows(int group, IReadOnlyList<int> rows) => rows.Select(r => (r, _samples[r]));
 }

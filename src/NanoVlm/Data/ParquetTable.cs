@@ -59,7 +59,7 @@ internal sealed class ParquetTable
 
     static async Task<(Dictionary<string, SchemaType> Columns, long[] RowCounts)> ReadMetadata(string file)
     {
-        await using var stream = File.OpenRead(file);
+        await using var stream = RegularFile.OpenRead(file, long.MaxValue, "parquet file");
         await using var reader = await ParquetReader.CreateAsync(stream);
         var columns = new Dictionary<string, SchemaType>();
         foreach (var f in reader.Schema.Fields) columns.TryAdd(f.Name, f.SchemaType);
@@ -72,9 +72,9 @@ internal sealed class ParquetTable
     public IList<Dictionary<string, object>> ReadGroup(int group)
     {
         var (file, rowGroup) = _groups[group];
+        using var stream = RegularFile.OpenRead(file, long.MaxValue, "parquet file");
         try
         {
-            using var stream = File.OpenRead(file);
             return ParquetSerializer.DeserializeUntypedAsync(stream, null, rowGroup).GetAwaiter().GetResult().Data;
         }
         catch (Exception e) when (e is not OperationCanceledException and not IOException)

@@ -13,6 +13,8 @@ public sealed class Tokenizer : IDisposable
 {
     /// <summary>Ids at or above this are refused (the embedding table would be absurd; also keeps <c>max id + 1</c> from overflowing).</summary>
     const int MaxTokenId = 1 << 24;
+    /// <summary>The largest tokenizer.json read (the largest known ones, Gemma's, are about 33 MB).</summary>
+    public const long MaxFileBytes = 64 << 20;
     static readonly string[] EosFallbacks = ["<|endoftext|>", "</s>", "<eos>", "<|im_end|>", "[SEP]"];
 
     readonly Native _native;
@@ -48,7 +50,7 @@ public sealed class Tokenizer : IDisposable
             throw new NanoVlmException(Directory.Exists(folderOrTokenizerJson)
                 ? $"{folderOrTokenizerJson}: folder has no tokenizer.json"
                 : $"{folderOrTokenizerJson}: no such tokenizer folder or tokenizer.json file");
-        var json = ParseObject(file);
+        var json = ParseObject(file, MaxFileBytes);
         var tokenIds = ReadTokenIds(json, file);
         var extraIds = AddExtraTokens(json, tokenIds, extraTokens ?? new Dictionary<string, string>());
         json["post_processor"] = null;
@@ -87,11 +89,11 @@ public sealed class Tokenizer : IDisposable
         if (_nativeKeepingSpecial.IsValueCreated) _nativeKeepingSpecial.Value.Dispose();
     }
 
-    static JsonObject ParseObject(string file)
+    static JsonObject ParseObject(string file, long maxBytes)
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(file), documentOptions: new JsonDocumentOptions { MaxDepth = 64 }) as JsonObject
+            return JsonNode.Parse(RegularFile.ReadAllText(file, maxBytes, "tokenizer file"), documentOptions: new JsonDocumentOptions { MaxDepth = 64 }) as JsonObject
                    ?? throw new NanoVlmException($"{file}: not a tokenizer.json (the top level is not a JSON object)");
         }
         catch (JsonException e)
@@ -161,7 +163,7 @@ public sealed class Tokenizer : IDisposable
         {
             var path = Path.Combine(folder, name);
             if (!File.Exists(path)) continue;
-            var eos = ParseObject(path)["eos_token"];
+            var eos = ParseObject(path, RegularFile.MaxConfigBytes)["eos_token"];
             var text = eos switch
             {
                 JsonValue v when v.TryGetValue<string>(out var s) => s,

@@ -33,7 +33,7 @@ internal sealed class HubCache
         var file = Path.Combine(Root, "refs", revision);
         if (!File.Exists(file))
             return null;
-        var commit = File.ReadAllText(file).Trim();
+        var commit = RegularFile.ReadAllText(file, RegularFile.MaxConfigBytes, "cached ref").Trim();
         return HubNames.IsCommit(commit) ? commit : null;
     }
 
@@ -43,7 +43,7 @@ internal sealed class HubCache
             return;
         var file = Path.Combine(Root, "refs", revision);
         EnsureInside(file);
-        if (!File.Exists(file) || File.ReadAllText(file) != commit)
+        if (!File.Exists(file) || RegularFile.ReadAllText(file, RegularFile.MaxConfigBytes, "cached ref") != commit)
             AtomicFile.WriteAllText(file, commit);
     }
 

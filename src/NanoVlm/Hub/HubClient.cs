@@ -292,7 +292,7 @@ public sealed partial class HubClient : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(indexFile));
+            using var doc = JsonDocument.Parse(RegularFile.ReadAllText(indexFile, RegularFile.MaxConfigBytes, "safetensors index"));
             return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Order(StringComparer.Ordinal).ToList();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)

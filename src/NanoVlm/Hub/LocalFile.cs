@@ -7,7 +7,7 @@ internal sealed record LocalFile(string RepoPath, string FullPath, long Size, st
 {
     public static LocalFile Read(string folder, string fullPath)
     {
-        using var stream = File.OpenRead(fullPath);
+        using var stream = RegularFile.OpenRead(fullPath, long.MaxValue, "file to upload");
         var sample = new byte[Math.Min(512, stream.Length)];
         stream.ReadExactly(sample);
         stream.Position = 0;

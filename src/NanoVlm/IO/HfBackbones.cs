@@ -37,7 +37,7 @@ public static class HfBackbones
         if (!File.Exists(path)) throw new NanoVlmException($"{folder}: missing {Checkpoint.ConfigFile}");
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new NanoVlmException($"{path}: expected a JSON object");
+            return JsonNode.Parse(RegularFile.ReadAllText(path, RegularFile.MaxConfigBytes, "config")) as JsonObject ?? throw new NanoVlmException($"{path}: expected a JSON object");
         }
         catch (System.Text.Json.JsonException e)
         {

@@ -41,8 +41,7 @@ public sealed class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         FileStream fs;
-        try { fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new NanoVlmException($"{path}: file not found"); }
+        try { fs = RegularFile.OpenRead(path, long.MaxValue, "safetensors file", 1 << 20); }
         catch (UnauthorizedAccessException) { throw new NanoVlmException($"{path}: permission denied"); }
         try
         {

@@ -51,7 +51,7 @@ public sealed class TensorStore : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(index));
+            using var doc = JsonDocument.Parse(RegularFile.ReadAllText(index, RegularFile.MaxConfigBytes, "safetensors index"));
             var shards = doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().ToList();
             foreach (var shard in shards)
                 if (shard.Contains('/') || shard.Contains('\\') || shard.StartsWith('.'))

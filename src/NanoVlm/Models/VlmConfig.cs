@@ -74,11 +74,7 @@ public sealed record VlmConfig
     };
 
     /// <summary>Reads a nanoVLM <c>config.json</c>: unknown keys ignored, missing keys defaulted, then validated.</summary>
-    public static VlmConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new NanoVlmException($"{path}: file not found");
-        return Parse(File.ReadAllText(path), path);
-    }
+    public static VlmConfig Load(string path) => Parse(RegularFile.ReadAllText(path, RegularFile.MaxConfigBytes, "config"), path);
 
     public static VlmConfig Parse(string json, string source = "config.json")
     {

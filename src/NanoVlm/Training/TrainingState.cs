@@ -54,7 +54,7 @@ public static class TrainingState
     {
         var pointer = Path.Combine(Folder(runDir), Latest);
         if (!File.Exists(pointer)) return null;
-        var dir = Path.Combine(Folder(runDir), File.ReadAllText(pointer).Trim());
+        var dir = Path.Combine(Folder(runDir), RegularFile.ReadAllText(pointer, RegularFile.MaxConfigBytes, "checkpoint pointer").Trim());
         return Directory.Exists(dir) ? dir : throw new NanoVlmException($"{pointer}: names a missing checkpoint folder {dir}");
     }
 
@@ -64,7 +64,7 @@ public static class TrainingState
         TrainingProgress progress;
         try
         {
-            progress = JsonSerializer.Deserialize<TrainingProgress>(File.ReadAllText(progressPath))
+            progress = JsonSerializer.Deserialize<TrainingProgress>(RegularFile.ReadAllText(progressPath, RegularFile.MaxConfigBytes, "training progress"))
                        ?? throw new NanoVlmException($"{progressPath}: empty");
         }
         catch (Exception e) when (e is JsonException or IOException)
