@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace NanoVlm.Hub;
 
@@ -14,7 +15,10 @@ public sealed partial class HubClient
     private const int PreuploadChunk = 256;
 
     /// <summary>Creates a repo (<c>POST /api/repos/create</c>); one that already exists is fine. Returns the repo's URL.</summary>
-    public async Task<string> CreateRepoAsync(string repoId, bool isPrivate = false, RepoType type = RepoType.Model, CancellationToken ct = default)
+    public Task<string> CreateRepoAsync(string repoId, bool isPrivate = false, RepoType type = RepoType.Model, CancellationToken ct = default) =>
+        Redacting(() => CreateRepoCoreAsync(repoId, isPrivate, type, ct));
+
+    private async Task<string> CreateRepoCoreAsync(string repoId, bool isPrivate, RepoType type, CancellationToken ct)
     {
         var target = WriteTarget(repoId, type, "create");
         var slash = repoId.IndexOf('/');
@@ -37,8 +41,12 @@ public sealed partial class HubClient
     /// Uploads every file under <paramref name="folder"/> as one commit: preupload (which files go through LFS), the git-lfs batch API,
     /// a PUT of each new LFS object to the address it gives (and its verify), then the ndjson commit. Returns the commit's URL.
     /// </summary>
-    public async Task<string> UploadFolderAsync(
-        string repoId, string folder, string commitMessage, RepoType type = RepoType.Model, string revision = "main", CancellationToken ct = default)
+    public Task<string> UploadFolderAsync(
+        string repoId, string folder, string commitMessage, RepoType type = RepoType.Model, string revision = "main", CancellationToken ct = default) =>
+        Redacting(() => UploadFolderCoreAsync(repoId, folder, commitMessage, type, revision, ct));
+
+    private async Task<string> UploadFolderCoreAsync(
+        string repoId, string folder, string commitMessage, RepoType type, string revision, CancellationToken ct)
     {
         var target = WriteTarget(repoId, type, "upload to") with { Revision = HubNames.Revision(revision) };
         if (!Directory.Exists(folder))
@@ -59,7 +67,10 @@ public sealed partial class HubClient
     /// <c>push_to_hub</c>: creates the repo if needed, copies the checkpoint's config.json and model.safetensors into a temporary folder
     /// with a model card, uploads it as one commit and returns the repo's URL.
     /// </summary>
-    public async Task<string> PushToHubAsync(string checkpointFolder, string repoId, bool isPrivate = false, string? commitMessage = null, CancellationToken ct = default)
+    public Task<string> PushToHubAsync(string checkpointFolder, string repoId, bool isPrivate = false, string? commitMessage = null, CancellationToken ct = default) =>
+        Redacting(() => PushToHubCoreAsync(checkpointFolder, repoId, isPrivate, commitMessage, ct));
+
+    private async Task<string> PushToHubCoreAsync(string checkpointFolder, string repoId, bool isPrivate, string? commitMessage, CancellationToken ct)
     {
         string[] names = ["config.json", "model.safetensors"];
         foreach (var name in names)
@@ -83,7 +94,7 @@ public sealed partial class HubClient
     }
 
     /// <summary>The repo's page: <c>{endpoint}/{repo}</c>, or <c>{endpoint}/datasets/{repo}</c>.</summary>
-    public string RepoUrl(string repoId, RepoType type) => $"{Options.Base}/{type.UrlPrefix()}{repoId}";
+    public string RepoUrl(string repoId, RepoType type) => $"{Options.ShownBase}/{type.UrlPrefix()}{repoId}";
 
     private async Task<Dictionary<string, string>> PreuploadAsync(HubTarget target, List<LocalFile> files, CancellationToken ct)
     {
@@ -102,12 +113,17 @@ public sealed partial class HubClient
             };
             using var response = await _http.SendAsync(HttpMethod.Post, url, $"preupload to {target}", false, ct, () => Json(body)).ConfigureAwait(false);
             await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
-            using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
-            foreach (var file in doc.RootElement.GetProperty("files").EnumerateArray())
+            var answered = await ReadJsonAsync(response, url, root => root.GetProperty("files").EnumerateArray().Select(file =>
             {
                 var ignored = file.TryGetProperty("shouldIgnore", out var ignore) && ignore.ValueKind == JsonValueKind.True;
-                modes[file.GetProperty("path").GetString()!] = ignored ? "ignore" : file.GetProperty("uploadMode").GetString()!;
-            }
+                return (Path: file.GetProperty("path").GetString() ?? "", Mode: ignored ? "ignore" : file.GetProperty("uploadMode").GetString() ?? "");
+            }).ToList(), ct).ConfigureAwait(false);
+            foreach (var (path, mode) in answered)
+                modes[path] = mode is "lfs" or "regular" or "ignore"
+                    ? mode
+                    : throw new HubException(HubErrorKind.Server, $"the preupload answer for {target} gives '{_http.Redactor.Shown(path)}' the unknown upload mode '{_http.Redactor.Shown(mode)}'");
+            foreach (var file in chunk.Where(f => !modes.ContainsKey(f.RepoPath)))
+                throw new HubException(HubErrorKind.Server, $"the preupload answer for {target} does not say how to upload '{file.RepoPath}'");
         }
         return modes;
     }
@@ -129,34 +145,56 @@ public sealed partial class HubClient
         using var response = await _http.SendAsync(HttpMethod.Post, url, $"LFS batch for {target}", false, ct,
             () => Json(body, LfsMediaType), accept).ConfigureAwait(false);
         await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
-        using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
+        var objects = await ReadJsonAsync(response, url, root => root.GetProperty("objects").EnumerateArray().Select(obj =>
+        (
+            Oid: obj.GetProperty("oid").GetString() ?? "",
+            Error: obj.TryGetProperty("error", out var error) ? error.ToString() : null,
+            Upload: LfsAction(obj, "upload", url),
+            Verify: LfsAction(obj, "verify", url)
+        )).ToList(), ct).ConfigureAwait(false);
         var byOid = files.ToDictionary(f => f.Sha256);
-        foreach (var obj in doc.RootElement.GetProperty("objects").EnumerateArray())
+        foreach (var (oid, error, upload, verify) in objects)
         {
-            var oid = obj.GetProperty("oid").GetString()!;
             if (!byOid.TryGetValue(oid, out var file))
-                throw new HubException(HubErrorKind.Server, $"the LFS batch answer for {target} names an object we did not send ({HubNames.Printable(oid)})");
-            if (obj.TryGetProperty("error", out var error))
-                throw new HubException(HubErrorKind.Server, $"LFS refused {file.RepoPath} for {target}: {HubNames.Printable(error.ToString())}");
-            if (!obj.TryGetProperty("actions", out var actions))
-                continue;
-            if (actions.TryGetProperty("upload", out var upload))
-                await LfsActionAsync(HttpMethod.Put, upload, () => FileContent(file), target, file, ct).ConfigureAwait(false);
-            if (actions.TryGetProperty("verify", out var verify))
-                await LfsActionAsync(HttpMethod.Post, verify, () => Json(new JsonObject { ["oid"] = file.Sha256, ["size"] = file.Size }, LfsMediaType),
+                throw new HubException(HubErrorKind.Server, $"the LFS batch answer for {target} names an object we did not send ({_http.Redactor.Shown(oid)})");
+            if (error is not null)
+                throw new HubException(HubErrorKind.Server, $"LFS refused {file.RepoPath} for {target}: {_http.Redactor.Shown(error)}");
+            if (upload is { } put)
+                await LfsActionAsync(HttpMethod.Put, put, () => FileContent(file), target, file, ct).ConfigureAwait(false);
+            if (verify is { } post)
+                await LfsActionAsync(HttpMethod.Post, post, () => Json(new JsonObject { ["oid"] = file.Sha256, ["size"] = file.Size }, LfsMediaType),
                     target, file, ct).ConfigureAwait(false);
         }
     }
 
-    private async Task LfsActionAsync(HttpMethod method, JsonElement action, Func<HttpContent> content, HubTarget target, LocalFile file, CancellationToken ct)
+    /// <summary>
+    /// An action of an LFS batch object (where to send the bytes, with which headers), checked before anything is sent: an absolute
+    /// URL, header names that are HTTP tokens and one-line values.
+    /// </summary>
+    private (Uri Url, List<KeyValuePair<string, string>> Headers)? LfsAction(JsonElement obj, string name, Uri batchUrl)
     {
-        var href = action.GetProperty("href").GetString()!;
+        if (!obj.TryGetProperty("actions", out var actions) || !actions.TryGetProperty(name, out var action))
+            return null;
+        var href = action.GetProperty("href").GetString() ?? "";
         if (!Uri.TryCreate(href, UriKind.Absolute, out var url))
-            throw new HubException(HubErrorKind.Server, $"the LFS batch answer for {file.RepoPath} has an invalid address '{HubNames.Printable(href)}'");
-        var headers = action.TryGetProperty("header", out var h) && h.ValueKind == JsonValueKind.Object
+            throw new HubException(HubErrorKind.Server, $"the LFS batch answer of {batchUrl} has an invalid {name} address '{_http.Redactor.Shown(href)}'");
+        var headers = action.TryGetProperty("header", out var h)
             ? h.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, p.Value.GetString() ?? "")).ToList()
             : [];
-        using var response = await _http.SendAsync(method, url, $"{file.RepoPath} of {target}", false, ct, content, headers).ConfigureAwait(false);
+        foreach (var (header, value) in headers)
+            if (!HttpHeaderName().IsMatch(header) || value.Any(char.IsControl))
+                throw new HubException(HubErrorKind.Server,
+                    $"the LFS batch answer of {batchUrl} has an invalid {name} header '{_http.Redactor.Shown(header)}: {_http.Redactor.Shown(value)}'");
+        return (url, headers);
+    }
+
+    [GeneratedRegex(@"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\z")]
+    private static partial Regex HttpHeaderName();
+
+    private async Task LfsActionAsync(HttpMethod method, (Uri Url, List<KeyValuePair<string, string>> Headers) action, Func<HttpContent> content,
+        HubTarget target, LocalFile file, CancellationToken ct)
+    {
+        using var response = await _http.SendAsync(method, action.Url, $"{file.RepoPath} of {target}", false, ct, content, action.Headers).ConfigureAwait(false);
         await _http.EnsureSuccessAsync(response, target with { Path = file.RepoPath }, allowRedirect: false, ct).ConfigureAwait(false);
     }
 
@@ -180,10 +218,8 @@ public sealed partial class HubClient
         using var response = await _http.SendAsync(HttpMethod.Post, url, $"commit to {target}", false, ct,
             () => Bytes(payload, "application/x-ndjson")).ConfigureAwait(false);
         await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
-        using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
-        return doc.RootElement.TryGetProperty("commitUrl", out var commitUrl) && commitUrl.GetString() is { } commit
-            ? commit
-            : RepoUrl(target.RepoId, target.Type);
+        var commitUrl = await ReadJsonAsync(response, url, root => root.TryGetProperty("commitUrl", out var c) ? c.GetString() : null, ct).ConfigureAwait(false);
+        return commitUrl is null ? RepoUrl(target.RepoId, target.Type) : _http.Redactor.Redact(commitUrl);
     }
 
     private HubTarget WriteTarget(string repoId, RepoType type, string action)

@@ -30,11 +30,14 @@ public sealed partial class HubClient : IDisposable
     /// The local path of one file of a repo at a revision (branch, tag or commit sha), downloading it if the cache lacks it.
     /// A file cached under a commit sha is served without any request; for a branch a HEAD resolves the commit, and a cached blob is not fetched again.
     /// </summary>
-    public async Task<string> DownloadFileAsync(string repoId, string path, string revision = "main", RepoType type = RepoType.Model, CancellationToken ct = default) =>
-        (await DownloadAsync(new HubTarget(HubNames.RepoId(repoId), type, HubNames.Revision(revision), HubNames.RelativePath(path, "file path")), ct).ConfigureAwait(false)).Path;
+    public Task<string> DownloadFileAsync(string repoId, string path, string revision = "main", RepoType type = RepoType.Model, CancellationToken ct = default) =>
+        Redacting(async () => (await DownloadAsync(new HubTarget(HubNames.RepoId(repoId), type, HubNames.Revision(revision), HubNames.RelativePath(path, "file path")), ct).ConfigureAwait(false)).Path);
 
     /// <summary>The commit sha and file list of a revision (<c>GET /api/{type}s/{repo}/revision/{revision}</c>); offline, the cached snapshot's files.</summary>
-    public async Task<RepoInfo> ListFilesAsync(string repoId, string revision = "main", RepoType type = RepoType.Model, CancellationToken ct = default)
+    public Task<RepoInfo> ListFilesAsync(string repoId, string revision = "main", RepoType type = RepoType.Model, CancellationToken ct = default) =>
+        Redacting(() => ListFilesCoreAsync(repoId, revision, type, ct));
+
+    private async Task<RepoInfo> ListFilesCoreAsync(string repoId, string revision, RepoType type, CancellationToken ct)
     {
         var target = new HubTarget(HubNames.RepoId(repoId), type, HubNames.Revision(revision));
         if (Options.Offline)
@@ -42,22 +45,29 @@ public sealed partial class HubClient : IDisposable
         var url = new Uri($"{Options.Base}/api/{type.Name()}s/{repoId}/revision/{Uri.EscapeDataString(revision)}");
         using var response = await _http.SendAsync(HttpMethod.Get, url, target.ToString(), crossOriginRedirects: false, ct).ConfigureAwait(false);
         await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
-        using var doc = await ReadJsonAsync(response, url, ct).ConfigureAwait(false);
-        var root = doc.RootElement;
-        if (!root.TryGetProperty("sha", out var sha) || sha.ValueKind != JsonValueKind.String)
-            throw new HubException(HubErrorKind.Server, $"the Hub's answer for {target} has no commit sha");
-        var files = root.TryGetProperty("siblings", out var siblings) && siblings.ValueKind == JsonValueKind.Array
-            ? siblings.EnumerateArray()
-                .Select(s => s.TryGetProperty("rfilename", out var f) ? f.GetString() ?? "" : "")
-                .Select(f => HubNames.RelativePath(f, $"file name from {url}"))
-                .ToList()
-            : [];
-        return new RepoInfo(HubNames.Commit(sha.GetString()!, url.ToString()), files);
+        var (sha, names) = await ReadJsonAsync(response, url, root =>
+        {
+            if (!root.TryGetProperty("sha", out var sha) || sha.ValueKind != JsonValueKind.String)
+                throw new HubException(HubErrorKind.Server, $"the Hub's answer for {target} has no commit sha");
+            var names = root.TryGetProperty("siblings", out var siblings)
+                ? siblings.EnumerateArray().Select(s => s.GetProperty("rfilename").GetString() ?? "").ToList()
+                : [];
+            return (sha.GetString()!, names);
+        }, ct).ConfigureAwait(false);
+        var files = names.Select(f => _http.Redactor.Hides(f)
+                ? throw new HubException(HubErrorKind.Unsafe, $"refusing a file name from {url} that holds a secret ({_http.Redactor.Shown(f)})")
+                : HubNames.RelativePath(f, $"file name from {url}"))
+            .ToList();
+        return new RepoInfo(HubNames.Commit(sha, url.ToString()), files);
     }
 
     /// <summary>Downloads the files of a revision that match any of <paramref name="allowPatterns"/> (all files when none; fnmatch syntax) and returns the snapshot folder.</summary>
-    public async Task<string> DownloadSnapshotAsync(
-        string repoId, string revision = "main", IReadOnlyCollection<string>? allowPatterns = null, RepoType type = RepoType.Model, CancellationToken ct = default)
+    public Task<string> DownloadSnapshotAsync(
+        string repoId, string revision = "main", IReadOnlyCollection<string>? allowPatterns = null, RepoType type = RepoType.Model, CancellationToken ct = default) =>
+        Redacting(() => DownloadSnapshotCoreAsync(repoId, revision, allowPatterns, type, ct));
+
+    private async Task<string> DownloadSnapshotCoreAsync(
+        string repoId, string revision, IReadOnlyCollection<string>? allowPatterns, RepoType type, CancellationToken ct)
     {
         var target = new HubTarget(HubNames.RepoId(repoId), type, HubNames.Revision(revision));
         RepoInfo info;
@@ -83,7 +93,10 @@ public sealed partial class HubClient : IDisposable
     /// A model folder: an existing local folder as is; otherwise a repo id whose <c>config.json</c> and <c>model.safetensors</c>
     /// (or <c>model.safetensors.index.json</c> and its shards) are fetched, all from the same commit.
     /// </summary>
-    public async Task<string> ResolveModelFolderAsync(string pathOrRepoId, string revision = "main", CancellationToken ct = default)
+    public Task<string> ResolveModelFolderAsync(string pathOrRepoId, string revision = "main", CancellationToken ct = default) =>
+        Redacting(() => ResolveModelFolderCoreAsync(pathOrRepoId, revision, ct));
+
+    private async Task<string> ResolveModelFolderCoreAsync(string pathOrRepoId, string revision, CancellationToken ct)
     {
         if (Directory.Exists(pathOrRepoId))
             return pathOrRepoId;
@@ -180,7 +193,6 @@ public sealed partial class HubClient : IDisposable
     private async Task DownloadBlobAsync(FileMetadata meta, string blob, HubTarget target, CancellationToken ct)
     {
         var incomplete = blob + ".incomplete";
-        var name = target.Path!;
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         try
         {
@@ -192,7 +204,7 @@ public sealed partial class HubClient : IDisposable
                 try
                 {
                     using var response = await _http.SendAsync(HttpMethod.Get, meta.Location, target.ToString(), crossOriginRedirects: true, ct,
-                        rangeFrom: from > 0 ? from : null).ConfigureAwait(false);
+                        rangeFrom: from > 0 ? from : null, stream: true).ConfigureAwait(false);
                     if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
                     {
                         File.Delete(incomplete);
@@ -201,13 +213,13 @@ public sealed partial class HubClient : IDisposable
                     await _http.EnsureSuccessAsync(response, target, allowRedirect: false, ct).ConfigureAwait(false);
                     var resumed = response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From == from;
                     await using var file = new FileStream(incomplete, resumed ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
-                    await CopyAsync(response, file, resumed ? from : 0, meta.Size, name, ct).ConfigureAwait(false);
+                    await CopyAsync(response, file, resumed ? from : 0, meta.Size, target, ct).ConfigureAwait(false);
                     break;
                 }
                 catch (Exception e) when (HubHttp.IsNetworkFailure(e, ct))
                 {
-                    if (attempt >= Options.Retry.MaxAttempts)
-                        throw _http.NoNetwork(meta.Location, $"{target} (connection lost mid-file; the next try resumes)", e);
+                    if (attempt >= Options.Retry.MaxAttempts || HubHttp.IsTimeout(e, ct))
+                        throw _http.NoNetwork(meta.Location, $"{target} (stalled or lost mid-file; the next try resumes)", e);
                     await Task.Delay(Options.Retry.Delay(attempt, null), ct).ConfigureAwait(false);
                 }
             }
@@ -221,23 +233,37 @@ public sealed partial class HubClient : IDisposable
         }
     }
 
-    private async Task CopyAsync(HttpResponseMessage response, FileStream file, long from, long? total, string name, CancellationToken ct)
+    /// <summary>
+    /// Copies a download's body to the file. The body must deliver <see cref="HubOptions.MinProgressBytes"/> within every
+    /// <see cref="HubOptions.Timeout"/> (so a trickling server is dropped), and never more than the expected size.
+    /// </summary>
+    private async Task CopyAsync(HttpResponseMessage response, FileStream file, long from, long? total, HubTarget target, CancellationToken ct)
     {
         await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var buffer = new byte[1 << 20];
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         var done = from;
+        var sinceProgress = 0L;
+        var name = target.Path!;
         double Speed() => (done - from) / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+        stalled.CancelAfter(Options.Timeout);
         while (true)
         {
-            idle.CancelAfter(Options.Timeout);
-            var n = await body.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+            var n = await body.ReadAsync(buffer, stalled.Token).ConfigureAwait(false);
             if (n == 0)
                 break;
+            if (done + n > total)
+                throw new HubException(HubErrorKind.Corrupted, $"corrupted download of {target}: the server sends more than the expected {total} bytes");
             await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
             done += n;
+            sinceProgress += n;
+            if (sinceProgress >= HubOptions.MinProgressBytes)
+            {
+                stalled.CancelAfter(Options.Timeout);
+                sinceProgress = 0;
+            }
             if (clock.Elapsed - lastReport > TimeSpan.FromMilliseconds(200))
             {
                 lastReport = clock.Elapsed;
@@ -265,6 +291,20 @@ public sealed partial class HubClient : IDisposable
             return;
         File.Delete(incomplete);
         throw new HubException(HubErrorKind.Corrupted, $"corrupted download of {target}: {problem}; nothing was cached, try again");
+    }
+
+    /// <summary>Runs a public operation so that no error it ends in can carry a secret (see <see cref="Redactor"/>).</summary>
+    private async Task<T> Redacting<T>(Func<Task<T>> operation)
+    {
+        try
+        {
+            return await operation().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NanoVlmException or IOException && _http.Redactor.Leaks(e))
+        {
+            var message = _http.Redactor.Redact(e.Message);
+            throw e is HubException hub ? new HubException(hub.Kind, message) : new NanoVlmException(message);
+        }
     }
 
     private HubCache Cache(HubTarget target) => new(Options.CacheDir, target.RepoId, target.Type);
@@ -301,16 +341,25 @@ public sealed partial class HubClient : IDisposable
         }
     }
 
-    private static async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, Uri url, CancellationToken ct)
+    /// <summary>
+    /// Reads a JSON answer (already read whole, within the size cap) with <paramref name="parse"/>; an answer of another shape (a number
+    /// where a string belongs, a missing key) is a one-line error naming the URL, not an exception from deep in the parser.
+    /// </summary>
+    private async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, Uri url, Func<JsonElement, T> parse, CancellationToken ct)
     {
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-            return await JsonDocument.ParseAsync(stream, cancellationToken: ct).ConfigureAwait(false);
+            using var doc = await JsonDocument.ParseAsync(stream, cancellationToken: ct).ConfigureAwait(false);
+            return parse(doc.RootElement);
         }
         catch (JsonException e)
         {
-            throw new HubException(HubErrorKind.Server, $"the Hub's answer for {url} is not JSON: {HubNames.Printable(e.Message)}", e);
+            throw new HubException(HubErrorKind.Server, $"the Hub's answer for {url} is not JSON: {_http.Redactor.Shown(e.Message)}", e);
+        }
+        catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new HubException(HubErrorKind.Server, $"the Hub's answer for {url} is malformed: {_http.Redactor.Shown(e.Message)}", e);
         }
     }
 

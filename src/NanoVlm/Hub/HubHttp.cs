@@ -6,7 +6,8 @@ namespace NanoVlm.Hub;
 
 /// <summary>
 /// The HTTP side of the Hub client: the token only goes to the endpoint's own origin (never to a CDN a redirect leads to),
-/// redirects are followed by hand so that rule holds, https is required off loopback, and 429/5xx/timeouts/dropped connections are retried with backoff.
+/// redirects are followed by hand so that rule holds, https is required off loopback, and 429/5xx/dropped connections are retried with backoff.
+/// An API answer is read whole within the timeout and up to <see cref="HubOptions.MaxAnswerBytes"/>; a download's body is streamed by the caller.
 /// </summary>
 internal sealed class HubHttp : IDisposable
 {
@@ -15,7 +16,10 @@ internal sealed class HubHttp : IDisposable
 
     public HubHttp(HubOptions options)
     {
+        if (options.Token is { } token)
+            HubOptions.CheckToken(token, "HubOptions.Token");
         _options = options;
+        Redactor = new Redactor(options.Token);
         _client = new HttpClient(new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -24,35 +28,44 @@ internal sealed class HubHttp : IDisposable
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,
+            MaxResponseContentBufferSize = options.MaxAnswerBytes,
         };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("nanovlm/0.1");
     }
 
     public HubOptions Options => _options;
 
+    public Redactor Redactor { get; }
+
     /// <summary>
     /// Sends a request, following redirects (only those to the same origin when <paramref name="crossOriginRedirects"/> is false:
     /// the 3xx itself is then returned, as the Hub's HEAD answer for LFS files is), and retrying transient failures.
-    /// Returns the last response whatever its status; <see cref="EnsureSuccessAsync"/> turns errors into messages.
+    /// Returns the last response whatever its status; <see cref="EnsureSuccessAsync"/> turns errors into messages. With
+    /// <paramref name="stream"/> only the headers are awaited (a download); otherwise the whole answer is read.
     /// </summary>
     public async Task<HttpResponseMessage> SendAsync(
         HttpMethod method, Uri url, string what, bool crossOriginRedirects, CancellationToken ct,
-        Func<HttpContent>? content = null, IEnumerable<KeyValuePair<string, string>>? headers = null, long? rangeFrom = null)
+        Func<HttpContent>? content = null, IEnumerable<KeyValuePair<string, string>>? headers = null, long? rangeFrom = null, bool stream = false)
     {
         for (var attempt = 1; ; attempt++)
         {
             TimeSpan? retryAfter = null;
             try
             {
-                var response = await FollowAsync(method, url, crossOriginRedirects, content, headers, rangeFrom, ct).ConfigureAwait(false);
+                var response = await FollowAsync(method, url, crossOriginRedirects, content, headers, rangeFrom, stream, ct).ConfigureAwait(false);
                 if (!IsTransient(response.StatusCode) || attempt >= _options.Retry.MaxAttempts)
                     return response;
                 retryAfter = response.Headers.RetryAfter?.Delta;
                 response.Dispose();
             }
+            catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+            {
+                throw new HubException(HubErrorKind.Server,
+                    $"the answer of {Redactor.Shown(url.GetLeftPart(UriPartial.Path))} for {what} is over the limit of {_options.MaxAnswerBytes:N0} bytes", e);
+            }
             catch (Exception e) when (IsNetworkFailure(e, ct))
             {
-                if (attempt >= _options.Retry.MaxAttempts)
+                if (attempt >= _options.Retry.MaxAttempts || IsTimeout(e, ct))
                     throw NoNetwork(url, what, e);
             }
             await Task.Delay(_options.Retry.Delay(attempt, retryAfter), ct).ConfigureAwait(false);
@@ -61,7 +74,7 @@ internal sealed class HubHttp : IDisposable
 
     private async Task<HttpResponseMessage> FollowAsync(
         HttpMethod method, Uri url, bool crossOriginRedirects, Func<HttpContent>? content,
-        IEnumerable<KeyValuePair<string, string>>? headers, long? rangeFrom, CancellationToken ct)
+        IEnumerable<KeyValuePair<string, string>>? headers, long? rangeFrom, bool stream, CancellationToken ct)
     {
         for (var hops = 0; ; hops++)
         {
@@ -78,7 +91,8 @@ internal sealed class HubHttp : IDisposable
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.Timeout);
-            var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            var response = await _client.SendAsync(request,
+                stream ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             if (status is < 300 or >= 400 || response.Headers.Location is not { } location)
                 return response;
@@ -99,7 +113,7 @@ internal sealed class HubHttp : IDisposable
         if (status is >= 200 and < 300 || (allowRedirect && status is >= 300 and < 400))
             return;
         var body = response.RequestMessage?.Method == HttpMethod.Head ? "" : await ReadSomeAsync(response, ct).ConfigureAwait(false);
-        throw HubErrors.From(response, body, target, _options.Token);
+        throw HubErrors.From(response, body, target, Redactor, _options.Token is not null);
     }
 
     public static bool SameOrigin(Uri a, Uri b) =>
@@ -109,7 +123,9 @@ internal sealed class HubHttp : IDisposable
     public static bool IsNetworkFailure(Exception e, CancellationToken ct) =>
         e is HttpRequestException or HttpIOException or SocketException
         || (e is IOException && e.InnerException is SocketException or HttpIOException)
-        || (e is OperationCanceledException && !ct.IsCancellationRequested);
+        || IsTimeout(e, ct);
+
+    public static bool IsTimeout(Exception e, CancellationToken ct) => e is OperationCanceledException && !ct.IsCancellationRequested;
 
     public HubException NoNetwork(Uri url, string what, Exception e)
     {
@@ -118,29 +134,32 @@ internal sealed class HubHttp : IDisposable
             OperationCanceledException => $"no answer within {_options.Timeout.TotalSeconds:0.#} s",
             HttpRequestException { InnerException: SocketException s } => s.SocketErrorCode.ToString(),
             HttpRequestException h => h.HttpRequestError.ToString(),
-            _ => HubNames.Printable(e.Message),
+            _ => Redactor.Shown(e.Message),
         };
         return new HubException(HubErrorKind.NoNetwork,
-            $"cannot reach the Hub at {url.GetLeftPart(UriPartial.Authority)} for {what} ({reason}, {_options.Retry.MaxAttempts} attempts); set HF_HUB_OFFLINE=1 to use only the cache", e);
+            $"cannot reach the Hub at {Redactor.Shown(url.GetLeftPart(UriPartial.Authority))} for {what} ({reason}, {_options.Retry.MaxAttempts} attempts); set HF_HUB_OFFLINE=1 to use only the cache", e);
     }
 
     private static bool IsTransient(HttpStatusCode status) =>
         status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout or HttpStatusCode.InternalServerError
             or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
 
-    private static void RequireSecure(Uri url)
+    private void RequireSecure(Uri url)
     {
         if (url.Scheme != Uri.UriSchemeHttps && !(url.Scheme == Uri.UriSchemeHttp && HubOptions.IsLoopback(url)))
-            throw new HubException(HubErrorKind.Unsafe, $"refusing {url.GetLeftPart(UriPartial.Authority)}: the Hub and its CDN must use https (plain http only on loopback)");
+            throw new HubException(HubErrorKind.Unsafe, $"refusing {Redactor.Shown(url.GetLeftPart(UriPartial.Authority))}: the Hub and its CDN must use https (plain http only on loopback)");
     }
 
-    private static async Task<string> ReadSomeAsync(HttpResponseMessage response, CancellationToken ct)
+    /// <summary>The start of an error answer (that of a download is still unread), within the timeout.</summary>
+    private async Task<string> ReadSomeAsync(HttpResponseMessage response, CancellationToken ct)
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.Timeout);
         try
         {
-            await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
             var buffer = new byte[2048];
-            var n = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+            var n = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, timeout.Token).ConfigureAwait(false);
             return System.Text.Encoding.UTF8.GetString(buffer, 0, n);
         }
         catch (Exception e) when (IsNetworkFailure(e, ct))

@@ -5,16 +5,16 @@ namespace NanoVlm.Hub;
 /// <summary>Checks every name that becomes part of a cache path or URL: repo ids, revisions, file paths, etags, commit shas. What comes from the server is hostile until it passes here.</summary>
 internal static partial class HubNames
 {
-    [GeneratedRegex(@"^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")]
+    [GeneratedRegex(@"^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/)?[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\z")]
     private static partial Regex RepoIdForm();
 
-    [GeneratedRegex("^[0-9a-f]{40}$")]
+    [GeneratedRegex(@"^[0-9a-f]{40}\z")]
     private static partial Regex CommitForm();
 
-    [GeneratedRegex("^[0-9a-f]{64}$")]
+    [GeneratedRegex(@"^[0-9a-f]{64}\z")]
     private static partial Regex Sha256Form();
 
-    [GeneratedRegex("^[A-Za-z0-9_-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]+\z")]
     private static partial Regex EtagForm();
 
     public static bool IsRepoId(string value) =>

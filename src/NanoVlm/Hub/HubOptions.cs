@@ -14,11 +14,23 @@ public sealed record HubOptions
     public bool Offline { get; init; }
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
 
-    /// <summary>How long a request may wait for response headers, and a download for its next bytes.</summary>
+    /// <summary>
+    /// How long a request may take, its answer included (a download's body excepted: it must instead keep delivering at least
+    /// <see cref="MinProgressBytes"/> per period). A request that times out is not retried.
+    /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most bytes an API answer (JSON, an error) may have; a longer one is refused, not read.</summary>
+    public long MaxAnswerBytes { get; init; } = 64L << 20;
+
+    /// <summary>Bytes a download must deliver within each <see cref="Timeout"/> (a server trickling a byte at a time is dropped).</summary>
+    public const int MinProgressBytes = 1024;
 
     /// <summary>The endpoint without a trailing slash, ready for "{endpoint}/{path}".</summary>
     internal string Base => Endpoint.AbsoluteUri.TrimEnd('/');
+
+    /// <summary><see cref="Base"/> as shown to the user: without credentials.</summary>
+    internal string ShownBase => Redactor.WithoutCredentials(Base);
 
     /// <summary>HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN (else the file $HF_HOME/token) and HF_HUB_OFFLINE.</summary>
     public static HubOptions FromEnvironment(Func<string, string?>? getenv = null)
@@ -30,7 +42,9 @@ public sealed record HubOptions
             Get("XDG_CACHE_HOME") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
             "huggingface");
         var cache = Get("HF_HUB_CACHE") ?? Get("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(home, "hub");
-        var token = Get("HF_TOKEN") ?? Get("HUGGING_FACE_HUB_TOKEN") ?? ReadTokenFile(Path.Combine(home, "token"));
+        var token = Get("HF_TOKEN") is { } fromEnvironment
+            ? CheckToken(fromEnvironment.Trim(), "HF_TOKEN")
+            : Get("HUGGING_FACE_HUB_TOKEN") is { } legacy ? CheckToken(legacy.Trim(), "HUGGING_FACE_HUB_TOKEN") : ReadTokenFile(Path.Combine(home, "token"));
         var offline = Get("HF_HUB_OFFLINE") is { } o && o.ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
         return new HubOptions
         {
@@ -44,12 +58,20 @@ public sealed record HubOptions
     /// <summary>An absolute http(s) URL; plain http only for loopback hosts, so neither files nor the token travel unencrypted.</summary>
     public static Uri ParseEndpoint(string endpoint)
     {
+        var shown = HubNames.Printable(Redactor.WithoutCredentials(endpoint));
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
-            throw new HubException(HubErrorKind.InvalidArgument, $"HF_ENDPOINT '{endpoint}' is not an http(s) URL");
+            throw new HubException(HubErrorKind.InvalidArgument, $"HF_ENDPOINT '{shown}' is not an http(s) URL");
         if (uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri))
-            throw new HubException(HubErrorKind.Unsafe, $"Hub endpoint '{endpoint}' must use https (plain http is only allowed for loopback hosts)");
+            throw new HubException(HubErrorKind.Unsafe, $"Hub endpoint '{shown}' must use https (plain http is only allowed for loopback hosts)");
         return uri;
     }
+
+    /// <summary>A token is one printable word: a line break or space in it (a two-line token file) would corrupt the request.</summary>
+    internal static string CheckToken(string token, string source) =>
+        token.Length > 0 && !token.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))
+            ? token
+            : throw new HubException(HubErrorKind.InvalidArgument,
+                $"{source}: the Hub token must be one line without spaces or control characters");
 
     internal static bool IsLoopback(Uri uri) =>
         uri.IsLoopback || (IPAddress.TryParse(uri.DnsSafeHost, out var ip) && IPAddress.IsLoopback(ip));
@@ -57,7 +79,7 @@ public sealed record HubOptions
     /// <summary>Keeps the token out of <see cref="object.ToString"/>, so logging the options cannot leak it.</summary>
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"Endpoint = {Endpoint}, CacheDir = {CacheDir}, Token = {(Token is null ? "none" : "***")}, Offline = {Offline}, Retry = {Retry}, Timeout = {Timeout}");
+        builder.Append($"Endpoint = {Redactor.WithoutCredentials(Endpoint.ToString())}, CacheDir = {CacheDir}, Token = {(Token is null ? "none" : "***")}, Offline = {Offline}, Retry = {Retry}, Timeout = {Timeout}");
         return true;
     }
 
@@ -65,7 +87,7 @@ public sealed record HubOptions
     {
         if (!File.Exists(path))
             return null;
-        var token = File.ReadAllText(path).Trim();
-        return token.Length > 0 ? token : null;
+        var token = RegularFile.ReadAllText(path, RegularFile.MaxConfigBytes, "token file").Trim();
+        return token.Length > 0 ? CheckToken(token, path) : null;
     }
 }

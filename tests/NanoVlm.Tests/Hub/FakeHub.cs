@@ -50,6 +50,12 @@ internal sealed class FakeHub : IDisposable
     public ConcurrentDictionary<string, byte[]> LfsStore { get; } = new();
     public ConcurrentQueue<string> CommitLines { get; } = new();
 
+    /// <summary>Answers a request in place of the protocol when it returns a response (hostile answers); null lets the protocol answer.</summary>
+    public Func<FakeRequest, FakeResponse?>? Override { get; set; }
+
+    /// <summary>Writes the raw answer to a request itself when it returns true (a server that trickles, never answers or never ends).</summary>
+    public Func<FakeRequest, Stream, CancellationToken, Task<bool>>? Raw { get; set; }
+
     public void FailNext(int count) => _failNext = count;
 
     public void DropNextLfsAfter(int bytes) => _dropNextLfsAfter = bytes;
@@ -103,11 +109,13 @@ internal sealed class FakeHub : IDisposable
                 var request = await ReadRequestAsync(stream, cdn ? "cdn" : "hub");
                 if (request is null)
                     return;
-                var response = cdn ? HandleCdn(request) : HandleHub(request);
+                if (Raw is { } raw && await raw(request, stream, _stop.Token))
+                    return;
+                var response = Override?.Invoke(request) ?? (cdn ? HandleCdn(request) : HandleHub(request));
                 Requests.Enqueue(request with { Status = response.Status });
                 await WriteResponseAsync(stream, request, response);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or OperationCanceledException)
             {
             }
         }
@@ -307,7 +315,7 @@ internal sealed class FakeHub : IDisposable
         return JsonResponse(new JsonObject { ["success"] = true, ["commitOid"] = sha, ["commitUrl"] = $"{Endpoint}/{repo.Id}/commit/{sha}" });
     }
 
-    private static FakeResponse Error(int status, string? code, string message, params (string, string)[] extra)
+    public static FakeResponse Error(int status, string? code, string message, params (string, string)[] extra)
     {
         var headers = new Dictionary<string, string> { ["X-Error-Message"] = message };
         if (code is not null)
@@ -317,7 +325,7 @@ internal sealed class FakeHub : IDisposable
         return new FakeResponse(status, headers, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { error = message })));
     }
 
-    private static FakeResponse JsonResponse(JsonNode body) =>
+    public static FakeResponse JsonResponse(JsonNode body) =>
         new(200, new Dictionary<string, string> { ["Content-Type"] = "application/json" }, Encoding.UTF8.GetBytes(body.ToJsonString()));
 
     private static async Task<FakeRequest?> ReadRequestAsync(NetworkStream stream, string host)
@@ -360,7 +368,7 @@ internal sealed class FakeHub : IDisposable
         _stop.Dispose();
     }
 
-    internal sealed record FakeResponse(int Status, Dictionary<string, string> Headers, byte[] Body, int? DropAfter = null)
+    public sealed record FakeResponse(int Status, Dictionary<string, string> Headers, byte[] Body, int? DropAfter = null)
     {
         public FakeResponse(int status) : this(status, [], []) { }
     }
