@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using NanoVlm;
 using NanoVlm.Cli.Commands;
 
@@ -20,12 +21,24 @@ foreach (var command in new[]
          })
     root.Subcommands.Add(command);
 
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // One line, like every other refusal (System.CommandLine would print the whole help after it).
+    Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => e.Message)).ReplaceLineEndings(" ")} (see --help)");
+    return 1;
+}
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is NanoVlmException or IOException or UnauthorizedAccessException or OperationCanceledException)
 {
     Console.Error.WriteLine(e is OperationCanceledException ? "interrupted" : $"error: {e.Message}");
     return e is OperationCanceledException ? 130 : 1;
+}
+catch (ExternalException e) when (e.Message.Contains("can't allocate memory", StringComparison.Ordinal))
+{
+    Console.Error.WriteLine($"error: out of memory ({e.Message.Split('\n')[0]})");
+    return 1;
 }

@@ -16,8 +16,15 @@ public static class Devices
         var other => throw new NanoVlmException($"--device: unknown device '{other}' (use cpu, cuda or auto)"),
     };
 
-    /// <summary>Uses every core for intra-op parallelism (libtorch's default can be lower inside containers).</summary>
-    public static void ConfigureThreads(int? threads = null) => set_num_threads(threads ?? Environment.ProcessorCount);
+    /// <summary>The most threads accepted: far more than any machine's cores (OpenMP aborts the process at around 100,000).</summary>
+    public const int MaxThreads = 1024;
+
+    /// <summary>Uses <paramref name="threads"/> (default: every core; libtorch's own default can be lower inside containers) for intra-op parallelism.</summary>
+    public static void ConfigureThreads(int? threads = null)
+    {
+        if (threads is < 1 or > MaxThreads) throw new NanoVlmException($"--threads must be between 1 and {MaxThreads}, got {threads}");
+        set_num_threads(threads ?? Environment.ProcessorCount);
+    }
 
     /// <summary>Builds a module without allocating its weights (for shapes and counts only).</summary>
     public static T OnMeta<T>(Func<T> build)

@@ -26,9 +26,8 @@ public static class InfoCommand
 
     static void Print(VlmConfig cfg, string source)
     {
-        // Counting needs the modules, not the weights: build on the meta device so nothing is allocated.
-        using var model = Devices.OnMeta(() => new VisionLanguageModel(cfg, initWeights: false));
-        var (vision, projector, decoder, total) = model.ParameterCounts();
+        // From the config alone: building even on the meta device allocates the embedding (libtorch builds its weight itself).
+        var (vision, projector, decoder, total) = cfg.EstimatedParameterCounts();
         var table = new Table().Title($"[bold]{Markup.Escape(source)}[/]").AddColumn("component").AddColumn("shape")
             .AddColumn(new TableColumn("parameters").RightAligned());
         table.AddRow("vision encoder", Markup.Escape(

@@ -6,9 +6,17 @@ namespace NanoVlm.Benchmarks;
 /// <summary>What this machine can do at best, measured with libtorch itself: matrix-multiply throughput and memory read bandwidth.</summary>
 public static class MachinePeak
 {
+    /// <summary>The largest matrix multiplied (three float32 matrices of this size take 3 GiB).</summary>
+    public const int MaxMatmulSize = 16384;
+
     /// <summary>Best GFLOP/s (2n³ per n×n product) over square matrix multiplies of the given sizes, <paramref name="repeats"/> each.</summary>
     public static double MatmulGflops(ScalarType dtype, IReadOnlyList<int> sizes, int repeats)
     {
+        foreach (var n in sizes)
+        {
+            if (n > MaxMatmulSize) throw new NanoVlmException($"--peak-sizes: {n} is over the limit of {MaxMatmulSize}");
+            MemoryBudget.EnsureFits(3.0 * n * n * sizeof(float), $"--peak-sizes {n}: three {n}x{n} matrices");
+        }
         using var _ = inference_mode();
         var best = 0.0;
         foreach (var n in sizes)
@@ -27,6 +35,7 @@ public static class MachinePeak
     /// <summary>Best GB/s reading a float32 tensor of <paramref name="bytes"/> bytes once (a sum), over <paramref name="repeats"/> runs.</summary>
     public static double ReadBandwidthGbs(long bytes, int repeats)
     {
+        MemoryBudget.EnsureFits(bytes, $"--bandwidth-mib {bytes >> 20}: the tensor read");
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
         var x = ones(bytes / sizeof(float));

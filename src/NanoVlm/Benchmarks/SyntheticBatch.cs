@@ -15,6 +15,7 @@ public sealed record SyntheticBatch(Tensor InputIds, Tensor Images, Tensor Atten
         var imageTokens = cfg.MpImageTokenLength;
         if (seqLen <= imageTokens)
             throw new NanoVlmException($"--seq-len {seqLen} leaves no text after the image's {imageTokens} tokens");
+        ContextWindow.Check(cfg, seqLen, $"--seq-len {seqLen}: a sample");
         var gen = new Generator((ulong)seed);
         var text = randint(1, cfg.LmBaseVocabSize, [batch, seqLen - imageTokens + 1], generator: gen);
         var ids = cat([full(batch, imageTokens, model.ImageTokenId, int64), text[.., ..^1]], 1);

@@ -7,7 +7,8 @@ namespace NanoVlm.Data;
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> run by the Rust <c>tokenizers</c> library (through Tokenizers.DotNet), so encoding and
 /// decoding match Hugging Face for every model type, normalizer and pre-tokenizer. nanoVLM's extra tokens are added as special
-/// tokens after the largest existing id; no BOS or other post-processor token is added; pad = eos.
+/// tokens after the largest existing id; no BOS or other post-processor token is added; pad = eos. A tokenizer.json's
+/// <c>padding</c> and <c>truncation</c> settings are ignored, as nanoVLM's use of the tokenizer ignores them: lengths are the collator's business.
 /// </summary>
 public sealed class Tokenizer : IDisposable
 {
@@ -54,12 +55,25 @@ public sealed class Tokenizer : IDisposable
         var tokenIds = ReadTokenIds(json, file);
         var extraIds = AddExtraTokens(json, tokenIds, extraTokens ?? new Dictionary<string, string>());
         json["post_processor"] = null;
+        json["padding"] = null;
+        json["truncation"] = null;
         var eos = FindEosToken(Path.GetDirectoryName(Path.GetFullPath(file))!, tokenIds, file);
         return new Tokenizer(file, json, tokenIds[eos], tokenIds, extraIds);
     }
 
     /// <summary>The token ids of <paramref name="text"/>; no BOS/EOS is added.</summary>
-    public int[] Encode(string text) => text.Length == 0 ? [] : Array.ConvertAll(_native.Encode(text), id => (int)id);
+    public int[] Encode(string text)
+    {
+        if (text.Length == 0) return [];
+        try
+        {
+            return Array.ConvertAll(_native.Encode(text), id => (int)id);
+        }
+        catch (Tokenizers.DotNet.TokenizerException e)
+        {
+            throw new NanoVlmException($"{Source}: cannot encode \"{Excerpt(text)}\" ({OneLine(e.Message)})");
+        }
+    }
 
     /// <summary>Ids back to text. Ids outside the vocabulary are ignored, as Hugging Face does.</summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
@@ -128,6 +142,8 @@ public sealed class Tokenizer : IDisposable
             throw new NanoVlmException($"{file}: malformed vocabulary ({OneLine(e.Message)})");
         }
         if (ids.Count == 0) throw new NanoVlmException($"{file}: empty vocabulary");
+        if (json["model"]!["unk_token"] is JsonValue unk && unk.TryGetValue<string>(out var unkToken) && !ids.ContainsKey(unkToken))
+            throw new NanoVlmException($"{file}: the model's unk_token '{unkToken}' is not in the vocabulary");
         if (ids.Values.Any(id => id < 0)) throw new NanoVlmException($"{file}: negative token id");
         if (ids.Values.Max() >= MaxTokenId) throw new NanoVlmException($"{file}: token id {ids.Values.Max()} is over the limit of {MaxTokenId - 1}");
         return ids;
@@ -203,4 +219,7 @@ public sealed class Tokenizer : IDisposable
     }
 
     static string OneLine(string message) => message.ReplaceLineEndings(" ");
+
+    /// <summary>The start of a text, on one line, to name it in an error.</summary>
+    static string Excerpt(string text) => OneLine(text.Length > 60 ? text[..60] + "..." : text);
 }

@@ -1,6 +1,7 @@
 using NanoVlm.Data;
 using NanoVlm.Generation;
 using NanoVlm.Models;
+using NanoVlm.Training;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Evaluation;
@@ -28,6 +29,8 @@ public static class Evaluator
         Func<string, string, bool> score, int batchSize = 64, int maxNewTokens = 8, Action<int>? progress = null,
         CancellationToken cancel = default)
     {
+        if (batchSize is < 1 or > TrainingOptions.MaxBatchSize)
+            throw new NanoVlmException($"--batch-size must be between 1 and {TrainingOptions.MaxBatchSize}, got {batchSize}");
         var wasTraining = model.training;
         model.eval();
         var predictions = new List<Prediction>();

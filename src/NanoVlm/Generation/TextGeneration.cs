@@ -16,9 +16,12 @@ public static class TextGeneration
         GenerationOptions options, Action<long[]>? onStep = null)
     {
         options.Validate();
+        var (batch, promptLength) = (inputIds.shape[0], (int)inputIds.shape[1]);
+        ContextWindow.Check(model.Config, promptLength, "the prompt");
+        if (options.UseKvCache) MemoryBudget.EnsureFits(KvCache.Bytes(model.Config, batch, promptLength + (long)options.MaxNewTokens, 4),
+            $"the KV cache for {promptLength} prompt and {options.MaxNewTokens} new tokens");
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
-        var (batch, promptLength) = (inputIds.shape[0], (int)inputIds.shape[1]);
         var eos = model.EosTokenId;
         if (options.MaxNewTokens == 0) return empty(batch, 0, int64, inputIds.device).MoveToOuterDisposeScope();
 

@@ -20,6 +20,7 @@ public static class Checkpoint
         if (!File.Exists(configPath)) throw new NanoVlmException($"{folder}: missing {ConfigFile}");
         if (!TensorStore.Exists(folder)) throw new NanoVlmException($"{folder}: missing {WeightsFile}");
         var cfg = VlmConfig.Load(configPath);
+        MemoryBudget.EnsureModelFits(cfg, configPath);
         using var store = TensorStore.Open(folder);
         var model = new VisionLanguageModel(cfg, initWeights: false);
         try

@@ -15,6 +15,7 @@ public static class HfBackbones
         cfg = WithVisionConfig(cfg, ReadConfig(siglipFolder));
         cfg = WithLanguageConfig(cfg, ReadConfig(llamaFolder), Path.Combine(llamaFolder, Checkpoint.ConfigFile));
         cfg.Validate("backbone configs");
+        MemoryBudget.EnsureModelFits(cfg, $"the backbones {siglipFolder} and {llamaFolder}");
         var model = new VisionLanguageModel(cfg);
         try
         {

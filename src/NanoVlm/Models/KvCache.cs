@@ -23,6 +23,10 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>The bytes of a cache of <paramref name="capacity"/> positions with elements of <paramref name="elementBytes"/>.</summary>
+    public static double Bytes(VlmConfig cfg, long batch, long capacity, int elementBytes) =>
+        2.0 * cfg.LmNBlocks * batch * cfg.LmNKvHeads * cfg.LmHeadDim * capacity * elementBytes;
+
     /// <summary>Positions already cached; new tokens get positions from here on.</summary>
     public int Length { get; private set; }
 

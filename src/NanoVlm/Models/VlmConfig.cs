@@ -157,7 +157,10 @@ public sealed record VlmConfig
     }
 
     /// <summary>The parameter count of the model this config builds, computed without building it (in double: no overflow).</summary>
-    public double EstimatedParameters()
+    public double EstimatedParameters() => EstimatedParameterCounts().Total;
+
+    /// <summary>The parameter counts per component (what <see cref="VisionLanguageModel.ParameterCounts"/> gives once built).</summary>
+    public (double Vision, double Projector, double Decoder, double Total) EstimatedParameterCounts()
     {
         double vh = VitHiddenDim, vi = VitInterDim, p = VitPatchSize, lh = LmHiddenDim, li = LmInterDim, v = LmVocabSize, f = MpPixelShuffleFactor;
         double kv = (double)LmHeadDim * LmNKvHeads, patches = (double)ImagePatchGrid * ImagePatchGrid;
@@ -166,7 +169,7 @@ public sealed record VlmConfig
         var projector = vh * f * f * lh;
         var lmBlock = 2 * lh + 2 * lh * lh + 2 * lh * kv + 3 * lh * li;
         var decoder = v * lh + LmNBlocks * lmBlock + lh + (LmTieWeights ? 0 : lh * v);
-        return vision + projector + decoder;
+        return (vision, projector, decoder, vision + projector + decoder);
     }
 
     static string FirstLine(string s) => s.Split('\n')[0].Trim();

@@ -30,7 +30,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
 
     const int TrimInterval = 50;
 
-    public int MaxSteps { get; } = options.MaxSteps ?? Math.Max(1, data.BatchesPerEpoch * options.Epochs / options.GradientAccumulationSteps);
+    public int MaxSteps { get; } = options.Steps(data.BatchesPerEpoch);
 
     public string BestFolder => Path.Combine(runDir, "best");
 
@@ -256,7 +256,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
             if (!File.Exists(path)) return;
             var kept = File.ReadLines(path).Where(line =>
             {
-                try { return JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt32() <= resumedStep; }
+                try { return JsonDocument.Parse(line).RootElement.GetProperty("step").TryGetInt32(out var step) && step <= resumedStep; }
                 catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { return false; }
             }).ToList();
             AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + '\n');

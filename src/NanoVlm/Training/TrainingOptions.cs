@@ -24,21 +24,44 @@ public sealed record TrainingOptions
     public int MaxBadSteps { get; init; } = 10;
     public double WeightDecay { get; init; } = 0.01;
 
+    /// <summary>The largest batch accepted (samples per micro-batch).</summary>
+    public const int MaxBatchSize = 1 << 16;
+
     public void Validate()
     {
-        static void Check(bool ok, string message)
-        {
-            if (!ok) throw new NanoVlmException(message);
-        }
-        Check(LrMp >= 0 && LrBackbones >= 0, "learning rates must be >= 0");
-        Check(BatchSize > 0, $"--batch-size must be > 0, got {BatchSize}");
+        Check(LrMp >= 0 && double.IsFinite(LrMp), $"--lr-mp must be a finite number >= 0, got {LrMp}");
+        Check(LrBackbones >= 0 && double.IsFinite(LrBackbones), $"--lr-backbones must be a finite number >= 0, got {LrBackbones}");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"--weight-decay must be a finite number >= 0, got {WeightDecay}");
+        Check(BatchSize is > 0 and <= MaxBatchSize, $"--batch-size must be between 1 and {MaxBatchSize}, got {BatchSize}");
         Check(GradientAccumulationSteps > 0, $"--grad-accum must be > 0, got {GradientAccumulationSteps}");
-        Check(MaxGradNorm > 0, $"--max-grad-norm must be > 0, got {MaxGradNorm}");
+        Check(MaxGradNorm > 0 && double.IsFinite(MaxGradNorm), $"--max-grad-norm must be a finite number > 0, got {MaxGradNorm}");
         Check(Epochs > 0, $"--epochs must be > 0, got {Epochs}");
         Check(MaxSteps is null or > 0, $"--max-steps must be > 0, got {MaxSteps}");
         Check(EvalInterval > 0, $"--eval-interval must be > 0, got {EvalInterval}");
         Check(ValRatio is >= 0 and < 1, $"--val-ratio must be in [0, 1), got {ValRatio}");
         Check(!(FreezeVision && FreezeDecoder && LrMp == 0), "nothing to train: both backbones frozen and --lr-mp 0");
         Check(MaxBadSteps > 0, $"--max-bad-steps must be > 0, got {MaxBadSteps}");
+        Check(CheckpointInterval >= 0, $"--checkpoint-interval must be >= 0, got {CheckpointInterval}");
+    }
+
+    /// <summary>
+    /// The optimizer steps of a run over <paramref name="batchesPerEpoch"/> batches an epoch: <see cref="MaxSteps"/>, else epochs x
+    /// batches / accumulation. Refused when one step would need more micro-batches than the run's epochs hold (it would never
+    /// come), or when the count overflows.
+    /// </summary>
+    public int Steps(int batchesPerEpoch)
+    {
+        Validate();
+        var batches = (long)batchesPerEpoch * Epochs;
+        Check(GradientAccumulationSteps <= batches,
+            $"--grad-accum {GradientAccumulationSteps} needs more micro-batches than the {batches:N0} of {Epochs} epoch(s) of {batchesPerEpoch:N0}: no optimizer step could happen");
+        var steps = MaxSteps ?? Math.Max(1, batches / GradientAccumulationSteps);
+        Check(steps <= int.MaxValue, $"--epochs {Epochs} gives {steps:N0} optimizer steps, over the limit of {int.MaxValue:N0}");
+        return (int)steps;
+    }
+
+    static void Check(bool ok, string message)
+    {
+        if (!ok) throw new NanoVlmException(message);
     }
 }

@@ -75,6 +75,8 @@ public static class TrainingState
         if (!long.TryParse(state.Metadata.GetValueOrDefault("optimizer_steps"), out var steps))
             throw new NanoVlmException($"{state.Path}: missing optimizer_steps metadata");
         optimizer.Restore(steps, name => state.Entries.ContainsKey(name) ? state.Load(name) : null);
+        if (state.Entries.GetValueOrDefault("rng") is not { Dtype: "U8", Shape.Length: 1 })
+            throw new NanoVlmException($"{state.Path}: 'rng' must be a 1-D U8 tensor (the RNG state)");
         using var rng = state.Load("rng");
         set_rng_state(rng);
         return progress;

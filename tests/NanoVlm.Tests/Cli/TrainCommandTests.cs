@@ -170,7 +170,7 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("error: --batch-size must be > 0, got 0", "--batch-size", "0")]
+    [InlineData("error: --batch-size must be between 1 and 65536, got 0", "--batch-size", "0")]
     [InlineData("error: --data 'bogus:x': unknown kind 'bogus'", "--data", "bogus:x")]
     [InlineData("error: --preset: unknown preset 'huge'", "--preset", "huge")]
     [InlineData("error: --device: unknown device 'tpu'", "--device", "tpu")]

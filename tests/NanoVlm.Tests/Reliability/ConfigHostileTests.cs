@@ -37,6 +37,9 @@ public sealed class ConfigHostileTests
         {
             using var model = Devices.OnMeta(() => new VisionLanguageModel(cfg, initWeights: false));
             Assert.Equal(model.ParameterCounts().Total, cfg.EstimatedParameters());
+            var (vision, projector, decoder, _) = model.ParameterCounts();
+            var estimate = cfg.EstimatedParameterCounts();
+            Assert.Equal(((double)vision, (double)projector, (double)decoder), (estimate.Vision, estimate.Projector, estimate.Decoder));
         }
     }
 }
