@@ -15,9 +15,17 @@ public sealed class ImageProcessor(int size, ImageLimits? limits = null)
     public int Size { get; } = size > 0 ? size : throw new ArgumentOutOfRangeException(nameof(size));
     public ImageLimits Limits { get; } = limits ?? ImageLimits.Default;
 
-    public Tensor ProcessFile(string path) => ToTensor(DecodeFile(path));
+    /// <summary>The pixels this processor's callers (the data workers) decode at once.</summary>
+    public PixelBudget InFlight { get; } = new((limits ?? ImageLimits.Default).MaxPixelsInFlight);
 
-    public Tensor Process(byte[] encoded, string source) => ToTensor(Decode(encoded, source));
+    public Tensor ProcessFile(string path) => Process(RegularFile.ReadAllBytes(path, Limits.MaxFileBytes, "image file"), path);
+
+    /// <summary>Decodes and converts an image, holding its pixels against <see cref="InFlight"/> from its header until the tensor is made.</summary>
+    public Tensor Process(byte[] encoded, string source)
+    {
+        using var lease = InFlight.Acquire(HeaderPixels(encoded));
+        return ToTensor(Decode(encoded, source));
+    }
 
     public RgbImage DecodeFile(string path)
     {
@@ -52,6 +60,13 @@ public sealed class ImageProcessor(int size, ImageLimits? limits = null)
             chw = nn.functional.interpolate(chw.unsqueeze(0), [Size, Size], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)
                 .squeeze(0).round_().clamp_(0, 255);
         return chw.div_(255f).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Width x height from the image's header (0 when it has none: <see cref="Decode"/> then says what is wrong).</summary>
+    static long HeaderPixels(byte[] encoded)
+    {
+        using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false)); // reads the header only, copies nothing
+        return codec is null ? 0 : (long)codec.Info.Width * codec.Info.Height;
     }
 
     void CheckFileSize(long bytes, string source)
