@@ -8,21 +8,9 @@ namespace NanoVlm.Tests.Data;
 
 public class ImageSplitterTests(ITestOutputHelper output)
 {
-    const string PipelineFormat = "nanovlm-v0.2-pipeline";
+    const string PipelineFormat = GoldenCases.V02Format;
 
-    /// <summary>Every current-pipeline golden case (case.json with the v0.2 format) under ../shared/golden-v02 and $NANOVLM_GOLDEN_DIR.</summary>
-    static IReadOnlyList<string> PipelineCases()
-    {
-        var roots = new List<string> { Path.GetFullPath(Path.Combine(GoldenCases.RepoRoot, "..", "shared", "golden-v02")) };
-        roots.AddRange((Environment.GetEnvironmentVariable("NANOVLM_GOLDEN_DIR") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(Path.GetFullPath));
-        return roots.Where(Directory.Exists)
-            .SelectMany(root => Directory.EnumerateFiles(root, "case.json", SearchOption.AllDirectories))
-            .Where(file => JsonDocument.Parse(File.ReadAllText(file)).RootElement.TryGetProperty("format", out var f) && f.GetString() == PipelineFormat)
-            .Select(file => Path.GetDirectoryName(file)!)
-            .Distinct()
-            .Order(StringComparer.Ordinal)
-            .ToList();
-    }
+    static IReadOnlyList<string> PipelineCases() => GoldenCases.All().Where(c => GoldenCases.Format(c) == PipelineFormat).ToList();
 
     public static TheoryData<string, int> GoldenImages()
     {
