@@ -58,7 +58,7 @@ public static class TextGeneration
         return ReplaceAfterEos(ids, eos).cpu().MoveToOuterDisposeScope();
     }
 
-    static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)
+    internal static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)
     {
         if (options.Greedy) return logits.argmax(-1, keepdim: true);
         var filtered = Sampling.TopKTopPFilter(logits.to(float32), options.TopK, options.TopP);

@@ -189,6 +189,7 @@ public sealed class LanguageModel : Module
         var start = cache?.Length ?? 0;
         // Every row uses positions start..start+T: left padding does not shift them (RoPE is relative).
         var positions = arange(start, start + t, int64, x.device).unsqueeze(0).expand(b, -1);
+        if (cache?.RowStarts is { } rowStarts) positions = positions - rowStarts.unsqueeze(1);
         var (cos, sin) = rotary_embd.forward(positions);
         cos = cos.unsqueeze(1).to(x.dtype);
         sin = sin.unsqueeze(1).to(x.dtype);
