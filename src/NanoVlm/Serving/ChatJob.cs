@@ -30,6 +30,8 @@ public sealed class ChatJob
     int EosTokenId { get; }
 
     public int PromptTokens { get; }
+    /// <summary>Answers to the request (its n).</summary>
+    public int Choices => Request.Choices;
     /// <summary>Tokens of the answers so far (an eos that ends an answer is not counted).</summary>
     public int CompletionTokens => _answers.Sum(a => a.Tokens);
     public ChannelReader<ChatDelta> Deltas => _deltas.Reader;
