@@ -62,6 +62,35 @@ public sealed class HubWorkflowTests : IDisposable
         Assert.Contains("README.md", pushed.Snapshots[pushed.Head].Keys);
     }
 
+    /// <summary>A word-level run (its tokenizer is no public repo) pushed, then run from the repo id alone with an empty cache.</summary>
+    [Fact]
+    public void APushedWordLevelRunGeneratesFromTheHubAlone()
+    {
+        var data = TestJsonl.Write(dir["data"], 12);
+        var (code, output, err) = CliProcess.Run(Environment, "train", "--preset", "tiny", "--data", $"jsonl:{data}", "--output", dir.Path,
+            "--run-name", "w", "--batch-size", "4", "--max-steps", "2", "--eval-interval", "2", "--eval-samples", "2", "--val-ratio", "0.25",
+            "--push-to-hub", "me/wordlevel");
+        Assert.True(code == 0, err + output);
+        var pushed = hub.Hub.Repo("me/wordlevel")!;
+        Assert.Equal(["README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"], pushed.Snapshots[pushed.Head].Keys.Order(StringComparer.Ordinal));
+
+        string[] Generate(string model) =>
+            ["generate", "--model", model, "--image", Path.Combine(Path.GetDirectoryName(data)!, "0.png"), "--greedy", "--generations", "1", "--max-new-tokens", "3"];
+        var (_, local, _) = CliProcess.Run(Generate(Path.Combine(dir["w"], "best")));
+        var fresh = Environment;
+        fresh["HF_HUB_CACHE"] = dir["empty-cache"];
+        (code, output, err) = CliProcess.Run(fresh, Generate("me/wordlevel"));
+        Assert.True(code == 0, err);
+        Assert.Contains(">> Generation 1:", output);
+        Assert.Equal(local, output);
+
+        // `nanovlm push` uploads the same files through the checkpoint layout.
+        (code, output, err) = CliProcess.Run(Environment, "push", Path.Combine(dir["w"], "best"), "me/again");
+        Assert.True(code == 0, err);
+        var again = hub.Hub.Repo("me/again")!;
+        Assert.Contains("tokenizer.json", again.Snapshots[again.Head].Keys);
+    }
+
     public void Dispose()
     {
         hub.Dispose();
