@@ -69,7 +69,7 @@ public static class Pretrained
             if (source == Presets.WordLevelTokenizer)
             {
                 log?.Invoke("building a word-level tokenizer from the training texts");
-                WordLevelTokenizerBuilder.Write(folder, samples());
+                WordLevelTokenizerBuilder.Write(folder, samples(), cfg.Generation);
             }
             else
             {
