@@ -46,11 +46,13 @@ public sealed class VisionLanguageModel : Module
     public void SavePretrained(string folder) => IO.Checkpoint.Save(this, folder);
 
     /// <summary>Logits [B, T, V] and, when targets are given, the mean cross-entropy over targets != -100.</summary>
-    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null)
+    /// <param name="sequenceIds">Packed rows: the sample of each token (1..k, 0 = padding); each sample then attends only to itself.</param>
+    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null,
+        Tensor? sequenceIds = null)
     {
         using var scope = NewDisposeScope();
         var embeddings = Embed(inputIds, images);
-        var logits = decoder.head.forward(decoder.forward(embeddings, attentionMask?.to(Device)));
+        var logits = decoder.head.forward(decoder.forward(embeddings, attentionMask?.to(Device), sequenceIds: sequenceIds));
         Tensor? loss = null;
         if (targets is not null)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.to(Device).reshape(-1), ignore_index: -100)
@@ -60,10 +62,10 @@ public sealed class VisionLanguageModel : Module
 
     /// <summary>Images given per sample (any number each, possibly none), flattened in batch order.</summary>
     public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, IReadOnlyList<IReadOnlyList<Tensor>> images,
-        Tensor? attentionMask = null, Tensor? targets = null)
+        Tensor? attentionMask = null, Tensor? targets = null, Tensor? sequenceIds = null)
     {
         using var flat = StackImages(images.SelectMany(x => x).ToList());
-        return forward(inputIds, flat, attentionMask, targets);
+        return forward(inputIds, flat, attentionMask, targets, sequenceIds);
     }
 
     /// <summary>Images as one flat list of [3, S, S] (or [1, 3, S, S]) tensors; null when there are none.</summary>
