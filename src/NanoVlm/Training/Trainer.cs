@@ -73,7 +73,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels);
+                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
                     (loss! / options.GradientAccumulationSteps).backward();
                     lossSum += loss!.item<float>();
                     tokens += batch.AttentionMask.sum().item<long>();
@@ -187,7 +187,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                     using (batch)
                     using (NewDisposeScope())
                     {
-                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels).Loss!.item<float>();
+                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds).Loss!.item<float>();
                         n++;
                     }
                 if (n > 0) valLoss = sum / n;

@@ -39,15 +39,21 @@ public sealed class TinyData : IVqaDataset, IDisposable
             return (r, new VqaSample([VqaImage.FromPixels(new RgbImage(16, 16, pixels), $"tiny {r}")], Turns(label), $"tiny {r}"));
         });
 
-    /// <summary>Deterministic training batches, as the CLI builds them.</summary>
-    public TrainingData TrainingData(TrainingOptions options)
+    public VqaCollator Collator() => new(Tokenizer, Config, new ImageProcessor(Config.VitImgSize));
+
+    /// <summary>Deterministic training batches, as the CLI builds them; packed rows when <paramref name="packing"/> is given.</summary>
+    public TrainingData TrainingData(TrainingOptions options, PackingOptions? packing = null)
     {
-        var collator = new VqaCollator(Tokenizer, Config, new ImageProcessor(Config.VitImgSize));
+        var collator = Collator();
         var (train, val) = DatasetView.Split(this, options.Seed, valRatio: 0.25);
+        IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, int seed) => packing is null
+            ? VqaDataLoader.Batches(samples, collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize)
+            : VqaDataLoader.PackedBatches(samples, collator.EncodeForTraining, rows => PackedCollation.Collate(rows, Tokenizer.PadTokenId, Config.VitImgSize),
+                Config.LmMaxLength, packing, options.BatchSize, seed, collator.Skipped, new PackingStats());
         return new TrainingData(
-            epoch => VqaDataLoader.Batches(train.ReadShuffled(options.Seed, epoch), collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize),
+            epoch => Batches(train.ReadShuffled(options.Seed, epoch), epoch),
             train.Count / options.BatchSize,
-            () => VqaDataLoader.Batches(val.ReadInOrder(), collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize));
+            () => Batches(val.ReadInOrder(), 0));
     }
 
     public VisionLanguageModel NewModel(int seed = 0)

@@ -1,3 +1,4 @@
+using NanoVlm.Data;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
@@ -68,6 +69,37 @@ public class TrainerTests
         Assert.True(File.Exists(Path.Combine(runs.Path, "metrics.jsonl")));
         Assert.Equal("step-0000030", File.ReadAllText(Path.Combine(runs.Path, "checkpoints", "latest")));
         Assert.Equal(2, Directory.GetDirectories(Path.Combine(runs.Path, "checkpoints"), "step-*").Length);
+    }
+
+    [Fact]
+    public void APackedBatchHasTheLossOfItsSamplesUnpacked()
+    {
+        using var data = new TinyData(count: 6);
+        using var model = data.NewModel();
+        model.eval();
+        var collator = data.Collator();
+        List<EncodedSample> Encoded() => DatasetView.All(data).ReadInOrder().Select(s => collator.EncodeForTraining(s)!).ToList();
+        using var unpacked = collator.Collate(Encoded()); // collating disposes the samples' images
+        var encoded = Encoded();
+        using var packed = PackedCollation.Collate([encoded[..3], encoded[3..]], data.Tokenizer.PadTokenId, data.Config.VitImgSize);
+        Assert.Equal(2, packed.InputIds.shape[0]);
+        var expected = model.forward(unpacked.InputIds, unpacked.Images, unpacked.AttentionMask, unpacked.Labels).Loss!.item<float>();
+        var actual = model.forward(packed.InputIds, packed.Images, packed.AttentionMask, packed.Labels, packed.SequenceIds).Loss!.item<float>();
+        Assert.Equal(expected, actual, 5);
+    }
+
+    [Fact]
+    public void PackedTrainingLowersTheLoss()
+    {
+        using var data = new TinyData();
+        using var runs = new TempDir();
+        using var model = data.NewModel();
+        var options = Options with { MaxSteps = 30, EvalInterval = 30, GradientAccumulationSteps = 1, BatchSize = 2 };
+        var losses = new List<double>();
+        var trainer = new Trainer(model, options, runs.Path, data.TrainingData(options, new PackingOptions()));
+        trainer.Step += r => losses.Add(r.Loss);
+        trainer.Run();
+        Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() * 0.8, $"loss {losses.First():F3} -> {losses.Last():F3}");
     }
 
     [Fact]
