@@ -32,7 +32,7 @@ public static class TrainCommand
         var push = new Option<string?>("--push-to-hub") { Description = "push the best checkpoint to this Hub repo at the end" };
         var isPrivate = new Option<bool>("--private") { Description = "with --push-to-hub: create the repo private" };
         var lrMp = new Option<double>("--lr-mp") { Description = "learning rate of the modality projector", DefaultValueFactory = _ => d.LrMp };
-        var lrBackbones = new Option<double>("--lr-backbones") { Description = "learning rate of the vision encoder and decoder", DefaultValueFactory = _ => d.LrBackbones };
+        var lrBackbones = new Option<double>("--lr-backbones") { Description = "learning rate of the vision encoder and decoder", DefaultValueFactory = _ => d.LrVision };
         var batchSize = new Option<int>("--batch-size") { Description = "samples per micro-batch", DefaultValueFactory = _ => d.BatchSize };
         var gradAccum = new Option<int>("--grad-accum") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => d.GradientAccumulationSteps };
         var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => d.MaxGradNorm };

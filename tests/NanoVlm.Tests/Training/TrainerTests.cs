@@ -102,20 +102,62 @@ public class TrainerTests
         Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() * 0.8, $"loss {losses.First():F3} -> {losses.Last():F3}");
     }
 
-    [Fact]
-    public void FrozenPartsDoNotChange()
+    public static TheoryData<string, string> FrozenParts => new()
+    {
+        { "freeze-vision freeze-decoder", "vision_encoder. decoder." },
+        { "lr-vision=0 lr-language=0", "vision_encoder. decoder." },
+        { "lr-mp=0", "MP." },
+        { "lr-vision=0", "vision_encoder." },
+        { "lr-mp=0 freeze-decoder", "MP. decoder." },
+    };
+
+    [Theory]
+    [MemberData(nameof(FrozenParts))]
+    public void PartsAtLearningRateZeroOrFrozenDoNotChange(string settings, string frozenPrefixes)
     {
         using var data = new TinyData();
         using var runs = new TempDir();
         using var model = data.NewModel();
         var before = Weights(model);
-        var options = Options with { FreezeVision = true, FreezeDecoder = true, MaxSteps = 2 };
+        var options = Options with { MaxSteps = 2, LrVision = 2e-3, LrLanguage = 1e-3 };
+        foreach (var setting in settings.Split(' '))
+            options = setting switch
+            {
+                "freeze-vision" => options with { FreezeVision = true },
+                "freeze-decoder" => options with { FreezeDecoder = true },
+                "lr-mp=0" => options with { LrMp = 0 },
+                "lr-vision=0" => options with { LrVision = 0 },
+                "lr-language=0" => options with { LrLanguage = 0 },
+                _ => throw new ArgumentException(setting),
+            };
         new Trainer(model, options, runs.Path, data.TrainingData(options)).Run();
-        foreach (var (name, t) in model.state_dict())
+        foreach (var (name, p) in model.named_parameters())
         {
-            var same = t.eq(before[name]).all().item<bool>();
-            Assert.True(name.StartsWith("MP.") ? !same : same, name);
+            var frozen = frozenPrefixes.Split(' ').Any(name.StartsWith);
+            Assert.Equal(frozen, p.eq(before[name]).all().item<bool>());
+            Assert.Equal(!frozen, p.requires_grad);
         }
+    }
+
+    [Fact]
+    public void NothingToTrainIsAnError()
+    {
+        var e = Assert.Throws<NanoVlmException>(() => (Options with { LrMp = 0, LrVision = 0, FreezeDecoder = true }).Validate());
+        Assert.Contains("nothing to train", e.Message);
+        Assert.Contains("--lr-vision", Assert.Throws<NanoVlmException>(() => (Options with { LrVision = -1 }).Validate()).Message);
+    }
+
+    [Fact]
+    public void LrBackbonesSetsBothBackbonesAndOldRunFilesStillRead()
+    {
+        var both = Options with { LrBackbones = 5e-4 };
+        Assert.Equal((5e-4, 5e-4), (both.LrVision, both.LrLanguage));
+        var old = System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>("""{"LrMp":0.003,"LrBackbones":0.0007}""")!;
+        Assert.Equal((0.003, 7e-4, 7e-4), (old.LrMp, old.LrVision, old.LrLanguage));
+        var split = Options with { LrVision = 1e-5, LrLanguage = 2e-5 };
+        var json = System.Text.Json.JsonSerializer.Serialize(split);
+        Assert.DoesNotContain("LrBackbones", json);
+        Assert.Equal(split, System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(json));
     }
 
     [Fact]
