@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using NanoVlm.Data;
 using NanoVlm.Models;
 using static TorchSharp.torch;
 
@@ -20,6 +22,31 @@ public static class TestModels
         var model = new VisionLanguageModel(cfg ?? Tiny);
         model.eval();
         return model;
+    }
+
+    /// <summary>
+    /// The model behind the front door with a word-level tokenizer of exactly lm_base_vocab_size tokens (id 0 = eos), so the extra
+    /// tokens get the ids the model assumes. The tokenizer lives in a temporary folder (checkpoints copy it).
+    /// </summary>
+    public static PretrainedVlm Vlm(VisionLanguageModel model)
+    {
+        var cfg = model.Config;
+        var dir = Directory.CreateTempSubdirectory("nanovlm-test-tokenizer-").FullName;
+        var vocab = new JsonObject();
+        for (var i = 0; i < cfg.LmBaseVocabSize; i++) vocab[i switch { 0 => "<|endoftext|>", 1 => "<unk>", _ => $"w{i}" }] = i;
+        var json = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = new JsonArray(new JsonObject
+            {
+                ["id"] = 0, ["content"] = "<|endoftext|>", ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                ["normalized"] = false, ["special"] = true,
+            }),
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "Whitespace" },
+            ["model"] = new JsonObject { ["type"] = "WordLevel", ["vocab"] = vocab, ["unk_token"] = "<unk>" },
+        };
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
+        return PretrainedVlm.Create(model, Tokenizer.Load(dir, cfg.VlmExtraTokens));
     }
 
     /// <summary>A left-padded batch: row r has images[r] images, then text tokens (ids 1..49), pad id 0 with mask 0.</summary>

@@ -19,7 +19,7 @@ public static class PackedCollation
         var labels = new long[ids.Length];
         var sequence = new long[ids.Length];
         Array.Fill(ids, padId);
-        Array.Fill(labels, VqaCollator.Ignore);
+        Array.Fill(labels, VlmProcessor.Ignore);
         for (var r = 0; r < rows.Count; r++)
         {
             var offset = (r + 1) * length - rows[r].Sum(s => s.InputIds.Length);

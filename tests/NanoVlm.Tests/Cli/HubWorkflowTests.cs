@@ -12,7 +12,7 @@ public sealed class HubWorkflowTests : IDisposable
 {
     readonly HubFixture hub = new();
     readonly TempDir dir = new();
-    readonly string golden = GoldenCases.All()[0];
+    readonly string golden = GoldenCases.First(GoldenCases.SeedFormat);
 
     Dictionary<string, string> Environment => new()
     {

@@ -30,7 +30,7 @@ public class ConfigTests
     [Fact]
     public void ReadsTheGoldenCaseConfig()
     {
-        var cfg = VlmConfig.Load(Path.Combine(GoldenCases.All()[0], "config.json"));
+        var cfg = VlmConfig.Load(Path.Combine(GoldenCases.First(GoldenCases.SeedFormat), "config.json"));
         Assert.Equal(17, cfg.VlmExtraTokens.Count);
     }
 
