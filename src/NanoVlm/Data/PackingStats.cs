@@ -24,7 +24,9 @@ public sealed class PackingStats
 
     public override string ToString()
     {
-        var saved = UnpackedPadding == 0 ? 0 : 1 - (double)PackedPadding / UnpackedPadding;
-        return $"packing: {Samples:N0} samples in {Rows:N0} rows; {PackedPadding:N0} padding tokens instead of {UnpackedPadding:N0} unpacked ({saved:P0} less)";
+        var text = $"{Samples:N0} samples in {Rows:N0} rows; {PackedPadding:N0} padding tokens instead of {UnpackedPadding:N0} unpacked";
+        if (UnpackedPadding == 0) return text;
+        var change = 1 - (double)PackedPadding / UnpackedPadding;
+        return $"{text} ({100 * Math.Abs(change):F0}% {(change >= 0 ? "less" : "more")})";
     }
 }

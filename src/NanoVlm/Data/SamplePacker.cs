@@ -7,7 +7,7 @@ namespace NanoVlm.Data;
 /// </summary>
 public static class SamplePacker
 {
-    const int SpareBins = 5;
+    const int SpareBins = 5, BufferBatches = 4;
 
     /// <summary>Groups of sample indices, and the samples left out with why.</summary>
     public sealed record Plan(IReadOnlyList<int[]> Packs, IReadOnlyList<(int Sample, string Reason)> Dropped);
@@ -61,7 +61,7 @@ public static class SamplePacker
         int batchSize, int seed, SkipCounter skipped, PackingStats stats)
     {
         var rng = new Random(seed);
-        var bufferTokens = (long)capacity * batchSize * 4;
+        var bufferTokens = (long)capacity * batchSize * BufferBatches;
         var rows = new List<EncodedSample[]>();
         var unpacked = new List<int>();
         foreach (var buffer in Buffers(samples, bufferTokens))
@@ -93,6 +93,17 @@ public static class SamplePacker
         if (rows.Count == 0) yield break;
         stats.AddPackedBatch(rows);
         yield return rows;
+    }
+
+    /// <summary>
+    /// About how many rows <see cref="Batches"/> makes of <paramref name="samples"/> samples of <paramref name="meanTokens"/> tokens:
+    /// the rows the tokens fill, plus the spare packs of each buffer (which the balanced fill uses), one sample per row at most.
+    /// </summary>
+    public static long EstimateRows(long samples, double meanTokens, int capacity, int batchSize)
+    {
+        var tokens = samples * meanTokens;
+        var buffers = Math.Ceiling(tokens / ((double)capacity * batchSize * BufferBatches));
+        return Math.Min(samples, (long)Math.Ceiling(tokens / capacity + SpareBins * buffers));
     }
 
     static IEnumerable<List<EncodedSample>> Buffers(IEnumerable<EncodedSample> samples, long tokens)

@@ -41,7 +41,7 @@ public class DatasetTests
         Assert.Equal(7, subset.Count);
     }
 
-    static string FineVisionFile()
+    internal static string FineVisionFile()
     {
         (string, string)[] Turns(int row, int n) => Enumerable.Range(0, n).Select(t => ($"q{row}{(char)('a' + t)}", $"a{row}{(char)('a' + t)}")).ToArray();
         var rows = new List<IDictionary<string, object?>>

@@ -89,7 +89,7 @@ public class PackingTests
         // Unpacked, the kept samples in stream order would be batched (30, 5) (6, 25) (4, 12) (20, 3) (28, 7) (9).
         Assert.Equal(25 + 19 + 8 + 17 + 21, stats.UnpackedPadding);
         Assert.Equal(batches.Sum(b => b.Max(r => r.Sum(s => s.InputIds.Length)) * b.Count - b.Sum(r => r.Sum(s => s.InputIds.Length))), stats.PackedPadding);
-        Assert.StartsWith("packing: 11 samples in ", stats.ToString());
+        Assert.StartsWith("11 samples in ", stats.ToString());
         var again = SamplePacker.Batches(lengths.Select(n => OfLength(n)), 32, Options, 2, 1, new SkipCounter(), new PackingStats()).ToList();
         Assert.Equal(Shape(batches), Shape(again));
     }

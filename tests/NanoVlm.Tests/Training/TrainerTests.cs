@@ -159,6 +159,13 @@ public class TrainerTests
         var json = System.Text.Json.JsonSerializer.Serialize(split);
         Assert.DoesNotContain("LrBackbones", json);
         Assert.Equal(split, System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(json));
+
+        var before = System.Text.Json.JsonSerializer.Deserialize<TrainArgs>("""{"Data":["fashion-mnist"],"Options":{"LrBackbones":0.0007}}""")!;
+        Assert.Null(before.Packing); // runs from before packing resume unpacked
+        Assert.Equal(MinRatings.Default, before.MinRatings);
+        var now = new TrainArgs { Packing = new PackingOptions { MaxImagesPerPack = 6 }, MinRatings = new MinRatings(Formatting: 3), Options = split };
+        var again = System.Text.Json.JsonSerializer.Deserialize<TrainArgs>(System.Text.Json.JsonSerializer.Serialize(now))!;
+        Assert.Equal((now.Packing, now.MinRatings, now.Options), (again.Packing, again.MinRatings, again.Options));
     }
 
     [Fact]
