@@ -150,24 +150,10 @@ public sealed class TrainingRun : IDisposable
     static Tokenizer PrepareTokenizer(TrainArgs args, VlmConfig cfg, IReadOnlyList<IVqaDataset> datasets, string folder,
         IProgress<DownloadProgress>? progress, Action<string>? log)
     {
-        var layout = new CheckpointLayout(folder);
-        if (!layout.HasTokenizer)
-        {
-            var source = args.Tokenizer ?? (args.Model is { } m && new CheckpointLayout(Pretrained.ResolveModelFolder(m)).HasTokenizer
-                ? Pretrained.ResolveModelFolder(m)
-                : cfg.LmTokenizer);
-            if (source == Presets.WordLevelTokenizer)
-            {
-                log?.Invoke("building a word-level tokenizer from the training texts");
-                WordLevelTokenizerBuilder.Write(folder, datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()));
-            }
-            else
-            {
-                var resolved = Pretrained.ResolveTokenizer(source, progress);
-                layout.CopyTokenizerFrom(File.Exists(resolved) ? Path.GetDirectoryName(Path.GetFullPath(resolved))! : resolved);
-            }
-        }
-        return Tokenizer.Load(folder, cfg.VlmExtraTokens);
+        var source = args.Tokenizer ?? (args.Model is { } m && new CheckpointLayout(Pretrained.ResolveModelFolder(m)).HasTokenizer
+            ? Pretrained.ResolveModelFolder(m)
+            : cfg.LmTokenizer);
+        return Pretrained.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
     }
 
     static VisionLanguageModel BuildModel(TrainArgs args, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
