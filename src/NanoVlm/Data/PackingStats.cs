@@ -1,6 +1,9 @@
 namespace NanoVlm.Data;
 
-/// <summary>How much padding packing saved: padding tokens of the packed batches against those of unpacked batches of the same samples.</summary>
+/// <summary>
+/// How much padding packing saved: padding tokens of the packed batches handed out against those of unpacked batches of the same
+/// samples in stream order (counted a buffer at a time, so a run stopped mid-epoch counts up to one buffer more on that side).
+/// </summary>
 public sealed class PackingStats
 {
     public long Samples { get; private set; }
