@@ -192,14 +192,15 @@ public sealed class LanguageModel : Module
         using var scope = NewDisposeScope();
         var (b, t) = (x.shape[0], x.shape[1]);
         var start = cache?.Length ?? 0;
+        sequenceIds = sequenceIds?.to(x.device);
         // Every row uses positions start..start+T: left padding does not shift them (RoPE is relative).
         var positions = sequenceIds is null
             ? arange(start, start + t, int64, x.device).unsqueeze(0).expand(b, -1)
-            : SamplePositions(sequenceIds.to(x.device));
+            : SamplePositions(sequenceIds);
         var (cos, sin) = rotary_embd.forward(positions);
         cos = cos.unsqueeze(1).to(x.dtype);
         sin = sin.unsqueeze(1).to(x.dtype);
-        var mask = sequenceIds is null ? CausalMask(t, start + t, x.dtype, x.device) : SampleMask(sequenceIds.to(x.device), x.dtype);
+        var mask = sequenceIds is null ? CausalMask(t, start + t, x.dtype, x.device) : SampleMask(sequenceIds, x.dtype);
         if (attentionMask is not null) mask = PaddingMask(attentionMask, start + t, mask, x.dtype);
         for (var i = 0; i < blocks.Count; i++) x = blocks[i].forward(x, cos, sin, mask, cache, i);
         cache?.Advance((int)t);
