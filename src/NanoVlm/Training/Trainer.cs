@@ -19,7 +19,7 @@ public sealed record EvalReport(int Step, double? ValLoss, double? Accuracy, boo
 public sealed record TrainingResult(int Steps, string? BestFolder, string LatestFolder, double? BestMetric, bool Interrupted, double Seconds);
 
 /// <summary>
-/// nanoVLM's training loop: AdamW with one learning rate for the projector and one for the backbones, warmup + cosine,
+/// nanoVLM's training loop: AdamW with a learning rate each for the projector, the vision encoder and the decoder, warmup + cosine,
 /// gradient accumulation and clipping, periodic validation, best-by-metric and resumable checkpoints, metrics.jsonl.
 /// </summary>
 public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string runDir, TrainingData data)
@@ -42,7 +42,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         options.Validate();
         Directory.CreateDirectory(runDir);
         var groups = ParameterGroups();
-        using var optimizer = new AdamW(groups, weightDecay: options.WeightDecay);
+        using var optimizer = new AdamW(groups.Select(g => g.Group).ToList(), weightDecay: options.WeightDecay);
         var progress = new TrainingProgress(0, 0, 0, null, 0);
         string? lastSaved = null;
         if (resume && TrainingState.LatestFolder(runDir) is { } latest)
@@ -73,7 +73,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels);
+                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
                     (loss! / options.GradientAccumulationSteps).backward();
                     lossSum += loss!.item<float>();
                     tokens += batch.AttentionMask.sum().item<long>();
@@ -97,7 +97,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     }
                     else
                     {
-                        foreach (var g in groups) g.Lr = LrSchedule.At(step, g.Name == "mp" ? options.LrMp : options.LrBackbones, MaxSteps);
+                        foreach (var (group, peak) in groups) group.Lr = LrSchedule.At(step, peak, MaxSteps);
                         optimizer.Step();
                         if (compute is not null) CopyWeights(model, compute);
                         step++;
@@ -105,7 +105,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     optimizer.ZeroGrad();
                 }
                 var seconds = window.Elapsed.TotalSeconds;
-                var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
+                var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Group.Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
                     clock.Elapsed.TotalSeconds);
                 metrics.Write(new { step, epoch, train_loss = meanLoss, lr = report.Lr, grad_norm = gradNorm, tokens_per_s = report.TokensPerSecond, seconds = report.Seconds, rss_mb = RssMb() });
                 Step?.Invoke(report);
@@ -159,17 +159,26 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         return self.WorkingSet64 >> 20;
     }
 
-    /// <summary>nanoVLM's two groups: the projector at lr_mp, the vision encoder and decoder at lr_backbones (frozen ones left out).</summary>
-    List<ParamGroup> ParameterGroups()
+    /// <summary>
+    /// nanoVLM's groups with their peak learning rates: the projector, the vision encoder and the decoder. A part at rate 0 (or
+    /// frozen) is left out and its parameters stop requiring gradients.
+    /// </summary>
+    List<(ParamGroup Group, double PeakLr)> ParameterGroups()
     {
         var all = model.UniqueNamedParameters();
-        bool Frozen(string name) =>
-            (options.FreezeVision && name.StartsWith("vision_encoder.", StringComparison.Ordinal))
-            || (options.FreezeDecoder && name.StartsWith("decoder.", StringComparison.Ordinal));
-        foreach (var (name, p) in all) p.requires_grad = !Frozen(name);
-        var groups = new List<ParamGroup> { new("mp", all.Where(p => p.Name.StartsWith("MP.", StringComparison.Ordinal)).ToList()) };
-        var backbones = all.Where(p => !p.Name.StartsWith("MP.", StringComparison.Ordinal) && !Frozen(p.Name)).ToList();
-        if (backbones.Count > 0) groups.Add(new ParamGroup("backbones", backbones));
+        var parts = new (string Name, string Prefix, double Lr)[]
+        {
+            ("mp", "MP.", options.LrMp),
+            ("vision", "vision_encoder.", options.FreezeVision ? 0 : options.LrVision),
+            ("language", "decoder.", options.FreezeDecoder ? 0 : options.LrLanguage),
+        };
+        var groups = new List<(ParamGroup, double)>();
+        foreach (var (name, prefix, lr) in parts)
+        {
+            var members = all.Where(p => p.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            foreach (var (_, p) in members) p.requires_grad = lr > 0;
+            if (lr > 0) groups.Add((new ParamGroup(name, members), lr));
+        }
         return groups;
     }
 
@@ -187,7 +196,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     using (batch)
                     using (NewDisposeScope())
                     {
-                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels).Loss!.item<float>();
+                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds).Loss!.item<float>();
                         n++;
                     }
                 if (n > 0) valLoss = sum / n;

@@ -11,6 +11,8 @@ public sealed class DataCommandTests : IDisposable
     [InlineData("fashion-mnist:/data/fm@2.5", "fashion-mnist", "/data/fm", "", 2.5)]
     [InlineData("cauldron:/data/the_cauldron,ai2d,vqav2", "cauldron", "/data/the_cauldron", "ai2d|vqav2", 1.0)]
     [InlineData("cauldron:/a/x.parquet,/b/y.parquet", "cauldron", "/a/x.parquet,/b/y.parquet", "", 1.0)]
+    [InlineData("finevision:/data/FineVision,ai2d_merged@2", "finevision", "/data/FineVision", "ai2d_merged", 2.0)]
+    [InlineData("finevision:/data/fv/train-0.parquet", "finevision", "/data/fv/train-0.parquet", "", 1.0)]
     [InlineData("mmstar:/data/mmstar/val.parquet", "mmstar", "/data/mmstar/val.parquet", "", 1.0)]
     [InlineData("jsonl:mine/data.jsonl@0.3", "jsonl", "mine/data.jsonl", "", 0.3)]
     [InlineData("hf:HuggingFaceM4/the_cauldron:ai2d,chartqa", "hf", "HuggingFaceM4/the_cauldron", "ai2d|chartqa", 1.0)]
