@@ -40,9 +40,9 @@ public static class MemoryBench
         var cfg = Presets.Get(o.Preset);
         manual_seed(0);
         using var model = new VisionLanguageModel(cfg);
-        using var compute = o.Dtype == ScalarType.Float32 ? null : Trainer.CloneAs(model, o.Dtype);
         var loaded = PeakRssBytes();
         using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
+        using var compute = o.Dtype == ScalarType.Float32 ? null : new ComputeCopy(model, optimizer, o.Dtype);
         using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
         for (var i = 0; i < o.Steps; i++) TrainBench.Step(model, compute, optimizer, data);
         return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), loaded, PeakRssBytes(), Oom: false, get_num_threads());

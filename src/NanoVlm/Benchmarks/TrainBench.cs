@@ -33,8 +33,8 @@ public static class TrainBench
             var peak = MachinePeak.MatmulGflops(dtype, o.PeakSizes, o.PeakRepeats);
             manual_seed(0);
             using var model = new VisionLanguageModel(cfg);
-            using var compute = dtype == ScalarType.Float32 ? null : Trainer.CloneAs(model, dtype);
             using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
+            using var compute = dtype == ScalarType.Float32 ? null : new ComputeCopy(model, optimizer, dtype);
             foreach (var batch in o.BatchSizes)
             {
                 using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
@@ -46,21 +46,22 @@ public static class TrainBench
         }
     }
 
-    /// <summary>One optimizer step; with a <paramref name="compute"/> copy its gradients go to the fp32 master weights.</summary>
-    internal static void Step(VisionLanguageModel model, VisionLanguageModel? compute, AdamW optimizer, SyntheticBatch data)
+    /// <summary>
+    /// One optimizer step as the trainer runs it, reading the loss and gradient norm back once; with a
+    /// <paramref name="compute"/> copy its gradients go to the fp32 master weights.
+    /// </summary>
+    internal static void Step(VisionLanguageModel model, ComputeCopy? compute, AdamW optimizer, SyntheticBatch data)
     {
-        var worker = compute ?? model;
+        var worker = compute?.Model ?? model;
         model.train();
         worker.train();
-        using (NewDisposeScope())
-        {
-            var (_, loss) = worker.forward(data.InputIds, data.Images, data.AttentionMask, data.Targets);
-            loss!.backward();
-        }
-        if (compute is not null) Trainer.MoveGradients(compute, model);
-        nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
+        using var scope = NewDisposeScope();
+        var (_, loss) = worker.forward(data.InputIds, data.Images, data.AttentionMask, data.Targets);
+        loss!.backward();
+        compute?.MoveGradients();
+        stack([loss.detach(), optimizer.ClipGradNorm(1.0)]).cpu();
         optimizer.Step();
-        if (compute is not null) Trainer.CopyWeights(model, compute);
+        compute?.RefreshWeights();
         optimizer.ZeroGrad();
     }
 }
