@@ -219,6 +219,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
     {
         var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId };
         copy.to(dtype);
+        copy.to(source.Device);
         CopyWeights(source, copy);
         var trainable = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
         foreach (var (name, p) in copy.named_parameters()) p.requires_grad = trainable[name];
