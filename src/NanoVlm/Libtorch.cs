@@ -32,7 +32,11 @@ public static partial class Libtorch
         if (File.Exists(versionPy) && PythonVersion().Match(File.ReadAllText(versionPy)) is { Success: true } m) return m.Groups[1].Value;
         var buildVersion = Path.Combine(parent, "build-version");
         if (File.Exists(buildVersion)) return File.ReadAllText(buildVersion).Trim();
-        return NuGetVersion().Match(Path.GetFullPath(libDir)) is { Success: true } n ? $"{n.Groups[2].Value} (NuGet {n.Groups[1].Value})" : null;
+        if (NuGetVersion().Match(Path.GetFullPath(libDir) + "/") is { Success: true } n) return $"{n.Groups[2].Value}, NuGet {n.Groups[1].Value}";
+        // Copied from the NuGet package into the application: the dependency manifest names the package.
+        return Directory.EnumerateFiles(AppContext.BaseDirectory, "*.deps.json").Select(File.ReadAllText)
+            .Select(json => DepsPackage().Match(json)).Where(m => m.Success)
+            .Select(m => $"{m.Groups[2].Value}, NuGet {m.Groups[1].Value}").FirstOrDefault();
     }
 
     /// <summary>One line: where the loaded libtorch is and its version.</summary>
@@ -48,4 +52,7 @@ public static partial class Libtorch
 
     [GeneratedRegex(@"/(libtorch-[a-z0-9.-]+?)/(\d+\.\d+\.\d+[^/]*)/runtimes/")]
     private static partial Regex NuGetVersion();
+
+    [GeneratedRegex(@"""(libtorch-[a-z0-9.-]+?)/(\d+\.\d+\.\d+[^""]*)""")]
+    private static partial Regex DepsPackage();
 }
