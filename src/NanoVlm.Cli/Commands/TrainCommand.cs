@@ -76,7 +76,6 @@ public static class TrainCommand
                         CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps),
                     },
                 }, cancel.Token);
-            outcome.Tokenizer.Dispose();
             Console.WriteLine($"model: {outcome.ModelFolder}");
             return outcome.Result.Interrupted ? 130 : 0;
         });

@@ -12,7 +12,7 @@ namespace NanoVlm.Benchmarks;
 public sealed record DeviceCheckRow(string Check, string Dtype, string Device, double Error, double Tolerance, bool Passed);
 
 /// <summary>
-/// The model on a device against a golden case (the PyTorch reference's logits, loss and greedy ids, fp32 on the CPU)
+/// The model on a device against a seed-format golden case (the PyTorch reference's logits, loss and greedy ids, fp32 on the CPU)
 /// and against our own fp32 CPU gradients, in fp32 and bf16. Errors are relative to the largest reference value
 /// (logits, gradients) or to the value (loss); greedy ids count the share of positions that differ. fp32 runs with
 /// TF32 off, so it must match closely; bf16 keeps 8 bits of mantissa, so its tolerances are loose and its greedy ids
@@ -25,19 +25,19 @@ public static class DeviceCheck
         if (!File.Exists(Path.Combine(caseDir, "case.json"))) throw new NanoVlmException($"{caseDir}: not a golden case (no case.json)");
         if (device.type == DeviceType.CUDA) backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = false;
         using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(caseDir, "case.json")));
-        var imageToken = settings.RootElement.GetProperty("image_token_id").GetInt32();
+        var (imageToken, eos) = (settings.RootElement.GetProperty("image_token_id").GetInt32(), settings.RootElement.GetProperty("eos_token_id").GetInt32());
         var newTokens = settings.RootElement.GetProperty("greedy_new_tokens").GetInt32();
         using var expected = SafetensorsFile.Open(Path.Combine(caseDir, "expected.safetensors"));
         using var scope = NewDisposeScope();
         var (ids, mask, targets, images) = (expected.Load("input_ids"), expected.Load("attention_mask"), expected.Load("targets"), expected.Load("images"));
         var (refLogits, refLoss, refIds) = (expected.Load("logits"), expected.Load("loss").item<float>(), expected.Load("generated_ids"));
-        var refGrads = Gradients(Load(caseDir, imageToken), ids, images, mask, targets);
+        var refGrads = Gradients(Load(caseDir, imageToken, eos), ids, images, mask, targets);
 
         var rows = new List<DeviceCheckRow>();
         foreach (var dtype in dtypes)
         {
             var fp32 = dtype == ScalarType.Float32;
-            using var loaded = Load(caseDir, imageToken);
+            using var loaded = Load(caseDir, imageToken, eos);
             using var converted = fp32 ? null : Trainer.CloneAs(loaded, dtype);
             var model = converted ?? loaded;
             model.to(device);
@@ -64,10 +64,10 @@ public static class DeviceCheck
         return rows;
     }
 
-    static VisionLanguageModel Load(string caseDir, int imageToken)
+    static VisionLanguageModel Load(string caseDir, int imageToken, int eos)
     {
-        var model = VisionLanguageModel.FromPretrained(caseDir);
-        model.ImageTokenId = imageToken;
+        var model = Checkpoint.Load(caseDir);
+        (model.ImageTokenId, model.EosTokenId) = (imageToken, eos);
         return model;
     }
 

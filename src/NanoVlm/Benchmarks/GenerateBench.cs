@@ -73,10 +73,10 @@ public static class GenerateBench
     {
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        var embeddings = model.Embed(prompt.InputIds, prompt.Images);
+        var (embeddings, mask) = model.Embed(prompt.InputIds, prompt.Images, prompt.AttentionMask);
         using var cache = newTokens is { } n
             ? new KvCache(model.Config, embeddings.shape[0], (int)embeddings.shape[1] + n, embeddings.dtype, embeddings.device)
             : null;
-        model.Head(model.Decoder.forward(embeddings, prompt.AttentionMask, cache)[.., -1]);
+        model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
     }
 }

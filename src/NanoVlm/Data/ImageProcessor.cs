@@ -6,8 +6,8 @@ namespace NanoVlm.Data;
 
 /// <summary>
 /// nanoVLM's image pipeline: decode (PNG, JPEG with its EXIF orientation applied, WebP, GIF first frame, BMP), convert to 8-bit RGB
-/// (alpha dropped without compositing, like PIL's <c>convert("RGB")</c>), resize to <c>size x size</c> bilinearly (antialiased when
-/// downscaling, as PIL's BILINEAR), round to 8 bits as PIL does, then scale to [0, 1]: a float32 <c>[3, size, size]</c> tensor.
+/// (alpha dropped without compositing, like PIL's <c>convert("RGB")</c>), resize to <c>size x size</c> with PIL's BILINEAR
+/// (<see cref="PilResize"/>, byte-identical), then scale to [0, 1]: a float32 <c>[3, size, size]</c> tensor.
 /// An image already <c>size x size</c> is not resampled, so its tensor is exactly bytes / 255.
 /// </summary>
 public sealed class ImageProcessor(int size, ImageLimits? limits = null)
@@ -49,11 +49,9 @@ public sealed class ImageProcessor(int size, ImageLimits? limits = null)
     /// <summary>Resizes (when needed) and scales an RGB image to the float32 <c>[3, Size, Size]</c> tensor in [0, 1].</summary>
     public Tensor ToTensor(RgbImage image)
     {
+        var resized = PilResize.Resize(image, Size, Size, PilFilter.Bilinear);
         using var scope = NewDisposeScope();
-        var chw = tensor(image.Pixels, [image.Height, image.Width, 3], ScalarType.Byte).permute(2, 0, 1).to_type(ScalarType.Float32);
-        if (image.Width != Size || image.Height != Size)
-            chw = nn.functional.interpolate(chw.unsqueeze(0), [Size, Size], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)
-                .squeeze(0).round_().clamp_(0, 255);
+        var chw = tensor(resized.Pixels, [Size, Size, 3], ScalarType.Byte).permute(2, 0, 1).to_type(ScalarType.Float32);
         return chw.div_(255f).contiguous().MoveToOuterDisposeScope();
     }
 

@@ -1,5 +1,3 @@
-using TorchSharp;
-
 namespace NanoVlm.Data;
 
 /// <summary>An image of a sample, decoded only when asked (on a loader worker), named by <see cref="Source"/> in errors.</summary>
@@ -16,6 +14,4 @@ public sealed class VqaImage
     public static VqaImage FromPixels(RgbImage image, string source) => new(source, _ => image);
 
     public RgbImage Decode(ImageProcessor processor) => _decode(processor);
-
-    public torch.Tensor ToTensor(ImageProcessor processor) => processor.ToTensor(_decode(processor));
 }

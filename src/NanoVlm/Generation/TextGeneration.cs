@@ -24,16 +24,15 @@ public static class TextGeneration
         options.Validate();
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
-        var (batch, promptLength) = (inputIds.shape[0], (int)inputIds.shape[1]);
+        var batch = inputIds.shape[0];
         var eos = model.EosTokenId;
         if (options.MaxNewTokens == 0) return empty(batch, 0, int64, inputIds.device).MoveToOuterDisposeScope();
 
         var rng = options.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null;
-        var embeddings = model.Embed(inputIds, images);
+        var (embeddings, mask) = model.Embed(inputIds, images, attentionMask);
         using var cache = options.UseKvCache
-            ? new KvCache(model.Config, batch, promptLength + options.MaxNewTokens, embeddings.dtype, embeddings.device)
+            ? new KvCache(model.Config, batch, (int)embeddings.shape[1] + options.MaxNewTokens, embeddings.dtype, embeddings.device)
             : null;
-        var mask = attentionMask?.to(embeddings.device);
         var logits = model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
 
         var generated = new List<Tensor>();

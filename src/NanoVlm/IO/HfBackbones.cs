@@ -13,7 +13,7 @@ public static class HfBackbones
     public static VisionLanguageModel Load(VlmConfig cfg, string siglipFolder, string llamaFolder)
     {
         cfg = WithVisionConfig(cfg, ReadConfig(siglipFolder));
-        cfg = WithLanguageConfig(cfg, ReadConfig(llamaFolder), Path.Combine(llamaFolder, Checkpoint.ConfigFile));
+        cfg = WithLanguageConfig(cfg, ReadConfig(llamaFolder), Path.Combine(llamaFolder, CheckpointLayout.ConfigFile));
         cfg.Validate("backbone configs");
         var model = new VisionLanguageModel(cfg);
         try
@@ -33,8 +33,8 @@ public static class HfBackbones
 
     static JsonObject ReadConfig(string folder)
     {
-        var path = Path.Combine(folder, Checkpoint.ConfigFile);
-        if (!File.Exists(path)) throw new NanoVlmException($"{folder}: missing {Checkpoint.ConfigFile}");
+        var path = Path.Combine(folder, CheckpointLayout.ConfigFile);
+        if (!File.Exists(path)) throw new NanoVlmException($"{folder}: missing {CheckpointLayout.ConfigFile}");
         try
         {
             return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new NanoVlmException($"{path}: expected a JSON object");

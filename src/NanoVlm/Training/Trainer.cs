@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using NanoVlm.Data;
+using NanoVlm.IO;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,8 +22,10 @@ public sealed record TrainingResult(int Steps, string? BestFolder, string Latest
 /// nanoVLM's training loop: AdamW with one learning rate for the projector and one for the backbones, warmup + cosine,
 /// gradient accumulation and clipping, periodic validation, best-by-metric and resumable checkpoints, metrics.jsonl.
 /// </summary>
-public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, string runDir, TrainingData data)
+public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string runDir, TrainingData data)
 {
+    readonly VisionLanguageModel model = vlm.Model;
+
     public event Action<StepReport>? Step;
     public event Action<EvalReport>? Evaluated;
     /// <summary>Skipped steps (non-finite loss or gradient) and other notes for the user.</summary>
@@ -33,9 +36,6 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
     public int MaxSteps { get; } = options.MaxSteps ?? Math.Max(1, data.BatchesPerEpoch * options.Epochs / options.GradientAccumulationSteps);
 
     public string BestFolder => Path.Combine(runDir, "best");
-
-    /// <summary>Files copied into every saved checkpoint (the tokenizer, so a checkpoint is usable on its own).</summary>
-    public IReadOnlyList<string> ExtraFiles { get; init; } = [];
 
     public TrainingResult Run(bool resume = false, CancellationToken cancel = default)
     {
@@ -48,7 +48,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         if (resume && TrainingState.LatestFolder(runDir) is { } latest)
         {
             lastSaved = latest;
-            using (var saved = VisionLanguageModel.FromPretrained(latest)) CopyWeights(saved, model);
+            using (var saved = Checkpoint.Load(latest)) CopyWeights(saved, model);
             progress = TrainingState.Restore(latest, optimizer);
             Note?.Invoke($"resumed from {latest} at step {progress.Step}");
         }
@@ -131,7 +131,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 interrupted = cancel.IsCancellationRequested;
                 if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
-                    (lastSaved, savedStep) = (TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles), step);
+                    (lastSaved, savedStep) = (TrainingState.Save(runDir, vlm, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad)), step);
                 if (step % TrimInterval == 0) ReleaseMemory();
                 if (last || interrupted) break;
             }
@@ -139,7 +139,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
         if (step != savedStep || lastSaved is null)
-            lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
+            lastSaved = TrainingState.Save(runDir, vlm, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad));
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
     }
 
@@ -207,8 +207,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         var tmp = BestFolder + $".tmp-{Environment.ProcessId}";
         var old = BestFolder + ".old";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-        model.SavePretrained(tmp);
-        TrainingState.CopyFiles(ExtraFiles, tmp);
+        vlm.Save(tmp);
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(BestFolder)) Directory.Move(BestFolder, old);
         Directory.Move(tmp, BestFolder);
@@ -217,7 +216,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
 
     internal static VisionLanguageModel CloneAs(VisionLanguageModel source, ScalarType dtype)
     {
-        var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId };
+        var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId, EosTokenId = source.EosTokenId };
         copy.to(dtype);
         copy.to(source.Device);
         CopyWeights(source, copy);

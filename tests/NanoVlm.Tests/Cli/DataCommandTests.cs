@@ -47,6 +47,30 @@ public sealed class DataCommandTests : IDisposable
     }
 
     [Fact]
+    public void PreviewShowsSamplesOfflineWithoutATokenizer()
+    {
+        var data = TestJsonl.Write(dir["data"], 3);
+        var (code, output, err) = CliProcess.Run("data", "preview", $"jsonl:{data}", "--n", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("assistant: stripes", output);
+        Assert.DoesNotContain("tokens:", output);
+        Assert.Contains("token counts need a tokenizer: HuggingFaceTB/cosmo2-tokenizer could not be loaded", output);
+    }
+
+    [Fact]
+    public void PreviewCountsTilesOfTheCurrentPipeline()
+    {
+        var golden = GoldenCases.First(GoldenCases.V02Format);
+        var data = TestJsonl.Write(dir["data"], 2);
+        var (code, output, err) = CliProcess.Run("data", "preview", $"jsonl:{data}", "--config", Path.Combine(golden, "config.json"),
+            "--tokenizer", Path.Combine(golden, "tokenizer"), "--n", "1");
+        Assert.True(code == 0, err);
+        // max_img_size 96 with resize_to_max_side_len: a 20x20 image is upscaled to 96x96, a 3x3 grid of 32px tiles after a global
+        // tile, 4 tokens each.
+        Assert.Contains("(40 image tokens)", output);
+    }
+
+    [Fact]
     public void MissingSourceIsAOneLineError()
     {
         var (code, _, err) = CliProcess.Run("data", "preview", "jsonl:/nonexistent/data.jsonl");

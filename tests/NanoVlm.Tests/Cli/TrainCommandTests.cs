@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NanoVlm.IO;
 using NanoVlm.Models;
 using static TorchSharp.torch;
 
@@ -52,7 +53,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         var (code, _, err) = Train("frozen", "--freeze-vision", "--freeze-decoder", "--seed", "3");
         Assert.True(code == 0, err);
-        using var trained = VisionLanguageModel.FromPretrained(Path.Combine(dir["frozen"], "best"));
+        using var trained = Checkpoint.Load(Path.Combine(dir["frozen"], "best"));
         manual_seed(3);
         using var initial = new VisionLanguageModel(trained.Config);
         var start = initial.state_dict();
@@ -67,7 +68,7 @@ public sealed class TrainCommandTests : IDisposable
         var (code, output, err) = Train("mix", "--bf16", "--data", $"jsonl:{second}@0.5", "--cutoff", "12");
         Assert.True(code == 0, err);
         Assert.Contains("18 training samples", output.ReplaceLineEndings(" "));
-        using var model = VisionLanguageModel.FromPretrained(Path.Combine(dir["mix"], "best"));
+        using var model = Checkpoint.Load(Path.Combine(dir["mix"], "best"));
         Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
     }
 
@@ -83,7 +84,7 @@ public sealed class TrainCommandTests : IDisposable
 
     static Dictionary<string, Tensor> Weights(string folder)
     {
-        using var m = VisionLanguageModel.FromPretrained(folder);
+        using var m = Checkpoint.Load(folder);
         return m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
     }
 
@@ -131,7 +132,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(8, metrics.Count(m => m.TryGetProperty("train_loss", out _))); // 18 training samples / 4 = 4 batches x 2 epochs
         Assert.Equal([0, 1], metrics.Where(m => m.TryGetProperty("train_loss", out _)).Select(m => m.GetProperty("epoch").GetInt32()).Distinct());
         Assert.True(metrics.Last().GetProperty("accuracy").ValueKind == JsonValueKind.Number);
-        using (var trained = VisionLanguageModel.FromPretrained(Path.Combine(dir["cfg"], "best")))
+        using (var trained = Checkpoint.Load(Path.Combine(dir["cfg"], "best")))
             Assert.Equal(1, trained.Config.LmNBlocks);
 
         (code, output, err) = CliProcess.Run("train", "--model", Path.Combine(dir["cfg"], "best"), "--data", $"jsonl:{Jsonl("data")}",
@@ -166,7 +167,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(output.Contains("(interrupted, resumable)"), output + errors);
         var latest = NanoVlm.Training.TrainingState.LatestFolder(dir["interrupted"]);
         Assert.NotNull(latest);
-        using (VisionLanguageModel.FromPretrained(latest!)) { }
+        using (Checkpoint.Load(latest!)) { }
     }
 
     [Theory]

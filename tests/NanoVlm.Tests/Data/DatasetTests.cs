@@ -113,7 +113,7 @@ public class DatasetTests
         var image = samples[1].Images[0].Decode(new ImageProcessor(32));
         Assert.Equal((28, 28), (image.Width, image.Height));
         Assert.Equal([(byte)(784 % 256), (byte)(784 % 256), (byte)(784 % 256)], image.Pixels[..3]);
-        using var tensor = samples[1].Images[0].ToTensor(new ImageProcessor(32));
+        using var tensor = new ImageProcessor(32).ToTensor(samples[1].Images[0].Decode(new ImageProcessor(32)));
         Assert.Equal(new long[] { 3, 32, 32 }, tensor.shape);
         Assert.Contains("missing Fashion-MNIST file", Assert.Throws<NanoVlmException>(() => FashionMnistDataset.Load(dir, train: true)).Message);
     }

@@ -17,7 +17,7 @@ public sealed class TinyData : IVqaDataset, IDisposable
         Tokenizer = Tokenizer.Load(TokenizerFolder, Config.VlmExtraTokens);
         Config = Config with
         {
-            LmBaseVocabSize = Tokenizer.VocabSize - 1, LmVocabSize = Tokenizer.VocabSize, LmEosTokenId = Tokenizer.EosTokenId,
+            LmBaseVocabSize = Tokenizer.VocabSize - 1, LmVocabSize = Tokenizer.VocabSize,
         };
     }
 
@@ -42,20 +42,20 @@ public sealed class TinyData : IVqaDataset, IDisposable
     /// <summary>Deterministic training batches, as the CLI builds them.</summary>
     public TrainingData TrainingData(TrainingOptions options)
     {
-        var collator = new VqaCollator(Tokenizer, Config, new ImageProcessor(Config.VitImgSize));
+        var collator = new VlmProcessor(Config, Tokenizer);
         var (train, val) = DatasetView.Split(this, options.Seed, valRatio: 0.25);
         return new TrainingData(
-            epoch => VqaDataLoader.Batches(train.ReadShuffled(options.Seed, epoch), collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize),
+            epoch => VqaDataLoader.Batches(train.ReadShuffled(options.Seed, epoch), s => collator.EncodeForTraining(s), b => collator.Collate(b), options.BatchSize),
             train.Count / options.BatchSize,
-            () => VqaDataLoader.Batches(val.ReadInOrder(), collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize));
+            () => VqaDataLoader.Batches(val.ReadInOrder(), s => collator.EncodeForTraining(s), b => collator.Collate(b), options.BatchSize));
     }
 
-    public VisionLanguageModel NewModel(int seed = 0)
+    /// <summary>A fresh model bound to its own copy of the tokenizer (the front door owns both).</summary>
+    public PretrainedVlm NewModel(int seed = 0)
     {
         var model = TestModels.Create(seed, Config);
         model.train();
-        Pretrained.Bind(model, Tokenizer);
-        return model;
+        return PretrainedVlm.Create(model, Tokenizer.Load(TokenizerFolder, Config.VlmExtraTokens));
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
@@ -41,7 +42,7 @@ public class TrainerTests
         using var second = data.NewModel(seed: 99); // different init: everything must come from the checkpoint
         var resumed = new Trainer(second, Options, runs["resumed"], data.TrainingData(Options)).Run(resume: true);
         Assert.Equal(6, resumed.Steps);
-        AssertSameWeights(Weights(straight), second);
+        AssertSameWeights(Weights(straight.Model), second.Model);
 
         var metrics = File.ReadAllLines(Path.Combine(runs["resumed"], "metrics.jsonl"));
         Assert.Equal(6, metrics.Count(l => l.Contains("train_loss")));
@@ -64,7 +65,7 @@ public class TrainerTests
         Assert.Equal(3, evals.Count);
         Assert.All(evals, e => Assert.NotNull(e.ValLoss));
         Assert.NotNull(result.BestFolder);
-        using var best = VisionLanguageModel.FromPretrained(result.BestFolder!);
+        using var best = Checkpoint.Load(result.BestFolder!);
         Assert.True(File.Exists(Path.Combine(runs.Path, "metrics.jsonl")));
         Assert.Equal("step-0000030", File.ReadAllText(Path.Combine(runs.Path, "checkpoints", "latest")));
         Assert.Equal(2, Directory.GetDirectories(Path.Combine(runs.Path, "checkpoints"), "step-*").Length);
@@ -76,10 +77,10 @@ public class TrainerTests
         using var data = new TinyData();
         using var runs = new TempDir();
         using var model = data.NewModel();
-        var before = Weights(model);
+        var before = Weights(model.Model);
         var options = Options with { FreezeVision = true, FreezeDecoder = true, MaxSteps = 2 };
         new Trainer(model, options, runs.Path, data.TrainingData(options)).Run();
-        foreach (var (name, t) in model.state_dict())
+        foreach (var (name, t) in model.Model.state_dict())
         {
             var same = t.eq(before[name]).all().item<bool>();
             Assert.True(name.StartsWith("MP.") ? !same : same, name);
@@ -97,7 +98,7 @@ public class TrainerTests
         var trainer = new Trainer(model, options, runs.Path, data.TrainingData(options));
         trainer.Step += r => losses.Add(r.Loss);
         trainer.Run();
-        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        Assert.All(model.Model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         Assert.True(losses.TakeLast(3).Average() < losses.Take(3).Average(), $"loss {losses.First():F3} -> {losses.Last():F3}");
     }
 
@@ -115,13 +116,13 @@ public class TrainerTests
         {
             if (r.Step != 3) return;
             using var _ = no_grad();
-            model.state_dict()["MP.proj.weight"].fill_(float.NaN); // poison: every later loss is NaN
+            model.Model.state_dict()["MP.proj.weight"].fill_(float.NaN); // poison: every later loss is NaN
         };
         var e = Assert.Throws<NanoVlmException>(() => trainer.Run());
         Assert.Contains("after 3 non-finite steps", e.Message);
         Assert.Contains("step-0000002", e.Message);
         Assert.Equal(3, notes.Count(n => n.Contains("step skipped")));
-        using var good = VisionLanguageModel.FromPretrained(Path.Combine(runs.Path, "checkpoints", "step-0000002"));
+        using var good = Checkpoint.Load(Path.Combine(runs.Path, "checkpoints", "step-0000002"));
         Assert.True(good.state_dict()["MP.proj.weight"].isfinite().all().item<bool>());
     }
 

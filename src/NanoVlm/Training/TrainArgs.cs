@@ -1,6 +1,5 @@
-using NanoVlm.Training;
 
-namespace NanoVlm.Cli.Training;
+namespace NanoVlm.Training;
 
 /// <summary>Everything a training run is made from; saved as <c>run.json</c> so <c>--resume</c> rebuilds the same run.</summary>
 public sealed record TrainArgs
