@@ -1,7 +1,7 @@
-using TorchSharp;
 using NanoVlm.Generation;
 using NanoVlm.Models;
 using NanoVlm.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Benchmarks;

@@ -1,6 +1,6 @@
-using TorchSharp;
 using NanoVlm.Models;
 using NanoVlm.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Benchmarks;
