@@ -38,8 +38,6 @@ public sealed class AdamW : IDisposable
 
     public long Steps { get; private set; }
 
-    public IEnumerable<Parameter> Parameters => Buffers.SelectMany(b => b.Params);
-
     public void Step()
     {
         using var _ = no_grad();

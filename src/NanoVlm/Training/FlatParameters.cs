@@ -45,8 +45,6 @@ public sealed class FlatParameters : IDisposable
     /// <summary>Every parameter's gradient, in order.</summary>
     public Tensor Grad { get; }
 
-    public long Count => offsets[^1];
-
     /// <summary>Parameter <paramref name="index"/>'s part of a flat tensor laid out like <see cref="Data"/>, in its shape.</summary>
     public Tensor Slice(Tensor flat, int index) =>
         flat.narrow(0, offsets[index], offsets[index + 1] - offsets[index]).view(Params[index].shape);
