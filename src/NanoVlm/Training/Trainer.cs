@@ -54,8 +54,10 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         }
         var metrics = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"), progress.Step);
         // bf16: a bf16 copy runs forward/backward; its gradients flow into the fp32 master weights that AdamW updates.
-        using var compute = options.Bf16 ? CloneAs(model, ScalarType.BFloat16) : null;
-        var worker = compute ?? model;
+        using var compute = options.Bf16 ? new ComputeCopy(model, optimizer, ScalarType.BFloat16) : null;
+        var worker = compute?.Model ?? model;
+        // The loss stays on the device until the step's one read, together with the gradient norm.
+        using var lossTotal = zeros([], float64, worker.Device);
         var clock = Stopwatch.StartNew();
         var (step, epoch, batchInEpoch, best, bad) = progress;
         // A step folder is written once: re-saving the folder `latest` names (after a skipped step) would delete it first.
@@ -65,7 +67,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         model.train();
         worker.train();
         optimizer.ZeroGrad();
-        var (micro, lossSum, tokens, window) = (0, 0.0, 0L, Stopwatch.StartNew());
+        var (micro, tokens, window) = (0, 0L, Stopwatch.StartNew());
         while (step < MaxSteps && !interrupted)
         {
             foreach (var batch in data.TrainEpoch(epoch).Skip(batchInEpoch))
@@ -75,19 +77,19 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 {
                     var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
                     (loss! / options.GradientAccumulationSteps).backward();
-                    lossSum += loss!.item<float>();
+                    using (no_grad()) lossTotal.add_(loss!);
                     tokens += batch.AttentionMask.sum().item<long>();
                 }
                 batchInEpoch++;
-                if (compute is not null)
-                    using (NewDisposeScope()) MoveGradients(compute, model);
+                compute?.MoveGradients();
                 if (++micro < options.GradientAccumulationSteps) continue;
 
-                var meanLoss = lossSum / micro;
-                double gradNorm;
-                using (NewDisposeScope()) // frees the gradient handles and temporaries of clipping and AdamW every step
+                double meanLoss, gradNorm;
+                using (NewDisposeScope()) // frees the temporaries of clipping and AdamW every step
                 {
-                    gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, options.MaxGradNorm);
+                    using var read = stack([lossTotal / micro, optimizer.ClipGradNorm(options.MaxGradNorm).to(float64)]).cpu();
+                    (meanLoss, gradNorm) = (read[0].item<double>(), read[1].item<double>());
+                    lossTotal.zero_();
                     if (!double.IsFinite(meanLoss) || !double.IsFinite(gradNorm))
                     {
                         bad++;
@@ -99,7 +101,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     {
                         foreach (var (group, peak) in groups) group.Lr = LrSchedule.At(step, peak, MaxSteps);
                         optimizer.Step();
-                        if (compute is not null) CopyWeights(model, compute);
+                        compute?.RefreshWeights();
                         step++;
                     }
                     optimizer.ZeroGrad();
@@ -109,7 +111,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     clock.Elapsed.TotalSeconds);
                 metrics.Write(new { step, epoch, train_loss = meanLoss, lr = report.Lr, grad_norm = gradNorm, tokens_per_s = report.TokensPerSecond, seconds = report.Seconds, rss_mb = RssMb() });
                 Step?.Invoke(report);
-                (micro, lossSum, tokens) = (0, 0.0, 0L);
+                (micro, tokens) = (0, 0L);
                 window.Restart();
 
                 var last = step >= MaxSteps;
@@ -225,6 +227,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
     {
         var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId, EosTokenId = source.EosTokenId };
         copy.to(dtype);
+        copy.to(source.Device);
         CopyWeights(source, copy);
         var trainable = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
         foreach (var (name, p) in copy.named_parameters()) p.requires_grad = trainable[name];
@@ -236,21 +239,6 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         using var _ = no_grad();
         var source = from.state_dict();
         foreach (var (name, t) in to.state_dict()) t.copy_(source[name]);
-    }
-
-    /// <summary>Adds the bf16 copy's gradients to the fp32 master gradients (accumulating in fp32), then clears them.</summary>
-    internal static void MoveGradients(VisionLanguageModel compute, VisionLanguageModel master)
-    {
-        using var _ = no_grad();
-        var targets = master.UniqueNamedParameters().ToDictionary(p => p.Name, p => p.Param);
-        foreach (var (name, p) in compute.UniqueNamedParameters())
-        {
-            if (p.grad is not { } g) continue;
-            var target = targets[name];
-            if (target.grad is null) target.grad = g.to(float32);
-            else target.grad.add_(g);
-            g.zero_();
-        }
     }
 
     /// <summary>Appends one JSON object per line; on resume, lines past the resumed step are dropped.</summary>

@@ -53,6 +53,8 @@ public class ModelTests
         var early = model.Generate(ids, images, mask, options, _ => steps++);
         Assert.True(steps < 200, "every row should have reached eos before the last step");
         Assert.True(full.eq(early).all().item<bool>());
+        var checkedPeriodically = model.Generate(ids, images, mask, options); // no callback: eos is checked every few steps
+        Assert.True(full.eq(checkedPeriodically).all().item<bool>());
     }
 
     [Fact]

@@ -230,7 +230,7 @@ public class TrainerTests
         for (var i = 0; i < 5; i++)
         {
             var grad = randn(5, 3);
-            ours.grad = grad.clone();
+            ours.grad!.copy_(grad); // AdamW keeps the gradient in its flat buffer
             theirs.grad = grad.clone();
             adam.Step();
             reference.step();
