@@ -12,9 +12,13 @@ public static class Devices
         "auto" => cuda.is_available() ? CUDA : CPU,
         "cuda" when cuda.is_available() => CUDA,
         "cuda" => throw new NanoVlmException(
-            "--device cuda: CUDA is not available (build with -p:NanoVlmBackend=cuda on a machine with an NVIDIA GPU)"),
+            $"--device cuda: CUDA is not available in the libtorch loaded ({Libtorch.Describe()}); see 'nanovlm info --device'"),
         var other => throw new NanoVlmException($"--device: unknown device '{other}' (use cpu, cuda or auto)"),
     };
+
+    /// <summary>How <c>--device</c> names a device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public static string Name(Device device) =>
+        device.type == DeviceType.CUDA ? device.index >= 0 ? $"cuda:{device.index}" : "cuda" : "cpu";
 
     /// <summary>Uses every core for intra-op parallelism (libtorch's default can be lower inside containers).</summary>
     public static void ConfigureThreads(int? threads = null) => set_num_threads(threads ?? Environment.ProcessorCount);

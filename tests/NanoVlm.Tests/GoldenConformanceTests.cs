@@ -44,6 +44,35 @@ public class GoldenConformanceTests
     [MemberData(nameof(GoldenCases.Data), MemberType = typeof(GoldenCases))]
     public void MatchesReference(string caseDir) => Check(caseDir);
 
+    /// <summary>The checks can fail: a case whose reference loss or first generated token is changed is refused, in every format.</summary>
+    [Theory]
+    [InlineData(GoldenCases.SeedFormat, "loss")]
+    [InlineData(GoldenCases.V01Format, "loss")]
+    [InlineData(GoldenCases.V02Format, "loss")]
+    [InlineData(GoldenCases.V01Format, "generated_ids")]
+    [InlineData(GoldenCases.V02Format, "gen_0_generated_ids")]
+    [InlineData(GoldenCases.V02Format, "image_1_tiles")]
+    public void ACorruptedCaseFails(string format, string tensorName)
+    {
+        using var dir = new TempDir();
+        var source = GoldenCases.First(format);
+        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(dir.Path, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var expectedFile = Path.Combine(dir.Path, "expected.safetensors");
+        Dictionary<string, Tensor> tensors;
+        using (var expected = SafetensorsFile.Open(expectedFile))
+            tensors = expected.Entries.Keys.ToDictionary(n => n, expected.Load);
+        var t = tensors[tensorName];
+        tensors[tensorName] = t.dtype == ScalarType.Int64 ? t.flatten().index_put_(t.flatten()[0] + 1, 0).reshape(t.shape) : t * 1.01 + 0.01;
+        File.Delete(expectedFile);
+        SafetensorsFile.Save(expectedFile, tensors);
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(dir.Path));
+    }
+
     /// <summary>Dispatches on case.json's format; an unknown format fails.</summary>
     internal static void Check(string caseDir)
     {

@@ -24,16 +24,22 @@ public static class TestModels
         return model;
     }
 
-    /// <summary>
-    /// The model behind the front door with a word-level tokenizer of exactly lm_base_vocab_size tokens (id 0 = eos), so the extra
-    /// tokens get the ids the model assumes. The tokenizer lives in a temporary folder (checkpoints copy it).
-    /// </summary>
+    /// <summary>The model behind the front door with <see cref="WordLevelTokenizer"/> of lm_base_vocab_size tokens in a temporary folder.</summary>
     public static PretrainedVlm Vlm(VisionLanguageModel model)
     {
-        var cfg = model.Config;
         var dir = Directory.CreateTempSubdirectory("nanovlm-test-tokenizer-").FullName;
+        WordLevelTokenizer(dir, model.Config.LmBaseVocabSize);
+        return PretrainedVlm.Create(model, Tokenizer.Load(dir, model.Config.VlmExtraTokens));
+    }
+
+    /// <summary>
+    /// Writes a word-level tokenizer.json of exactly <paramref name="size"/> tokens (id 0 = <c>&lt;|endoftext|&gt;</c>, the eos; 1 =
+    /// <c>&lt;unk&gt;</c>; then <c>w2</c>, <c>w3</c>, ...), so extra tokens get the ids a model built for that base vocabulary assumes.
+    /// </summary>
+    public static void WordLevelTokenizer(string folder, int size)
+    {
         var vocab = new JsonObject();
-        for (var i = 0; i < cfg.LmBaseVocabSize; i++) vocab[i switch { 0 => "<|endoftext|>", 1 => "<unk>", _ => $"w{i}" }] = i;
+        for (var i = 0; i < size; i++) vocab[i switch { 0 => "<|endoftext|>", 1 => "<unk>", _ => $"w{i}" }] = i;
         var json = new JsonObject
         {
             ["version"] = "1.0",
@@ -45,8 +51,8 @@ public static class TestModels
             ["pre_tokenizer"] = new JsonObject { ["type"] = "Whitespace" },
             ["model"] = new JsonObject { ["type"] = "WordLevel", ["vocab"] = vocab, ["unk_token"] = "<unk>" },
         };
-        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
-        return PretrainedVlm.Create(model, Tokenizer.Load(dir, cfg.VlmExtraTokens));
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
     }
 
     /// <summary>A left-padded batch: row r has images[r] images, then text tokens (ids 1..49), pad id 0 with mask 0.</summary>

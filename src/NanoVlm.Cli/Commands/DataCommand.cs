@@ -147,17 +147,18 @@ public static class DataCommand
         /// <summary>The tokenizer for token counts, or null with the reason when none can be had (offline, missing).</summary>
         public (Tokenizer? Tokenizer, string? Missing) Tokenizer(string? name, IEnumerable<VqaSample> samples)
         {
-            var source = name ?? Config.LmTokenizer;
+            var folder = Directory.CreateTempSubdirectory("nanovlm-tokenizer-");
             try
             {
-                if (source != Presets.WordLevelTokenizer) return (Data.Tokenizer.Load(Pretrained.ResolveTokenizer(source), Config.VlmExtraTokens), null);
-                var folder = Directory.CreateTempSubdirectory("nanovlm-wordlevel-").FullName;
-                WordLevelTokenizerBuilder.Write(folder, samples);
-                return (Data.Tokenizer.Load(folder, Config.VlmExtraTokens), null);
+                return (Pretrained.PrepareTokenizer(name ?? Config.LmTokenizer, Config, () => samples, folder.FullName), null);
             }
             catch (NanoVlmException e) when (name is null)
             {
                 return (null, $"token counts need a tokenizer: {Config.LmTokenizer} could not be loaded ({e.Message}); give --tokenizer");
+            }
+            finally
+            {
+                folder.Delete(recursive: true);
             }
         }
 

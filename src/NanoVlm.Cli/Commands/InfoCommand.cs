@@ -12,9 +12,15 @@ public static class InfoCommand
     {
         var checkpoint = new Argument<string?>("checkpoint") { Description = "checkpoint folder or Hub repo id (its config and weights are checked)", Arity = ArgumentArity.ZeroOrOne };
         var config = new Option<string?>("--config") { Description = "a nanoVLM config.json (default: the 222M model)" };
-        var cmd = new Command("info", "Show a model's configuration and parameter counts") { checkpoint, config };
+        var device = new Option<bool>("--device") { Description = "show the libtorch loaded (path, version) and the devices found" };
+        var cmd = new Command("info", "Show a model's configuration and parameter counts") { checkpoint, config, device };
         cmd.SetAction(parse =>
         {
+            if (parse.GetValue(device))
+            {
+                DeviceReport.Print();
+                return 0;
+            }
             if (parse.GetValue(checkpoint) is { } name)
             {
                 if (parse.GetValue(config) is not null) throw new NanoVlmException("give a checkpoint or --config, not both");

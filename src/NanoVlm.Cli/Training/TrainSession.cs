@@ -21,8 +21,8 @@ public static class TrainSession
         var o = run.Args.Options;
         AnsiConsole.MarkupLineInterpolated($"[bold]run[/] {run.RunDir}");
         Console.WriteLine(
-            $"model {cfg.VitModelType} + {cfg.LmModelType}: {run.Vlm.Model.ParameterCounts().Total:N0} parameters on {run.Vlm.Model.Device.type}; {run.TrainSamples:N0} training samples, {run.Trainer.MaxSteps:N0} optimizer steps of {o.BatchSize} x {o.GradientAccumulationSteps}");
-        var result = TrainProgressView.Run(run.Trainer, run.RunDir, run.Resuming, cancel);
+            $"model {cfg.VitModelType} + {cfg.LmModelType}: {run.Vlm.Model.ParameterCounts().Total:N0} parameters on {run.Vlm.Model.Device.type}; {run.TrainSamples:N0} training samples, {(run.Packing is null ? "" : "about ")}{run.Trainer.MaxSteps:N0} optimizer steps of {o.BatchSize}{(run.Packing is null ? "" : " packed rows")} x {o.GradientAccumulationSteps}");
+        var result = TrainProgressView.Run(run.Trainer, run.RunDir, run.Resuming, run.Packing, cancel);
         foreach (var line in run.SkipReport()) AnsiConsole.MarkupLineInterpolated($"[yellow]{line}[/]");
         var modelFolder = result.BestFolder ?? result.LatestFolder;
         if (run.Args.PushToHub is not null && !result.Interrupted)

@@ -56,6 +56,31 @@ public static class Pretrained
     }
 
     /// <summary>
+    /// A tokenizer kept in <paramref name="folder"/> (so checkpoints can ship it): the one already there, else <paramref name="source"/>'s
+    /// files copied in (a folder, tokenizer.json or repo id), or for <c>wordlevel</c> one built from the samples' texts. Loaded with
+    /// the config's extra tokens.
+    /// </summary>
+    public static Tokenizer PrepareTokenizer(string source, VlmConfig cfg, Func<IEnumerable<VqaSample>> samples, string folder,
+        IProgress<DownloadProgress>? progress = null, Action<string>? log = null)
+    {
+        var layout = new CheckpointLayout(folder);
+        if (!layout.HasTokenizer)
+        {
+            if (source == Presets.WordLevelTokenizer)
+            {
+                log?.Invoke("building a word-level tokenizer from the training texts");
+                WordLevelTokenizerBuilder.Write(folder, samples(), cfg.Generation);
+            }
+            else
+            {
+                var resolved = ResolveTokenizer(source, progress);
+                layout.CopyTokenizerFrom(File.Exists(resolved) ? Path.GetDirectoryName(Path.GetFullPath(resolved))! : resolved);
+            }
+        }
+        return Tokenizer.Load(folder, cfg.VlmExtraTokens);
+    }
+
+    /// <summary>
     /// A VLM from the Hub backbones named by vit_model_type and lm_model_type (or local folders), vocabulary extended
     /// for the extra tokens, projector freshly initialised.
     /// </summary>

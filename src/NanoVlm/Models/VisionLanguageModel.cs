@@ -42,11 +42,15 @@ public sealed class VisionLanguageModel : Module
     internal LanguageModel Decoder => decoder;
 
     /// <summary>Logits [B, T, V] over the text positions and, when targets are given, the mean cross-entropy over targets != -100.</summary>
-    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null)
+    /// <param name="sequenceIds">Packed rows: the sample of each token (1..k, 0 = padding); each sample then attends only to itself.</param>
+    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null,
+        Tensor? sequenceIds = null)
     {
+        if (sequenceIds is not null && Config.PrependsImages)
+            throw new NanoVlmException("packed rows need image placeholders in the text: a v0.1 model prepends its images");
         using var scope = NewDisposeScope();
         var (embeddings, mask) = Embed(inputIds, images, attentionMask);
-        var hidden = decoder.forward(embeddings, mask);
+        var hidden = decoder.forward(embeddings, mask, sequenceIds: sequenceIds);
         // v0.1 prepends the image embeddings: its logits and targets cover the text positions only.
         var logits = decoder.head.forward(hidden[.., (int)(hidden.shape[1] - inputIds.shape[1])..]);
         Tensor? loss = null;
@@ -58,10 +62,10 @@ public sealed class VisionLanguageModel : Module
 
     /// <summary>Images given per sample (any number each, possibly none), flattened in batch order.</summary>
     public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, IReadOnlyList<IReadOnlyList<Tensor>> images,
-        Tensor? attentionMask = null, Tensor? targets = null)
+        Tensor? attentionMask = null, Tensor? targets = null, Tensor? sequenceIds = null)
     {
         using var flat = StackImages(images.SelectMany(x => x).ToList());
-        return forward(inputIds, flat, attentionMask, targets);
+        return forward(inputIds, flat, attentionMask, targets, sequenceIds);
     }
 
     /// <summary>Images as one flat list of [3, S, S] or [n, 3, S, S] tensors; null when there are none.</summary>

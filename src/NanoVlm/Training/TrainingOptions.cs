@@ -3,8 +3,12 @@ namespace NanoVlm.Training;
 /// <summary>The recipe (spec §8). Defaults follow nanoVLM's train config.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Peak learning rates of the projector, the vision encoder and the decoder; 0 freezes that part.</summary>
     public double LrMp { get; init; } = 2e-3;
-    public double LrBackbones { get; init; } = 1e-4;
+    public double LrVision { get; init; } = 1e-4;
+    public double LrLanguage { get; init; } = 1e-4;
+    /// <summary>Sets <see cref="LrVision"/> and <see cref="LrLanguage"/> (run.json files of older runs hold this).</summary>
+    public double LrBackbones { init => (LrVision, LrLanguage) = (value, value); }
     public int BatchSize { get; init; } = 32;
     public int GradientAccumulationSteps { get; init; } = 4;
     public double MaxGradNorm { get; init; } = 1.0;
@@ -14,7 +18,9 @@ public sealed record TrainingOptions
     public int EvalInterval { get; init; } = 250;
     public double ValRatio { get; init; } = 0.025;
     public int Seed { get; init; }
+    /// <summary>Same as <see cref="LrVision"/> 0.</summary>
     public bool FreezeVision { get; init; }
+    /// <summary>Same as <see cref="LrLanguage"/> 0.</summary>
     public bool FreezeDecoder { get; init; }
     /// <summary>bf16 compute with fp32 master weights (TorchSharp has no autocast, so a bf16 copy of the model runs the steps).</summary>
     public bool Bf16 { get; init; }
@@ -30,7 +36,9 @@ public sealed record TrainingOptions
         {
             if (!ok) throw new NanoVlmException(message);
         }
-        Check(LrMp >= 0 && LrBackbones >= 0, "learning rates must be >= 0");
+        Check(LrMp >= 0, $"--lr-mp must be >= 0, got {LrMp}");
+        Check(LrVision >= 0, $"--lr-vision must be >= 0, got {LrVision}");
+        Check(LrLanguage >= 0, $"--lr-language must be >= 0, got {LrLanguage}");
         Check(BatchSize > 0, $"--batch-size must be > 0, got {BatchSize}");
         Check(GradientAccumulationSteps > 0, $"--grad-accum must be > 0, got {GradientAccumulationSteps}");
         Check(MaxGradNorm > 0, $"--max-grad-norm must be > 0, got {MaxGradNorm}");
@@ -38,7 +46,8 @@ public sealed record TrainingOptions
         Check(MaxSteps is null or > 0, $"--max-steps must be > 0, got {MaxSteps}");
         Check(EvalInterval > 0, $"--eval-interval must be > 0, got {EvalInterval}");
         Check(ValRatio is >= 0 and < 1, $"--val-ratio must be in [0, 1), got {ValRatio}");
-        Check(!(FreezeVision && FreezeDecoder && LrMp == 0), "nothing to train: both backbones frozen and --lr-mp 0");
+        Check(LrMp > 0 || (LrVision > 0 && !FreezeVision) || (LrLanguage > 0 && !FreezeDecoder),
+            "nothing to train: every part is frozen or at learning rate 0");
         Check(MaxBadSteps > 0, $"--max-bad-steps must be > 0, got {MaxBadSteps}");
     }
 }

@@ -26,9 +26,10 @@ public sealed class TrainingRun : IDisposable
     readonly IReadOnlyList<IVqaDataset> _datasets;
 
     TrainingRun(TrainArgs args, string runDir, bool resuming, HubClient hub, IReadOnlyList<IVqaDataset> datasets, PretrainedVlm vlm,
-        Trainer trainer, int trainSamples)
+        Trainer trainer, int trainSamples, PackingStats? packing)
     {
-        (Args, RunDir, Resuming, _hub, _datasets, Vlm, Trainer, TrainSamples) = (args, runDir, resuming, hub, datasets, vlm, trainer, trainSamples);
+        (Args, RunDir, Resuming, _hub, _datasets, Vlm, Trainer, TrainSamples, Packing) =
+            (args, runDir, resuming, hub, datasets, vlm, trainer, trainSamples, packing);
     }
 
     public TrainArgs Args { get; }
@@ -38,6 +39,8 @@ public sealed class TrainingRun : IDisposable
     public PretrainedVlm Vlm { get; }
     public Trainer Trainer { get; }
     public int TrainSamples { get; }
+    /// <summary>The padding packing saved in the training batches so far; null when samples are not packed.</summary>
+    public PackingStats? Packing { get; }
 
     /// <summary>What was left out of the data, one line per source (empty when nothing was).</summary>
     public IReadOnlyList<string> SkipReport()
@@ -64,6 +67,7 @@ public sealed class TrainingRun : IDisposable
         CancellationToken cancel = default, string? resumeDir = null)
     {
         args.Options.Validate();
+        args.Packing?.Validate();
         Devices.ConfigureThreads(args.Threads);
         var device = Devices.Parse(args.Device);
         var sources = args.Data.Select(DataSource.Parse).ToList();
@@ -73,7 +77,7 @@ public sealed class TrainingRun : IDisposable
         PretrainedVlm? vlm = null;
         try
         {
-            var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel)).ToList();
+            var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel, args.MinRatings)).ToList();
             var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
             Directory.CreateDirectory(runDir);
             if (resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));
@@ -91,18 +95,28 @@ public sealed class TrainingRun : IDisposable
                 splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
                     x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass)), x.Second.Weight, x.First.Train.Count)).ToList(),
                 Seeds.Combine(args.Options.Seed, epoch));
+            var packing = args.Packing;
+            if (packing is not null && vlm.Generation == CheckpointGeneration.V01)
+            {
+                log?.Invoke("packing is off: a v0.1 model puts its image in front of the text, not inside it");
+                packing = null;
+            }
+            var packingStats = packing is null ? null : new PackingStats();
+            IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, int seed, PackingStats? countIn) => packing is null
+                ? VqaDataLoader.Batches(samples, s => processor.EncodeForTraining(s), b => processor.Collate(b), batch, args.Workers)
+                : VqaDataLoader.PackedBatches(samples, s => processor.EncodeForTraining(s),
+                    rows => PackedCollation.Collate(rows, tokenizer.PadTokenId, processor.Images.Size), vlm.Config.LmMaxLength, packing, batch,
+                    seed, processor.Skipped, countIn ?? new PackingStats(), args.Workers);
             // Data reading is not cancelled by Ctrl+C: the trainer stops at the next step boundary and saves a resumable checkpoint.
             var validation = splits.SelectMany(s => s.Val.ReadInOrder());
             var (evalSamples, score) = EvalSet(args, splits, hub, cancel);
             var data = new TrainingData(
-                epoch => VqaDataLoader.Batches(Epoch(epoch), s => processor.EncodeForTraining(s), b => processor.Collate(b), batch, args.Workers),
-                Math.Max(1, trainCount / batch),
-                splits.Sum(s => s.Val.Count) > 0
-                    ? () => VqaDataLoader.Batches(validation, s => processor.EncodeForTraining(s), b => processor.Collate(b), batch, args.Workers)
-                    : null,
+                epoch => Batches(Epoch(epoch), Seeds.Combine(args.Options.Seed, epoch), packingStats),
+                packing is null ? Math.Max(1, trainCount / batch) : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
+                splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
                 evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy);
             var trainer = new Trainer(vlm, args.Options, runDir, data);
-            return new TrainingRun(args, runDir, resumeDir is not null, hub, datasets, vlm, trainer, trainCount);
+            return new TrainingRun(args, runDir, resumeDir is not null, hub, datasets, vlm, trainer, trainCount, packingStats);
         }
         catch
         {
@@ -136,24 +150,10 @@ public sealed class TrainingRun : IDisposable
     static Tokenizer PrepareTokenizer(TrainArgs args, VlmConfig cfg, IReadOnlyList<IVqaDataset> datasets, string folder,
         IProgress<DownloadProgress>? progress, Action<string>? log)
     {
-        var layout = new CheckpointLayout(folder);
-        if (!layout.HasTokenizer)
-        {
-            var source = args.Tokenizer ?? (args.Model is { } m && new CheckpointLayout(Pretrained.ResolveModelFolder(m)).HasTokenizer
-                ? Pretrained.ResolveModelFolder(m)
-                : cfg.LmTokenizer);
-            if (source == Presets.WordLevelTokenizer)
-            {
-                log?.Invoke("building a word-level tokenizer from the training texts");
-                WordLevelTokenizerBuilder.Write(folder, datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()));
-            }
-            else
-            {
-                var resolved = Pretrained.ResolveTokenizer(source, progress);
-                layout.CopyTokenizerFrom(File.Exists(resolved) ? Path.GetDirectoryName(Path.GetFullPath(resolved))! : resolved);
-            }
-        }
-        return Tokenizer.Load(folder, cfg.VlmExtraTokens);
+        var source = args.Tokenizer ?? (args.Model is { } m && new CheckpointLayout(Pretrained.ResolveModelFolder(m)).HasTokenizer
+            ? Pretrained.ResolveModelFolder(m)
+            : cfg.LmTokenizer);
+        return Pretrained.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
     }
 
     static VisionLanguageModel BuildModel(TrainArgs args, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
@@ -169,6 +169,27 @@ public sealed class TrainingRun : IDisposable
         });
     }
 
+    /// <summary>
+    /// Packed batches in an epoch, estimated from the first samples (their mean length and the share that is kept): the exact count
+    /// is only known once the epoch has been packed, and the learning-rate schedule needs the steps up front.
+    /// </summary>
+    static int PackedBatchesPerEpoch(IEnumerable<VqaSample> epoch, PretrainedVlm vlm, int trainCount, int batch, PackingOptions packing)
+    {
+        const int probeSamples = 128;
+        var probe = new VlmProcessor(vlm.Config, vlm.Tokenizer); // its own skip counts: these samples are encoded again in training
+        var lengths = new List<int>();
+        foreach (var sample in epoch.Take(probeSamples))
+        {
+            if (probe.EncodeForTraining(sample) is not { } encoded) continue;
+            lengths.Add(encoded.InputIds.Length);
+            foreach (var image in encoded.Images) image.Dispose();
+        }
+        var kept = lengths.Where(n => n < packing.MaxSampleLength && n <= vlm.Config.LmMaxLength).ToList();
+        if (kept.Count == 0) return 1;
+        var rows = SamplePacker.EstimateRows((long)trainCount * kept.Count / lengths.Count, kept.Average(), vlm.Config.LmMaxLength, batch);
+        return (int)Math.Max(1, (rows + batch - 1) / batch);
+    }
+
     /// <summary>The accuracy probe: --eval-data (MMStar scored by letter, others by exact match) or the validation split.</summary>
     static (Func<IEnumerable<VqaSample>>? Samples, Func<string, string, bool> Score) EvalSet(TrainArgs args,
         IReadOnlyList<(DatasetView Train, DatasetView Val)> splits, HubClient hub, CancellationToken cancel)
@@ -177,7 +198,7 @@ public sealed class TrainingRun : IDisposable
         if (args.EvalData is { } spec)
         {
             var source = DataSource.Parse(spec);
-            var dataset = source.Open(trainSplit: false, hub, cancel);
+            var dataset = source.Open(trainSplit: false, hub, cancel, args.MinRatings);
             var view = DatasetView.All(dataset);
             return (() => view.ReadInOrder().Take(args.EvalSamples), dataset is MmStarDataset ? Scoring.MultipleChoice : Scoring.ExactMatch);
         }
@@ -185,11 +206,11 @@ public sealed class TrainingRun : IDisposable
         return (() => splits.SelectMany(s => s.Val.ReadInOrder()).Take(args.EvalSamples), Scoring.ExactMatch);
     }
 
-    /// <summary>nanoVLM's run name: nanoVLM_{vit}_mp{f}_{lm}_{devices}_{data}_bs{batch}_ep{epochs}_lr{backbones}-{mp}_{MMdd-HHmmss}.</summary>
+    /// <summary>nanoVLM's run name: nanoVLM_{vit}_mp{f}_{lm}_{devices}_{data}_bs{batch}_ep{epochs}_lr_vision_{v}-language_{l}-{mp}_{MMdd-HHmmss}.</summary>
     static string RunName(TrainArgs args, VlmConfig cfg)
     {
         var o = args.Options;
         var data = args.Cutoff is { } c ? $"{c}samples" : "full_ds";
-        return $"nanoVLM_{cfg.VitModelType.Split('/')[^1]}_mp{cfg.MpPixelShuffleFactor}_{cfg.LmModelType.Split('/')[^1]}_1x{(args.Device == "cuda" ? "GPU" : "CPU")}_{data}_bs{o.BatchSize * o.GradientAccumulationSteps}_ep{o.Epochs}_lr{o.LrBackbones}-{o.LrMp}_{DateTime.Now:MMdd-HHmmss}";
+        return $"nanoVLM_{cfg.VitModelType.Split('/')[^1]}_mp{cfg.MpPixelShuffleFactor}_{cfg.LmModelType.Split('/')[^1]}_1x{(args.Device == "cuda" ? "GPU" : "CPU")}_{data}_bs{o.BatchSize * o.GradientAccumulationSteps}_ep{o.Epochs}_lr_vision_{o.LrVision}-language_{o.LrLanguage}-{o.LrMp}_{DateTime.Now:MMdd-HHmmss}";
     }
 }

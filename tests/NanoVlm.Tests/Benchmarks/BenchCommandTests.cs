@@ -79,7 +79,7 @@ public class BenchCommandTests
     public void MemorySweepStopsAtTheFirstOutOfMemory()
     {
         var o = new MemoryBenchOptions { BatchSizes = [1, 2, 4, 8] };
-        var rows = MemoryBench.Run(o, b => new MemoryBenchRow("tiny", b, 128, "fp32", 1, b == 4 ? 0 : 2, Oom: b == 4, Threads: 1)).ToList();
+        var rows = MemoryBench.Run(o, b => new MemoryBenchRow("tiny", b, 128, "fp32", 1, b == 4 ? 0 : 2, Oom: b == 4, Threads: 1, Device: "cpu")).ToList();
         Assert.Equal([1, 2, 4], rows.Select(r => r.BatchSize));
         Assert.True(rows[^1].Oom);
     }

@@ -1,3 +1,4 @@
+using NanoVlm.Data;
 using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
@@ -72,19 +73,99 @@ public class TrainerTests
     }
 
     [Fact]
-    public void FrozenPartsDoNotChange()
+    public void APackedBatchHasTheLossOfItsSamplesUnpacked()
+    {
+        using var data = new TinyData(count: 6);
+        using var vlm = data.NewModel();
+        var model = vlm.Model;
+        model.eval();
+        List<EncodedSample> Encoded() => DatasetView.All(data).ReadInOrder().Select(s => vlm.Processor.EncodeForTraining(s)!).ToList();
+        using var unpacked = vlm.Processor.Collate(Encoded()); // collating disposes the samples' images
+        var encoded = Encoded();
+        using var packed = PackedCollation.Collate([encoded[..3], encoded[3..]], data.Tokenizer.PadTokenId, data.Config.VitImgSize);
+        Assert.Equal(2, packed.InputIds.shape[0]);
+        var expected = model.forward(unpacked.InputIds, unpacked.Images, unpacked.AttentionMask, unpacked.Labels).Loss!.item<float>();
+        var actual = model.forward(packed.InputIds, packed.Images, packed.AttentionMask, packed.Labels, packed.SequenceIds).Loss!.item<float>();
+        Assert.Equal(expected, actual, 5);
+    }
+
+    [Fact]
+    public void PackedTrainingLowersTheLoss()
+    {
+        using var data = new TinyData();
+        using var runs = new TempDir();
+        using var model = data.NewModel();
+        var options = Options with { MaxSteps = 30, EvalInterval = 30, GradientAccumulationSteps = 1, BatchSize = 2 };
+        var losses = new List<double>();
+        var trainer = new Trainer(model, options, runs.Path, data.TrainingData(options, new PackingOptions()));
+        trainer.Step += r => losses.Add(r.Loss);
+        trainer.Run();
+        Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() * 0.8, $"loss {losses.First():F3} -> {losses.Last():F3}");
+    }
+
+    public static TheoryData<string, string> FrozenParts => new()
+    {
+        { "freeze-vision freeze-decoder", "vision_encoder. decoder." },
+        { "lr-vision=0 lr-language=0", "vision_encoder. decoder." },
+        { "lr-mp=0", "MP." },
+        { "lr-vision=0", "vision_encoder." },
+        { "lr-mp=0 freeze-decoder", "MP. decoder." },
+    };
+
+    [Theory]
+    [MemberData(nameof(FrozenParts))]
+    public void PartsAtLearningRateZeroOrFrozenDoNotChange(string settings, string frozenPrefixes)
     {
         using var data = new TinyData();
         using var runs = new TempDir();
         using var model = data.NewModel();
         var before = Weights(model.Model);
-        var options = Options with { FreezeVision = true, FreezeDecoder = true, MaxSteps = 2 };
+        var options = Options with { MaxSteps = 2, LrVision = 2e-3, LrLanguage = 1e-3 };
+        foreach (var setting in settings.Split(' '))
+            options = setting switch
+            {
+                "freeze-vision" => options with { FreezeVision = true },
+                "freeze-decoder" => options with { FreezeDecoder = true },
+                "lr-mp=0" => options with { LrMp = 0 },
+                "lr-vision=0" => options with { LrVision = 0 },
+                "lr-language=0" => options with { LrLanguage = 0 },
+                _ => throw new ArgumentException(setting),
+            };
         new Trainer(model, options, runs.Path, data.TrainingData(options)).Run();
-        foreach (var (name, t) in model.Model.state_dict())
+        foreach (var (name, p) in model.Model.named_parameters())
         {
-            var same = t.eq(before[name]).all().item<bool>();
-            Assert.True(name.StartsWith("MP.") ? !same : same, name);
+            var frozen = frozenPrefixes.Split(' ').Any(name.StartsWith);
+            Assert.Equal(frozen, p.eq(before[name]).all().item<bool>());
+            Assert.Equal(!frozen, p.requires_grad);
         }
+    }
+
+    [Fact]
+    public void NothingToTrainIsAnError()
+    {
+        var e = Assert.Throws<NanoVlmException>(() => (Options with { LrMp = 0, LrVision = 0, FreezeDecoder = true }).Validate());
+        Assert.Contains("nothing to train", e.Message);
+        Assert.Contains("--lr-vision", Assert.Throws<NanoVlmException>(() => (Options with { LrVision = -1 }).Validate()).Message);
+    }
+
+    [Fact]
+    public void LrBackbonesSetsBothBackbonesAndOldRunFilesStillRead()
+    {
+        var both = Options with { LrBackbones = 5e-4 };
+        Assert.Equal((5e-4, 5e-4), (both.LrVision, both.LrLanguage));
+        var old = System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>("""{"LrMp":0.003,"LrBackbones":0.0007}""")!;
+        Assert.Equal((0.003, 7e-4, 7e-4), (old.LrMp, old.LrVision, old.LrLanguage));
+        var split = Options with { LrVision = 1e-5, LrLanguage = 2e-5 };
+        var json = System.Text.Json.JsonSerializer.Serialize(split);
+        Assert.DoesNotContain("LrBackbones", json);
+        Assert.Equal(split, System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(json));
+
+        var before = System.Text.Json.JsonSerializer.Deserialize<TrainArgs>("""{"Data":["fashion-mnist"],"Options":{"LrBackbones":0.0007}}""")!;
+        Assert.Null(before.Packing); // runs from before packing resume unpacked
+        Assert.Equal(MinRatings.Default, before.MinRatings);
+        var now = new TrainArgs { Packing = new PackingOptions { MaxImagesPerPack = 6 }, MinRatings = new MinRatings(Formatting: 3), Options = split };
+        var again = System.Text.Json.JsonSerializer.Deserialize<TrainArgs>(System.Text.Json.JsonSerializer.Serialize(now))!;
+        Assert.Equal((now.Packing, now.MinRatings, now.Options), (again.Packing, again.MinRatings, again.Options));
     }
 
     [Fact]
@@ -149,7 +230,7 @@ public class TrainerTests
         for (var i = 0; i < 5; i++)
         {
             var grad = randn(5, 3);
-            ours.grad = grad.clone();
+            ours.grad!.copy_(grad); // AdamW keeps the gradient in its flat buffer
             theirs.grad = grad.clone();
             adam.Step();
             reference.step();
