@@ -15,7 +15,7 @@ public static class ChatSampling
         {
             MaxNewTokens = maxTokens ?? DefaultMaxTokens,
             Greedy = temperature == 0,
-            Temperature = temperature is > 0 or < 0 ? temperature.Value : defaults.Temperature,
+            Temperature = temperature is { } t && t != 0 ? t : defaults.Temperature,
             TopP = topP ?? defaults.TopP,
             TopK = topK ?? defaults.TopK,
             Seed = seed,
