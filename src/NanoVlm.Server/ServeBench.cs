@@ -18,7 +18,7 @@ public static class ServeBench
         if (options.Clients.Any(c => c < 1)) throw new NanoVlmException("client counts must be >= 1");
         using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) };
         var body = Body(model, options);
-        Request(http, body).GetAwaiter().GetResult(); // warm-up
+        for (var i = 0; i < 3; i++) Request(http, body).GetAwaiter().GetResult(); // warm-up: the JIT, libtorch's first allocations
         foreach (var clients in options.Clients) yield return Measure(http, body, clients, options.Requests);
     }
 

@@ -284,7 +284,7 @@ public static class BenchCommand
         var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id to serve in this process (or --url)" };
         var url = new Option<string?>("--url") { Description = "a running server instead (its /v1/models names the model)" };
         var clients = ListOption("--clients", string.Join(',', d.Clients), "concurrent clients, one measurement each");
-        var requests = IntOption("--requests", d.Requests, "requests per measurement (after one warm-up request)");
+        var requests = IntOption("--requests", d.Requests, "requests per measurement (after three warm-up requests)");
         var maxTokens = IntOption("--max-tokens", d.MaxTokens, "max_tokens of each greedy request");
         var maxBatch = IntOption("--max-batch", new ChatEngineOptions().MaxBatch, "the in-process server's --max-batch");
         var image = new Option<string?>("--image") { Description = "image file sent with every request (default: text only)" };
