@@ -37,8 +37,6 @@ public sealed class KvCache : IDisposable
     /// </summary>
     public Tensor? RowStarts { get; }
 
-    public long BatchSize => keys[0].shape[0];
-
     /// <summary>Stores this step's k, v [B, kv_heads, T, head_dim] for a layer; returns views of everything cached so far.</summary>
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {

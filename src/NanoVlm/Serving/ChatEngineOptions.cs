@@ -11,6 +11,6 @@ public sealed record ChatEngineOptions
     public void Validate()
     {
         if (MaxBatch < 1) throw new NanoVlmException($"max batch must be >= 1, got {MaxBatch}");
-        if (MaxQueue < 0) throw new NanoVlmException($"max queue must be >= 0, got {MaxQueue}");
+        if (MaxQueue < 1) throw new NanoVlmException($"max queue must be >= 1, got {MaxQueue}");
     }
 }
