@@ -12,6 +12,7 @@ foreach (var command in new[]
              DemoCommand.Create(),
              TrainCommand.Create(),
              GenerateCommand.Create(),
+             ServeCommand.Create(),
              EvalCommand.Create(),
              TokenizeCommand.Create(),
              DataCommand.Create(),

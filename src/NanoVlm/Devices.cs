@@ -12,9 +12,13 @@ public static class Devices
         "auto" => cuda.is_available() ? CUDA : CPU,
         "cuda" when cuda.is_available() => CUDA,
         "cuda" => throw new NanoVlmException(
-            "--device cuda: CUDA is not available (build with -p:NanoVlmBackend=cuda on a machine with an NVIDIA GPU)"),
+            $"--device cuda: CUDA is not available in the libtorch loaded ({Libtorch.Describe()}); see 'nanovlm info --device'"),
         var other => throw new NanoVlmException($"--device: unknown device '{other}' (use cpu, cuda or auto)"),
     };
+
+    /// <summary>How <c>--device</c> names a device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public static string Name(Device device) =>
+        device.type == DeviceType.CUDA ? device.index >= 0 ? $"cuda:{device.index}" : "cuda" : "cpu";
 
     /// <summary>The most threads accepted: far more than any machine's cores (OpenMP aborts the process at around 100,000).</summary>
     public const int MaxThreads = 1024;

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using NanoVlm.Data;
 using NanoVlm.Models;
 using static TorchSharp.torch;
 
@@ -20,6 +22,37 @@ public static class TestModels
         var model = new VisionLanguageModel(cfg ?? Tiny);
         model.eval();
         return model;
+    }
+
+    /// <summary>The model behind the front door with <see cref="WordLevelTokenizer"/> of lm_base_vocab_size tokens in a temporary folder.</summary>
+    public static PretrainedVlm Vlm(VisionLanguageModel model)
+    {
+        var dir = Directory.CreateTempSubdirectory("nanovlm-test-tokenizer-").FullName;
+        WordLevelTokenizer(dir, model.Config.LmBaseVocabSize);
+        return PretrainedVlm.Create(model, Tokenizer.Load(dir, model.Config.VlmExtraTokens));
+    }
+
+    /// <summary>
+    /// Writes a word-level tokenizer.json of exactly <paramref name="size"/> tokens (id 0 = <c>&lt;|endoftext|&gt;</c>, the eos; 1 =
+    /// <c>&lt;unk&gt;</c>; then <c>w2</c>, <c>w3</c>, ...), so extra tokens get the ids a model built for that base vocabulary assumes.
+    /// </summary>
+    public static void WordLevelTokenizer(string folder, int size)
+    {
+        var vocab = new JsonObject();
+        for (var i = 0; i < size; i++) vocab[i switch { 0 => "<|endoftext|>", 1 => "<unk>", _ => $"w{i}" }] = i;
+        var json = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = new JsonArray(new JsonObject
+            {
+                ["id"] = 0, ["content"] = "<|endoftext|>", ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                ["normalized"] = false, ["special"] = true,
+            }),
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "Whitespace" },
+            ["model"] = new JsonObject { ["type"] = "WordLevel", ["vocab"] = vocab, ["unk_token"] = "<unk>" },
+        };
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
     }
 
     /// <summary>A left-padded batch: row r has images[r] images, then text tokens (ids 1..49), pad id 0 with mask 0.</summary>

@@ -2,11 +2,14 @@ using System.CommandLine;
 using System.Diagnostics;
 using NanoVlm.Benchmarks;
 using NanoVlm.Models;
+using NanoVlm.Server;
+using NanoVlm.Serving;
 using Spectre.Console;
+using TorchSharp;
 
 namespace NanoVlm.Cli.Commands;
 
-/// <summary><c>nanovlm bench train|generate|memory</c>: training speed and MFU, generation latency, peak memory per batch size.</summary>
+/// <summary><c>nanovlm bench train|generate|memory|serve</c>: training speed and MFU, generation latency, peak memory per batch size, server load.</summary>
 public static class BenchCommand
 {
     public static Command Create()
@@ -14,11 +17,18 @@ public static class BenchCommand
         var cmd = new Command("bench", "Measure training speed, generation speed and memory on random weights (nothing is downloaded)");
         // On a shared machine fewer threads than cores can be faster: a parallel op waits for its slowest thread.
         var threads = new Option<int?>("--threads") { Description = "libtorch threads (default: every core)", Recursive = true };
+        var device = new Option<string>("--device")
+        {
+            Description = "cpu, cuda or auto (timing waits for the GPU to finish)", DefaultValueFactory = _ => "cpu", Recursive = true,
+        };
         cmd.Options.Add(threads);
-        cmd.Subcommands.Add(Train(threads));
-        cmd.Subcommands.Add(Generate(threads));
-        cmd.Subcommands.Add(Memory(threads));
-        cmd.Subcommands.Add(MemoryOne(threads));
+        cmd.Options.Add(device);
+        cmd.Subcommands.Add(Train(threads, device));
+        cmd.Subcommands.Add(Generate(threads, device));
+        cmd.Subcommands.Add(Memory(threads, device));
+        cmd.Subcommands.Add(MemoryOne(threads, device));
+        cmd.Subcommands.Add(Check(threads, device));
+        cmd.Subcommands.Add(Serve(threads, device));
         return cmd;
     }
 
@@ -63,30 +73,36 @@ public static class BenchCommand
         if (value <= 0) throw new NanoVlmException($"{option} must be > 0, got {value}");
     }
 
-    static Command Train(Option<int?> threadsOption)
+    static Command Train(Option<int?> threadsOption, Option<string> deviceOption)
     {
         var (preset, json) = (PresetOption(), JsonOption());
         var batchSizes = ListOption("--batch-sizes", "1,4", "batch sizes");
         var seqLen = IntOption("--seq-len", 128, "tokens per sample, the image's tokens included");
         var steps = IntOption("--steps", 2, "timed steps per configuration (after one warm-up step); the median is reported");
         var dtypes = ListOption("--dtypes", "fp32,bf16", "precisions: fp32, bf16 (bf16 compute with fp32 master weights)");
-        var peakSizes = ListOption("--peak-sizes", "512,1024,2048", "square matmul sizes for the machine's peak");
+        var peakSizes = new Option<string?>("--peak-sizes")
+        {
+            Description = "square matmul sizes for the machine's peak (comma-separated; default 512,1024,2048 on the CPU, 2048,4096,8192 on a GPU)",
+        };
         var cmd = new Command("train", "Training step time, samples/s, tokens/s and model FLOP utilisation against the measured matmul peak")
             { preset, batchSizes, seqLen, steps, dtypes, peakSizes, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
+            var device = Devices.Parse(parse.GetValue(deviceOption)!);
+            var defaultPeakSizes = device.type == TorchSharp.DeviceType.CUDA ? "2048,4096,8192" : "512,1024,2048";
             var o = new TrainBenchOptions
             {
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
-                Steps = parse.GetValue(steps), Dtypes = Dtypes(parse.GetValue(dtypes)!), PeakSizes = Ints(parse.GetValue(peakSizes)!, "--peak-sizes"),
+                Steps = parse.GetValue(steps), Dtypes = Dtypes(parse.GetValue(dtypes)!),
+                PeakSizes = Ints(parse.GetValue(peakSizes) ?? defaultPeakSizes, "--peak-sizes"), Device = device,
             };
             Positive(o.SeqLen, "--seq-len");
             Positive(o.Steps, "--steps");
             Presets.Get(o.Preset);
             var rows = Record(TrainBench.Run(o), parse.GetValue(json), r =>
                 $"{r.Dtype} batch {r.BatchSize}: {r.StepS:F3} s/step, MFU {r.Mfu:P1}");
-            var table = Table($"bench train: {o.Preset}, seq {o.SeqLen}, {threads} threads",
+            var table = Table($"bench train: {o.Preset}, seq {o.SeqLen}, {Where(device, threads)}",
                 "dtype", "batch", "step s", "samples/s", "tokens/s", "GFLOP/step", "GFLOP/s", "peak GFLOP/s", "MFU");
             foreach (var r in rows)
                 table.AddRow(r.Dtype, $"{r.BatchSize}", $"{r.StepS:F3}", $"{r.SamplesPerS:F2}", $"{r.TokensPerS:F1}", $"{r.ModelGflopPerStep:F1}",
@@ -97,7 +113,7 @@ public static class BenchCommand
         return cmd;
     }
 
-    static Command Generate(Option<int?> threadsOption)
+    static Command Generate(Option<int?> threadsOption, Option<string> deviceOption)
     {
         var (preset, json) = (PresetOption(), JsonOption());
         var batchSizes = ListOption("--batch-sizes", "1", "batch sizes");
@@ -112,8 +128,10 @@ public static class BenchCommand
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
+            var device = Devices.Parse(parse.GetValue(deviceOption)!);
             var o = new GenerateBenchOptions
             {
+                Device = device,
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"),
                 PromptLen = parse.GetValue(promptLen), NewTokens = parse.GetValue(newTokens), Dtypes = Dtypes(parse.GetValue(dtypes)!),
                 Repeats = parse.GetValue(repeats), BandwidthBytes = (long)parse.GetValue(bandwidthMib) << 20,
@@ -130,7 +148,7 @@ public static class BenchCommand
             Presets.Get(o.Preset);
             var rows = Record(GenerateBench.Run(o), parse.GetValue(json), r =>
                 $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
-            var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {threads} threads",
+            var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {Where(device, threads)}",
                 "dtype", "batch", "KV cache", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
             foreach (var r in rows)
                 table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
@@ -142,20 +160,23 @@ public static class BenchCommand
         return cmd;
     }
 
-    static Command Memory(Option<int?> threadsOption)
+    static Command Memory(Option<int?> threadsOption, Option<string> deviceOption)
     {
         var (preset, json) = (PresetOption(), JsonOption());
         var batchSizes = ListOption("--batch-sizes", "1,2,4,8", "batch sizes, in order; the sweep stops at the first out of memory");
         var seqLen = IntOption("--seq-len", 128, "tokens per sample, the image's tokens included");
         var steps = IntOption("--steps", 2, "training steps per batch size");
         var dtype = new Option<string>("--dtype") { Description = "fp32 or bf16 (bf16 compute with fp32 master weights)", DefaultValueFactory = _ => "fp32" };
-        var cmd = new Command("memory", "Peak process memory (RSS) of training steps per batch size, each in a fresh process (nanoVLM's measure_vram)")
+        var cmd = new Command("memory",
+                "Peak memory of training steps per batch size (process RSS, or GPU memory held), each in a fresh process (nanoVLM's measure_vram)")
             { preset, batchSizes, seqLen, steps, dtype, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
+            var device = Devices.Parse(parse.GetValue(deviceOption)!);
             var o = new MemoryBenchOptions
             {
+                Device = device,
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
                 Steps = parse.GetValue(steps), Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!),
             };
@@ -164,7 +185,8 @@ public static class BenchCommand
             Presets.Get(o.Preset);
             var rows = Record(MemoryBench.Run(o, batch => MeasureInChild(o, batch, threads)), parse.GetValue(json), r =>
                 r.Oom ? $"batch {r.BatchSize}: out of memory" : $"batch {r.BatchSize}: peak {Mib(r.PeakBytes)}");
-            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, peak RSS of {o.Steps} training steps, {threads} threads",
+            var measured = device.type == TorchSharp.DeviceType.CUDA ? "peak GPU memory held" : "peak RSS";
+            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, {measured} of {o.Steps} training steps, {Where(device, threads)}",
                 "batch", "after loading", "peak", "training step adds");
             foreach (var r in rows)
                 table.AddRow($"{r.BatchSize}", r.Oom ? "" : Mib(r.ModelBytes), r.Oom ? "[red]OOM[/]" : Mib(r.PeakBytes),
@@ -175,8 +197,35 @@ public static class BenchCommand
         return cmd;
     }
 
+    static Command Check(Option<int?> threadsOption, Option<string> deviceOption)
+    {
+        var json = JsonOption();
+        var golden = new Option<string>("--golden") { Description = "a golden case folder (case.json, expected.safetensors, the checkpoint)", Required = true };
+        var dtypes = ListOption("--dtypes", "fp32,bf16", "precisions: fp32, bf16");
+        var cmd = new Command("check", "The model on a device against a golden case: forward, backward and greedy generation, within tolerances")
+            { golden, dtypes, json };
+        cmd.SetAction(parse =>
+        {
+            SetThreads(parse, threadsOption);
+            var device = Devices.Parse(parse.GetValue(deviceOption)!);
+            var caseDir = parse.GetValue(golden)!;
+            var rows = Record(DeviceCheck.Run(caseDir, device, Dtypes(parse.GetValue(dtypes)!)), parse.GetValue(json), r =>
+                $"{r.Dtype} {r.Check}: {r.Error:G3} (tolerance {r.Tolerance:G3}) {(r.Passed ? "ok" : "FAILED")}");
+            var table = Table($"bench check: {Path.GetFileName(Path.GetFullPath(caseDir).TrimEnd('/'))} on {Devices.Name(device)}",
+                "dtype", "check", "error", "tolerance", "result");
+            foreach (var r in rows)
+                table.AddRow(r.Dtype, Markup.Escape(r.Check), $"{r.Error:G3}", $"{r.Tolerance:G3}", r.Passed ? "ok" : "[red]FAILED[/]");
+            AnsiConsole.Write(table);
+            var failed = rows.Where(r => !r.Passed).ToList();
+            if (failed.Count > 0)
+                throw new NanoVlmException($"device check: {failed.Count} of {rows.Count} checks failed ({string.Join(", ", failed.Select(r => $"{r.Dtype} {r.Check}"))})");
+            return 0;
+        });
+        return cmd;
+    }
+
     /// <summary>The child process of <c>bench memory</c>: one batch size, printed as one JSON line.</summary>
-    static Command MemoryOne(Option<int?> threadsOption)
+    static Command MemoryOne(Option<int?> threadsOption, Option<string> deviceOption)
     {
         var preset = PresetOption();
         var batch = IntOption("--batch-size", 1, "batch size");
@@ -190,6 +239,7 @@ public static class BenchCommand
             SetThreads(parse, threadsOption);
             var o = new MemoryBenchOptions
             {
+                Device = Devices.Parse(parse.GetValue(deviceOption)!),
                 Preset = parse.GetValue(preset)!, SeqLen = parse.GetValue(seqLen), Steps = parse.GetValue(steps),
                 Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!),
             };
@@ -204,7 +254,7 @@ public static class BenchCommand
         var (file, prefix) = SelfCommand();
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in prefix.Concat(["bench", "memory-one", "--preset", o.Preset, "--batch-size", $"{batch}", "--seq-len", $"{o.SeqLen}",
-                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype), "--threads", $"{threads}"]))
+                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype), "--threads", $"{threads}", "--device", Devices.Name(o.Device)]))
             start.ArgumentList.Add(arg);
         using var child = Process.Start(start) ?? throw new NanoVlmException($"could not start {file}");
         var stderr = child.StandardError.ReadToEndAsync();
@@ -213,7 +263,7 @@ public static class BenchCommand
         if (child.ExitCode == 0)
             return BenchJson.Parse<MemoryBenchRow>(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last());
         if (MemoryBench.IsOutOfMemory(child.ExitCode, stderr.Result))
-            return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), 0, 0, Oom: true, threads);
+            return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), 0, 0, Oom: true, threads, Devices.Name(o.Device));
         var last = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
         throw new NanoVlmException($"bench memory: batch {batch} failed (exit code {child.ExitCode}): {last}");
     }
@@ -228,6 +278,70 @@ public static class BenchCommand
     }
 
     /// <summary>Consumes the rows as they are measured: a progress line each, and a JSON line each when asked.</summary>
+    static Command Serve(Option<int?> threadsOption, Option<string> deviceOption)
+    {
+        var d = new ServeBenchOptions();
+        var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id to serve in this process (or --url)" };
+        var url = new Option<string?>("--url") { Description = "a running server instead (its /v1/models names the model)" };
+        var clients = ListOption("--clients", string.Join(',', d.Clients), "concurrent clients, one measurement each");
+        var requests = IntOption("--requests", d.Requests, "requests per measurement (after three warm-up requests)");
+        var maxTokens = IntOption("--max-tokens", d.MaxTokens, "max_tokens of each greedy request");
+        var maxBatch = IntOption("--max-batch", new ChatEngineOptions().MaxBatch, "the in-process server's --max-batch");
+        var image = new Option<string?>("--image") { Description = "image file sent with every request (default: text only)" };
+        var prompt = new Option<string>("--prompt") { Description = "the question", DefaultValueFactory = _ => d.Prompt };
+        var json = JsonOption();
+        var cmd = new Command("serve", "Load test of nanovlm serve: N concurrent streaming clients; requests/s, tokens/s, p50/p95 latency and time to first token")
+            { model, url, clients, requests, maxTokens, maxBatch, image, prompt, json };
+        cmd.SetAction(async (parse, cancellation) =>
+        {
+            var threads = SetThreads(parse, threadsOption);
+            var o = new ServeBenchOptions
+            {
+                Clients = Ints(parse.GetValue(clients)!, "--clients"), Requests = parse.GetValue(requests), MaxTokens = parse.GetValue(maxTokens),
+                Prompt = parse.GetValue(prompt)!, Image = parse.GetValue(image) is { } f ? File.ReadAllBytes(f) : null,
+            };
+            if ((parse.GetValue(model) is null) == (parse.GetValue(url) is null)) throw new NanoVlmException("give --model or --url");
+            PretrainedVlm? vlm = null;
+            VlmServer? server = null;
+            try
+            {
+                Uri target;
+                string name;
+                if (parse.GetValue(model) is { } m)
+                {
+                    vlm = PretrainedVlm.Load(m, new ConsoleDownloadProgress());
+                    vlm.Model.to(Devices.Parse(parse.GetValue(deviceOption)!));
+                    vlm.Model.eval();
+                    server = await VlmServer.StartAsync(vlm, new ServerOptions
+                        { Port = 0, ModelId = "bench", Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch) } });
+                    (target, name) = (server.Url, "bench");
+                }
+                else
+                {
+                    target = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
+                    using var http = new HttpClient { BaseAddress = target };
+                    name = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("v1/models", cancellation))!["data"]![0]!["id"]!.GetValue<string>();
+                }
+                var rows = Record(ServeBench.Run(target, name, o), parse.GetValue(json), r =>
+                    $"{r.Clients} clients: {r.RequestsPerS:F2} requests/s, {r.TokensPerS:F1} tokens/s, p50 {r.LatencyP50S:F3} s");
+                var table = Table($"bench serve: {parse.GetValue(model) ?? target.ToString()}, {o.Requests} requests of {o.MaxTokens} tokens"
+                    + $"{(o.Image is null ? "" : " with an image")}, {threads} threads",
+                    "clients", "requests", "failed", "requests/s", "tokens/s", "p50 s", "p95 s", "first token p50 s", "first token p95 s", "mean batch");
+                foreach (var r in rows)
+                    table.AddRow($"{r.Clients}", $"{r.Requests}", $"{r.Failed}", $"{r.RequestsPerS:F2}", $"{r.TokensPerS:F1}", $"{r.LatencyP50S:F3}",
+                        $"{r.LatencyP95S:F3}", $"{r.FirstTokenP50S:F3}", $"{r.FirstTokenP95S:F3}", $"{r.MeanBatch:F2}");
+                AnsiConsole.Write(table);
+                return 0;
+            }
+            finally
+            {
+                if (server is not null) await server.DisposeAsync();
+                vlm?.Dispose();
+            }
+        });
+        return cmd;
+    }
+
     static List<T> Record<T>(IEnumerable<T> rows, string? jsonPath, Func<T, string> progress)
     {
         using var json = jsonPath is null ? null : new StreamWriter(jsonPath, append: false);
@@ -242,6 +356,9 @@ public static class BenchCommand
         }
         return list;
     }
+
+    static string Where(TorchSharp.torch.Device device, int threads) =>
+        device.type == TorchSharp.DeviceType.CUDA ? Devices.Name(device) : $"{threads} threads";
 
     static Table Table(string title, params string[] columns)
     {

@@ -41,7 +41,9 @@ public static class DataCommand
         {
             using var session = Session.Open(parse.GetValue(source)!, parse.GetValue(preset), parse.GetValue(config));
             var samples = DatasetView.All(session.Dataset).ReadInOrder().Take(Math.Max(0, parse.GetValue(n))).ToList();
-            using var tok = session.Tokenizer(parse.GetValue(tokenizer), samples);
+            var (tok, missing) = session.Tokenizer(parse.GetValue(tokenizer), samples);
+            using var _ = tok;
+            var counter = tok is null ? null : new VlmProcessor(session.Config, tok);
             Console.WriteLine($"source: {session.Dataset.Name}");
             Console.WriteLine($"rows: {session.Dataset.Count:N0}");
             if (session.Dataset is CauldronDataset cauldron)
@@ -62,9 +64,10 @@ public static class DataCommand
                     Console.WriteLine($"  user: {turn.User}");
                     Console.WriteLine($"  assistant: {turn.Assistant}");
                 }
-                var (total, image) = session.TokenCount(tok, sample);
-                Console.WriteLine($"  tokens: {total} ({image} image tokens)");
+                if (counter is not null && Session.TokenCount(counter, sample) is (var total, var image))
+                    Console.WriteLine($"  tokens: {total} ({image} image tokens)");
             }
+            if (missing is not null) Console.WriteLine($"\n{missing}");
             return 0;
         });
         return cmd;
@@ -80,12 +83,15 @@ public static class DataCommand
         {
             using var session = Session.Open(parse.GetValue(source)!, parse.GetValue(preset), parse.GetValue(config));
             IEnumerable<VqaSample> Samples() => DatasetView.All(session.Dataset).ReadInOrder().Take(parse.GetValue(limit) ?? int.MaxValue);
-            using var tok = session.Tokenizer(parse.GetValue(tokenizer), Samples());
+            var (tok, missing) = session.Tokenizer(parse.GetValue(tokenizer), Samples());
+            using var _ = tok ?? throw new NanoVlmException(missing!);
+            var counter = new VlmProcessor(session.Config, tok);
             var tokens = new List<int>();
             var images = new List<int>();
             foreach (var sample in Samples())
             {
-                tokens.Add(session.TokenCount(tok, sample).Total);
+                if (Session.TokenCount(counter, sample) is not (var total, _)) continue;
+                tokens.Add(total);
                 images.Add(sample.Images.Count);
             }
             Console.WriteLine($"source: {session.Dataset.Name}, {tokens.Count:N0} samples ({session.Dataset.Skipped.Total} rows skipped)");
@@ -138,21 +144,32 @@ public static class DataCommand
             }
         }
 
-        public Tokenizer Tokenizer(string? name, IEnumerable<VqaSample> samples)
+        /// <summary>The tokenizer for token counts, or null with the reason when none can be had (offline, missing).</summary>
+        public (Tokenizer? Tokenizer, string? Missing) Tokenizer(string? name, IEnumerable<VqaSample> samples)
         {
-            var source = name ?? Config.LmTokenizer;
-            if (source != Presets.WordLevelTokenizer) return Data.Tokenizer.Load(Pretrained.ResolveTokenizer(source), Config.VlmExtraTokens);
-            var folder = Directory.CreateTempSubdirectory("nanovlm-wordlevel-").FullName;
-            WordLevelTokenizerBuilder.Write(folder, samples);
-            return Data.Tokenizer.Load(folder, Config.VlmExtraTokens);
+            var folder = Directory.CreateTempSubdirectory("nanovlm-tokenizer-");
+            try
+            {
+                return (Pretrained.PrepareTokenizer(name ?? Config.LmTokenizer, Config, () => samples, folder.FullName), null);
+            }
+            catch (NanoVlmException e) when (name is null)
+            {
+                return (null, $"token counts need a tokenizer: {Config.LmTokenizer} could not be loaded ({e.Message}); give --tokenizer");
+            }
+            finally
+            {
+                folder.Delete(recursive: true);
+            }
         }
 
-        /// <summary>The training text's length: every image's token block, then each turn's prompt, answer and eos.</summary>
-        public (int Total, int Image) TokenCount(Tokenizer tokenizer, VqaSample sample)
+        /// <summary>The training sequence's length through the config's processor, and how many positions its images take.</summary>
+        public static (int Total, int Image)? TokenCount(VlmProcessor processor, VqaSample sample)
         {
-            var image = sample.Images.Count * Config.MpImageTokenLength;
-            var text = string.Concat(sample.Turns.Select(t => Prompts.Question(t.User, sample.Style) + t.Assistant));
-            return (image + tokenizer.Encode(text).Length + sample.Turns.Count, image);
+            var encoded = processor.EncodeForTraining(sample, enforceMaxLength: false);
+            if (encoded is null) return null;
+            foreach (var t in encoded.Images) t.Dispose();
+            var image = processor.ImageTokenCount(encoded);
+            return (encoded.InputIds.Length + (processor.Generation == CheckpointGeneration.V01 ? image : 0), image);
         }
 
         public void Dispose() => hub.Dispose();

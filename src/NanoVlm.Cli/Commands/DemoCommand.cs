@@ -53,24 +53,20 @@ public static class DemoCommand
                     Epochs = parse.GetValue(epochs), MaxSteps = parse.GetValue(maxSteps), Bf16 = parse.GetValue(bf16), Seed = parse.GetValue(seed),
                 },
             }, cancel.Token);
-            using var _ = outcome.Tokenizer;
             if (outcome.Result.Interrupted) return 130;
 
-            var (model, tokenizer) = Pretrained.Load(outcome.ModelFolder);
-            using var __ = model;
-            using var ___ = tokenizer;
+            using var vlm = PretrainedVlm.Load(outcome.ModelFolder);
             var test = DataSource.Parse(data).Open(trainSplit: false);
-            var collator = new VqaCollator(tokenizer, model.Config, new ImageProcessor(model.Config.VitImgSize));
             var n = Math.Min(test.Count, parse.GetValue(testImages));
             var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask("answering \"What is this?\" for the test images", maxValue: n);
                 var whatIsThis = DatasetView.All(test).ReadInOrder(cancel.Token).Take(n)
                     .Select(s => s with { Turns = [s.Turns.Single(t => t.User == FashionMnistDataset.WhatIsThis)] });
-                return Evaluator.Run(model, collator, whatIsThis, Scoring.ExactMatch,
+                return Evaluator.Run(vlm.Model, vlm.Processor, whatIsThis, Scoring.ExactMatch,
                     batchSize: 250, maxNewTokens: 4, progress: done => task.Value = done, cancel: cancel.Token);
             });
-            ShowExamples(model, collator, test, cancel.Token);
+            ShowExamples(vlm, test, cancel.Token);
             Console.WriteLine($"checkpoint: {outcome.ModelFolder}");
             Console.WriteLine($"try: ./run nanovlm generate --model {outcome.ModelFolder} --image <28x28 image> --prompt \"What is this?\" --greedy --generations 1");
             Console.WriteLine($"demo: accuracy {100 * result.Accuracy:F2}% on {result.Total} test images, {clock.Elapsed.TotalSeconds:F0} s");
@@ -80,13 +76,13 @@ public static class DemoCommand
     }
 
     /// <summary>Every question for a few test images, the model's answer beside the truth.</summary>
-    static void ShowExamples(Models.VisionLanguageModel model, VqaCollator collator, IVqaDataset test, CancellationToken cancel)
+    static void ShowExamples(PretrainedVlm vlm, IVqaDataset test, CancellationToken cancel)
     {
         var rows = new[] { 0, 1, 2, 3, 4, 5 };
         var samples = test.ReadGroupRows(0, rows)
             .SelectMany(x => x.Sample.Turns.Select(t => x.Sample with { Turns = [t] }))
             .ToList();
-        var result = Evaluator.Run(model, collator, samples, Scoring.ExactMatch, batchSize: samples.Count, maxNewTokens: 4, cancel: cancel);
+        var result = Evaluator.Run(vlm.Model, vlm.Processor, samples, Scoring.ExactMatch, batchSize: samples.Count, maxNewTokens: 4, cancel: cancel);
         var table = new Table().Title("[bold]held-out test images[/]").AddColumn("image").AddColumn("question").AddColumn("truth").AddColumn("answer");
         foreach (var p in result.Predictions)
             table.AddRow(Markup.Escape(p.Source.Split(' ')[^1]), Markup.Escape(p.Question), Markup.Escape(p.Answer),

@@ -36,18 +36,15 @@ public static class EvalCommand
             var progress = new ConsoleDownloadProgress();
             using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
             var dataset = source.Open(trainSplit: false, hub, cancel.Token);
-            var (vlm, tokenizer) = Pretrained.Load(parse.GetValue(model)!, progress);
-            using var _ = vlm;
-            using var __ = tokenizer;
-            vlm.to(Devices.Parse(parse.GetValue(device)!));
-            var collator = new VqaCollator(tokenizer, vlm.Config, new ImageProcessor(vlm.Config.VitImgSize));
+            using var vlm = PretrainedVlm.Load(parse.GetValue(model)!, progress);
+            vlm.Model.to(Devices.Parse(parse.GetValue(device)!));
             var total = Math.Min(dataset.Count, parse.GetValue(limit) ?? int.MaxValue);
             var samples = DatasetView.All(dataset).ReadInOrder(cancel.Token).Take(total);
             var multipleChoice = dataset is MmStarDataset;
             var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask($"evaluating {dataset.Name}", maxValue: total);
-                return Evaluator.Run(vlm, collator, samples, multipleChoice ? Scoring.MultipleChoice : Scoring.ExactMatch,
+                return Evaluator.Run(vlm.Model, vlm.Processor, samples, multipleChoice ? Scoring.MultipleChoice : Scoring.ExactMatch,
                     parse.GetValue(batchSize), parse.GetValue(maxNew), done => task.Value = done, cancel.Token);
             });
             Report(result, multipleChoice);

@@ -1,9 +1,6 @@
 using TorchSharp;
 using System.CommandLine;
-using NanoVlm.Data;
 using NanoVlm.Generation;
-using NanoVlm.IO;
-using static TorchSharp.torch;
 
 namespace NanoVlm.Cli.Commands;
 
@@ -31,17 +28,10 @@ public static class GenerateCommand
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(generations) < 1) throw new NanoVlmException("--generations must be >= 1");
-            var (vlm, tokenizer) = Pretrained.Load(parse.GetValue(model)!, new ConsoleDownloadProgress());
-            using var _ = vlm;
-            using var __ = tokenizer;
-            vlm.to(Devices.Parse(parse.GetValue(device)!));
-            vlm.eval();
-            var cfg = vlm.Config;
-            var processor = new ImageProcessor(cfg.VitImgSize);
-            var files = parse.GetValue(image) ?? [];
-            using var images = files.Length == 0 ? null : stack(files.Select(processor.ProcessFile).ToArray());
-            var text = Prompts.ImageTokens(cfg.ImageToken, cfg.MpImageTokenLength, files.Length) + Prompts.Question(parse.GetValue(prompt)!);
-            using var ids = tensor(tokenizer.Encode(text).Select(i => (long)i).ToArray()).unsqueeze(0);
+            using var vlm = PretrainedVlm.Load(parse.GetValue(model)!, new ConsoleDownloadProgress());
+            vlm.Model.to(Devices.Parse(parse.GetValue(device)!));
+            vlm.Model.eval();
+            var images = (parse.GetValue(image) ?? []).Select(vlm.Processor.Images.DecodeFile).ToList();
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew), Greedy = parse.GetValue(greedy), TopK = parse.GetValue(topK),
@@ -51,17 +41,7 @@ public static class GenerateCommand
             for (var g = 0; g < parse.GetValue(generations); g++)
             {
                 Console.Write($"  >> Generation {g + 1}: ");
-                var produced = new List<int>();
-                var shown = "";
-                // Stream: print what the decoded text gained with each new token.
-                using var result = vlm.Generate(ids, images, null, options with { Seed = options.Seed + g }, step =>
-                {
-                    if (step[0] == tokenizer.EosTokenId) return;
-                    produced.Add((int)step[0]);
-                    var now = tokenizer.Decode(produced, skipSpecialTokens: true);
-                    if (now.StartsWith(shown, StringComparison.Ordinal)) Console.Write(now[shown.Length..]);
-                    shown = now;
-                });
+                vlm.Generate(parse.GetValue(prompt)!, images, options with { Seed = options.Seed + g }, Console.Write);
                 Console.WriteLine();
             }
             return 0;

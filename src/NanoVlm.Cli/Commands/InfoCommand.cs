@@ -10,15 +10,28 @@ public static class InfoCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<string?>("checkpoint") { Description = "checkpoint folder (its config.json is read)", Arity = ArgumentArity.ZeroOrOne };
+        var checkpoint = new Argument<string?>("checkpoint") { Description = "checkpoint folder or Hub repo id (its config and weights are checked)", Arity = ArgumentArity.ZeroOrOne };
         var config = new Option<string?>("--config") { Description = "a nanoVLM config.json (default: the 222M model)" };
-        var cmd = new Command("info", "Show a model's configuration and parameter counts") { checkpoint, config };
+        var device = new Option<bool>("--device") { Description = "show the libtorch loaded (path, version) and the devices found" };
+        var cmd = new Command("info", "Show a model's configuration and parameter counts") { checkpoint, config, device };
         cmd.SetAction(parse =>
         {
-            var dir = parse.GetValue(checkpoint);
-            var file = parse.GetValue(config) ?? (dir is null ? null : Path.Combine(dir, Checkpoint.ConfigFile));
-            var cfg = file is null ? new VlmConfig() : VlmConfig.Load(file);
-            Print(cfg, file ?? "default 222M config");
+            if (parse.GetValue(device))
+            {
+                DeviceReport.Print();
+                return 0;
+            }
+            if (parse.GetValue(checkpoint) is { } name)
+            {
+                if (parse.GetValue(config) is not null) throw new NanoVlmException("give a checkpoint or --config, not both");
+                var folder = Pretrained.ResolveModelFolder(name, new ConsoleDownloadProgress());
+                var cfg = Checkpoint.Verify(folder);
+                Print(cfg, folder);
+                Console.WriteLine("weights: ok");
+                return 0;
+            }
+            var file = parse.GetValue(config);
+            Print(file is null ? new VlmConfig() : VlmConfig.Load(file), file ?? "default 222M config");
             return 0;
         });
         return cmd;
@@ -38,6 +51,7 @@ public static class InfoCommand
             $"{cfg.LmNBlocks} blocks, dim {cfg.LmHiddenDim}, {cfg.LmNHeads} heads / {cfg.LmNKvHeads} kv, vocab {cfg.LmVocabSize}{(cfg.LmTieWeights ? ", tied head" : "")} ({cfg.LmModelType})"), $"{decoder:N0}");
         table.AddRow("[bold]total[/]", "", $"[bold]{total:N0}[/]");
         AnsiConsole.Write(table);
+        Console.WriteLine($"generation: {cfg.Generation}");
         Console.WriteLine($"total parameters: {total:N0} (vision {vision:N0}, projector {projector:N0}, decoder {decoder:N0})");
     }
 }

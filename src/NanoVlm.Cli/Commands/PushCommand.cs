@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NanoVlm.Hub;
+using NanoVlm.IO;
 
 namespace NanoVlm.Cli.Commands;
 
@@ -8,7 +9,7 @@ public static class PushCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<string>("checkpoint") { Description = "checkpoint folder (config.json and model.safetensors)" };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "checkpoint folder (config.json, weights and tokenizer files are uploaded)" };
         var repo = new Argument<string>("repo-id") { Description = "Hub repo id: name or org/name (created if missing)" };
         var isPrivate = new Option<bool>("--private") { Description = "create the repo private" };
         var message = new Option<string>("--message") { Description = "commit message", DefaultValueFactory = _ => HubClient.DefaultPushMessage };
@@ -19,7 +20,7 @@ public static class PushCommand
         cmd.SetAction(async (parse, ct) =>
         {
             using var client = new HubClient(HubOptions.FromEnvironment());
-            Console.WriteLine(await client.PushToHubAsync(parse.GetValue(checkpoint)!, parse.GetValue(repo)!, parse.GetValue(isPrivate), parse.GetValue(message), ct));
+            Console.WriteLine(await client.PushToHubAsync(new CheckpointLayout(parse.GetValue(checkpoint)!).Files(), parse.GetValue(repo)!, parse.GetValue(isPrivate), parse.GetValue(message), ct));
             return 0;
         });
         return cmd;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NanoVlm.Cli.Training;
+using NanoVlm.Data;
 using NanoVlm.Training;
 
 namespace NanoVlm.Cli.Commands;
@@ -11,6 +12,8 @@ public static class TrainCommand
     {
         var d = new TrainingOptions();
         var a = new TrainArgs();
+        var p = new PackingOptions();
+        var r = MinRatings.Default;
         var preset = new Option<string?>("--preset") { Description = "model preset: tiny (CPU, from scratch) or 222m (SigLIP + SmolLM2 backbones from the Hub); default tiny" };
         var config = new Option<string?>("--config") { Description = "a nanoVLM config.json to build the model from" };
         var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id to fine-tune" };
@@ -32,8 +35,18 @@ public static class TrainCommand
         var push = new Option<string?>("--push-to-hub") { Description = "push the best checkpoint to this Hub repo at the end" };
         var isPrivate = new Option<bool>("--private") { Description = "with --push-to-hub: create the repo private" };
         var lrMp = new Option<double>("--lr-mp") { Description = "learning rate of the modality projector", DefaultValueFactory = _ => d.LrMp };
-        var lrBackbones = new Option<double>("--lr-backbones") { Description = "learning rate of the vision encoder and decoder", DefaultValueFactory = _ => d.LrBackbones };
-        var batchSize = new Option<int>("--batch-size") { Description = "samples per micro-batch", DefaultValueFactory = _ => d.BatchSize };
+        var lrBackbones = new Option<double>("--lr-backbones") { Description = "learning rate of the vision encoder and decoder (0 freezes them)", DefaultValueFactory = _ => d.LrVision };
+        var lrVision = new Option<double?>("--lr-vision") { Description = "learning rate of the vision encoder (0 freezes it); default --lr-backbones" };
+        var lrLanguage = new Option<double?>("--lr-language") { Description = "learning rate of the decoder (0 freezes it); default --lr-backbones" };
+        var packing = new Option<bool>("--packing") { Description = "pack samples into rows of lm_max_length tokens, each attending only to itself (--packing false: one sample per row)", DefaultValueFactory = _ => true };
+        var maxSampleLength = new Option<int>("--max-sample-length") { Description = "with packing: drop samples of this many tokens or more", DefaultValueFactory = _ => p.MaxSampleLength };
+        var maxImagesPerPack = new Option<int>("--max-images-per-pack") { Description = "with packing: images in one row at most", DefaultValueFactory = _ => p.MaxImagesPerPack };
+        var maxImagesPerSample = new Option<int>("--max-images-per-sample") { Description = "with packing: drop samples with more images", DefaultValueFactory = _ => p.MaxImagesPerSample };
+        var minRelevance = new Option<int>("--min-relevance-rating") { Description = "FineVision rows: drop turns rated lower for relevance", DefaultValueFactory = _ => r.Relevance };
+        var minImageCorrespondence = new Option<int>("--min-image-correspondence-rating") { Description = "FineVision rows: drop turns rated lower for image correspondence", DefaultValueFactory = _ => r.ImageCorrespondence };
+        var minVisualDependency = new Option<int>("--min-visual-dependency-rating") { Description = "FineVision rows: drop turns rated lower for visual dependency", DefaultValueFactory = _ => r.VisualDependency };
+        var minFormatting = new Option<int>("--min-formatting-rating") { Description = "FineVision rows: drop turns rated lower for formatting", DefaultValueFactory = _ => r.Formatting };
+        var batchSize = new Option<int>("--batch-size") { Description = "rows per micro-batch (a row is one sample, or several when packing)", DefaultValueFactory = _ => d.BatchSize };
         var gradAccum = new Option<int>("--grad-accum") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => d.GradientAccumulationSteps };
         var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => d.MaxGradNorm };
         var epochs = new Option<int>("--epochs") { Description = "passes over the training data", DefaultValueFactory = _ => d.Epochs };
@@ -51,7 +64,8 @@ public static class TrainCommand
         var cmd = new Command("train", "Train or fine-tune a VLM (nanoVLM's recipe); Ctrl+C saves a resumable checkpoint")
         {
             preset, config, model, data, tokenizer, evalData, evalSamples, cutoff, output, runName, resume, device, workers, threads, push,
-            isPrivate, lrMp, lrBackbones, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
+            isPrivate, lrMp, lrBackbones, lrVision, lrLanguage, packing, maxSampleLength, maxImagesPerPack, maxImagesPerSample, minRelevance,
+            minImageCorrespondence, minVisualDependency, minFormatting, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
             freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps,
         };
         cmd.SetAction(parse =>
@@ -66,9 +80,19 @@ public static class TrainCommand
                     EvalSamples = parse.GetValue(evalSamples), Cutoff = parse.GetValue(cutoff), Output = parse.GetValue(output)!,
                     RunName = parse.GetValue(runName), Device = parse.GetValue(device)!, Workers = parse.GetValue(workers), Threads = parse.GetValue(threads),
                     PushToHub = parse.GetValue(push), Private = parse.GetValue(isPrivate),
+                    Packing = parse.GetValue(packing)
+                        ? new PackingOptions
+                        {
+                            MaxSampleLength = parse.GetValue(maxSampleLength), MaxImagesPerPack = parse.GetValue(maxImagesPerPack),
+                            MaxImagesPerSample = parse.GetValue(maxImagesPerSample),
+                        }
+                        : null,
+                    MinRatings = new MinRatings(parse.GetValue(minRelevance), parse.GetValue(minImageCorrespondence),
+                        parse.GetValue(minVisualDependency), parse.GetValue(minFormatting)),
                     Options = new TrainingOptions
                     {
-                        LrMp = parse.GetValue(lrMp), LrBackbones = parse.GetValue(lrBackbones), BatchSize = parse.GetValue(batchSize),
+                        LrMp = parse.GetValue(lrMp), LrVision = parse.GetValue(lrVision) ?? parse.GetValue(lrBackbones),
+                        LrLanguage = parse.GetValue(lrLanguage) ?? parse.GetValue(lrBackbones), BatchSize = parse.GetValue(batchSize),
                         GradientAccumulationSteps = parse.GetValue(gradAccum), MaxGradNorm = parse.GetValue(maxGradNorm),
                         Epochs = parse.GetValue(epochs), MaxSteps = parse.GetValue(maxSteps), EvalInterval = parse.GetValue(evalInterval),
                         ValRatio = parse.GetValue(valRatio), Seed = parse.GetValue(seed), WeightDecay = parse.GetValue(weightDecay),
@@ -76,7 +100,6 @@ public static class TrainCommand
                         CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps),
                     },
                 }, cancel.Token);
-            outcome.Tokenizer.Dispose();
             Console.WriteLine($"model: {outcome.ModelFolder}");
             return outcome.Result.Interrupted ? 130 : 0;
         });

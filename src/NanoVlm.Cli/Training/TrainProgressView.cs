@@ -1,3 +1,4 @@
+using NanoVlm.Data;
 using NanoVlm.Training;
 using Spectre.Console;
 
@@ -6,7 +7,7 @@ namespace NanoVlm.Cli.Training;
 /// <summary>What the user sees while training: a live bar (or plain lines when the output is not a terminal), loss.png, a summary.</summary>
 public static class TrainProgressView
 {
-    public static TrainingResult Run(Trainer trainer, string runDir, bool resume, CancellationToken cancel)
+    public static TrainingResult Run(Trainer trainer, string runDir, bool resume, PackingStats? packing, CancellationToken cancel)
     {
         var plot = new LossPlot(Path.Combine(runDir, "loss.png"));
         var evals = new List<EvalReport>();
@@ -58,6 +59,7 @@ public static class TrainProgressView
         if (last is not null) table.AddRow("last train loss", $"{last.Loss:F4}");
         if (evals.LastOrDefault(e => e.ValLoss is not null) is { } v) table.AddRow("last validation loss", $"{v.ValLoss:F4}");
         if (evals.Where(e => e.Accuracy is not null).MaxBy(e => e.Accuracy) is { } a) table.AddRow("best accuracy", $"{100 * a.Accuracy:F2}% (step {a.Step})");
+        if (packing is not null) table.AddRow("packing", Markup.Escape(packing.ToString()));
         table.AddRow("best checkpoint", Markup.Escape(result.BestFolder ?? "-"));
         table.AddRow("latest checkpoint", Markup.Escape(result.LatestFolder));
         table.AddRow("metrics", Markup.Escape(Path.Combine(runDir, "metrics.jsonl")));

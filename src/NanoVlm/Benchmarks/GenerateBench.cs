@@ -1,6 +1,7 @@
 using NanoVlm.Generation;
 using NanoVlm.Models;
 using NanoVlm.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Benchmarks;
@@ -18,10 +19,11 @@ public sealed record GenerateBenchOptions
     public int Repeats { get; init; } = 2;
     /// <summary>Size of the tensor read to measure memory bandwidth (well beyond the caches).</summary>
     public long BandwidthBytes { get; init; } = 1L << 29;
+    public Device Device { get; init; } = CPU;
 }
 
 public sealed record GenerateBenchRow(string Preset, int BatchSize, int PromptLen, int NewTokens, string Dtype, bool KvCache,
-    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads);
+    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads, string Device);
 
 /// <summary>
 /// Greedy generation on random weights (nanoVLM's benchmark-inference): prefill = vision tower, projector and decoder
@@ -35,9 +37,10 @@ public static class GenerateBench
     {
         if (o.NewTokens < 2) throw new NanoVlmException($"--new-tokens must be at least 2 to time decoding, got {o.NewTokens}");
         var cfg = Presets.Get(o.Preset);
-        var bandwidth = MachinePeak.ReadBandwidthGbs(o.BandwidthBytes, repeats: 3);
+        var bandwidth = MachinePeak.ReadBandwidthGbs(o.BandwidthBytes, repeats: 3, o.Device);
         manual_seed(0);
         using var master = new VisionLanguageModel(cfg);
+        master.to(o.Device);
         var decoderParams = master.ParameterCounts().Decoder;
         foreach (var dtype in o.Dtypes)
         {
@@ -53,12 +56,13 @@ public static class GenerateBench
                     var options = new GenerationOptions { Greedy = true, StopAtEos = false, UseKvCache = kv };
                     void Generate(int tokens) =>
                         model.Generate(prompt.InputIds, prompt.Images, prompt.AttentionMask, options with { MaxNewTokens = tokens }).Dispose();
-                    var prefill = Timing.Median(o.Repeats, () => Prefill(model, prompt, kv ? o.NewTokens : null));
-                    var firstToken = Timing.Median(o.Repeats, () => Generate(1));
-                    var full = Timing.Median(o.Repeats, () => Generate(o.NewTokens));
+                    var prefill = Timing.Median(o.Device, o.Repeats, () => Prefill(model, prompt, kv ? o.NewTokens : null));
+                    var firstToken = Timing.Median(o.Device, o.Repeats, () => Generate(1));
+                    var full = Timing.Median(o.Device, o.Repeats, () => Generate(o.NewTokens));
                     var decode = batch * (o.NewTokens - 1) / Math.Max(full - firstToken, 1e-9);
                     yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
-                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads());
+                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads(),
+                        Devices.Name(o.Device));
                 }
             }
         }
@@ -69,10 +73,10 @@ public static class GenerateBench
     {
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        var embeddings = model.Embed(prompt.InputIds, prompt.Images);
+        var (embeddings, mask) = model.Embed(prompt.InputIds, prompt.Images, prompt.AttentionMask);
         using var cache = newTokens is { } n
             ? new KvCache(model.Config, embeddings.shape[0], (int)embeddings.shape[1] + n, embeddings.dtype, embeddings.device)
             : null;
-        model.Head(model.Decoder.forward(embeddings, prompt.AttentionMask, cache)[.., -1]);
+        model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Benchmarks;
@@ -10,7 +9,7 @@ public static class MachinePeak
     public const int MaxMatmulSize = 16384;
 
     /// <summary>Best GFLOP/s (2n³ per n×n product) over square matrix multiplies of the given sizes, <paramref name="repeats"/> each.</summary>
-    public static double MatmulGflops(ScalarType dtype, IReadOnlyList<int> sizes, int repeats)
+    public static double MatmulGflops(ScalarType dtype, IReadOnlyList<int> sizes, int repeats, Device device)
     {
         foreach (var n in sizes)
         {
@@ -22,10 +21,10 @@ public static class MachinePeak
         foreach (var n in sizes)
         {
             using var scope = NewDisposeScope();
-            var (a, b) = (randn(n, n).to(dtype), randn(n, n).to(dtype));
+            var (a, b) = (randn(n, n).to(dtype, device), randn(n, n).to(dtype, device));
             for (var i = 0; i < repeats + 1; i++)
             {
-                var seconds = Time(() => a.mm(b));
+                var seconds = Timing.Seconds(device, () => a.mm(b).Dispose());
                 if (i > 0) best = Math.Max(best, 2.0 * n * n * n / seconds / 1e9); // the first call warms the kernels up
             }
         }
@@ -33,25 +32,18 @@ public static class MachinePeak
     }
 
     /// <summary>Best GB/s reading a float32 tensor of <paramref name="bytes"/> bytes once (a sum), over <paramref name="repeats"/> runs.</summary>
-    public static double ReadBandwidthGbs(long bytes, int repeats)
+    public static double ReadBandwidthGbs(long bytes, int repeats, Device device)
     {
         MemoryBudget.EnsureFits(bytes, $"--bandwidth-mib {bytes >> 20}: the tensor read");
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        var x = ones(bytes / sizeof(float));
+        var x = ones(bytes / sizeof(float), device: device);
         var best = 0.0;
         for (var i = 0; i < repeats + 1; i++)
         {
-            var seconds = Time(() => x.sum());
+            var seconds = Timing.Seconds(device, () => x.sum().Dispose());
             if (i > 0) best = Math.Max(best, bytes / seconds / 1e9); // the first pass pages the tensor in
         }
         return best;
-    }
-
-    static double Time(Func<Tensor> op)
-    {
-        var clock = Stopwatch.StartNew();
-        op().Dispose();
-        return clock.Elapsed.TotalSeconds;
     }
 }

@@ -1,5 +1,6 @@
 using NanoVlm.Models;
 using NanoVlm.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Benchmarks;
@@ -12,10 +13,15 @@ public sealed record MemoryBenchOptions
     public ScalarType Dtype { get; init; } = ScalarType.Float32;
     /// <summary>Training steps per batch size (the first allocates the optimizer state, later ones run with it).</summary>
     public int Steps { get; init; } = 2;
+    public Device Device { get; init; } = CPU;
 }
 
-/// <summary>One batch size: process peak RSS after loading the model and after the training steps; or out of memory.</summary>
-public sealed record MemoryBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, long ModelBytes, long PeakBytes, bool Oom, int Threads);
+/// <summary>
+/// One batch size: peak memory after loading the model and after the training steps (process RSS on the CPU, device
+/// memory this process holds on a GPU); or out of memory.
+/// </summary>
+public sealed record MemoryBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, long ModelBytes, long PeakBytes, bool Oom, int Threads,
+    string Device);
 
 /// <summary>
 /// nanoVLM's measure_vram on CPU: peak resident memory of training steps per batch size. Peak RSS never goes down within
@@ -34,18 +40,29 @@ public static class MemoryBench
         }
     }
 
-    /// <summary>Runs in the child process: loads the model, then trains on one batch size, reading VmHWM along the way.</summary>
+    /// <summary>
+    /// Runs in the child process: loads the model, then trains on one batch size, reading VmHWM (CPU) or the device
+    /// memory in use less what was in use before (<see cref="GpuMemory"/>) along the way.
+    /// </summary>
     public static MemoryBenchRow MeasureHere(MemoryBenchOptions o, int batch)
     {
         var cfg = Presets.Get(o.Preset);
+        Func<long> peak = PeakRssBytes;
+        if (o.Device.type == DeviceType.CUDA)
+        {
+            var before = GpuMemory.UsedBytes(o.Device.index);
+            peak = () => GpuMemory.UsedBytes(o.Device.index) - before;
+        }
         manual_seed(0);
         using var model = new VisionLanguageModel(cfg);
-        using var compute = o.Dtype == ScalarType.Float32 ? null : Trainer.CloneAs(model, o.Dtype);
-        var loaded = PeakRssBytes();
+        model.to(o.Device);
+        var loaded = peak();
         using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
+        using var compute = o.Dtype == ScalarType.Float32 ? null : new ComputeCopy(model, optimizer, o.Dtype);
         using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
         for (var i = 0; i < o.Steps; i++) TrainBench.Step(model, compute, optimizer, data);
-        return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), loaded, PeakRssBytes(), Oom: false, get_num_threads());
+        return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), loaded, peak(), Oom: false, get_num_threads(),
+            Devices.Name(o.Device));
     }
 
     /// <summary>The process's peak resident set size (VmHWM in /proc/self/status).</summary>

@@ -5,7 +5,8 @@ namespace NanoVlm.Benchmarks;
 
 /// <summary>
 /// Random inputs shaped like a training batch: each sample is one image's placeholder tokens followed by random text ids,
-/// no padding, targets shifted by one with the image positions ignored (-100), as the collator produces them.
+/// no padding, targets shifted by one with the image positions ignored (-100), as the collator produces them; on the
+/// model's device, so that timing leaves the host-to-device copy out.
 /// </summary>
 public sealed record SyntheticBatch(Tensor InputIds, Tensor Images, Tensor AttentionMask, Tensor Targets) : IDisposable
 {
@@ -16,12 +17,15 @@ public sealed record SyntheticBatch(Tensor InputIds, Tensor Images, Tensor Atten
         if (seqLen <= imageTokens)
             throw new NanoVlmException($"--seq-len {seqLen} leaves no text after the image's {imageTokens} tokens");
         ContextWindow.Check(cfg, seqLen, $"--seq-len {seqLen}: a sample");
+        using var scope = NewDisposeScope();
         var gen = new Generator((ulong)seed);
         var text = randint(1, cfg.LmBaseVocabSize, [batch, seqLen - imageTokens + 1], generator: gen);
         var ids = cat([full(batch, imageTokens, model.ImageTokenId, int64), text[.., ..^1]], 1);
         var targets = cat([full(batch, imageTokens - 1, -100L, int64), text], 1);
         var images = rand([batch, 3, cfg.VitImgSize, cfg.VitImgSize], generator: gen);
-        return new SyntheticBatch(ids, images, ones(batch, seqLen, int64), targets);
+        var device = model.Device;
+        return new SyntheticBatch(ids.to(device).DetachFromDisposeScope(), images.to(device).DetachFromDisposeScope(),
+            ones(batch, seqLen, int64, device).DetachFromDisposeScope(), targets.to(device).DetachFromDisposeScope());
     }
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using NanoVlm.Models;
 using NanoVlm.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Benchmarks;
@@ -14,10 +15,11 @@ public sealed record TrainBenchOptions
     public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
     public IReadOnlyList<int> PeakSizes { get; init; } = [512, 1024, 2048];
     public int PeakRepeats { get; init; } = 3;
+    public Device Device { get; init; } = CPU;
 }
 
 public sealed record TrainBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, double StepS, double SamplesPerS,
-    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu, int Threads);
+    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu, int Threads, string Device);
 
 /// <summary>
 /// Time of one full training step (forward, backward, gradient clipping, AdamW) on random weights and inputs, as the
@@ -30,37 +32,39 @@ public static class TrainBench
         var cfg = Presets.Get(o.Preset);
         foreach (var dtype in o.Dtypes)
         {
-            var peak = MachinePeak.MatmulGflops(dtype, o.PeakSizes, o.PeakRepeats);
+            var peak = MachinePeak.MatmulGflops(dtype, o.PeakSizes, o.PeakRepeats, o.Device);
             manual_seed(0);
             using var model = new VisionLanguageModel(cfg);
-            using var compute = dtype == ScalarType.Float32 ? null : Trainer.CloneAs(model, dtype);
+            model.to(o.Device);
             using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
+            using var compute = dtype == ScalarType.Float32 ? null : new ComputeCopy(model, optimizer, dtype);
             foreach (var batch in o.BatchSizes)
             {
                 using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
-                var seconds = Timing.Median(o.Steps, () => Step(model, compute, optimizer, data));
+                var seconds = Timing.Median(o.Device, o.Steps, () => Step(model, compute, optimizer, data));
                 var gflop = ModelFlops.Forward(cfg, batch, o.SeqLen, imagesPerSample: 1).TrainingStep / 1e9;
                 yield return new TrainBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(dtype), seconds, batch / seconds,
-                    batch * o.SeqLen / seconds, gflop, peak, gflop / seconds / peak, get_num_threads());
+                    batch * o.SeqLen / seconds, gflop, peak, gflop / seconds / peak, get_num_threads(), Devices.Name(o.Device));
             }
         }
     }
 
-    /// <summary>One optimizer step; with a <paramref name="compute"/> copy its gradients go to the fp32 master weights.</summary>
-    internal static void Step(VisionLanguageModel model, VisionLanguageModel? compute, AdamW optimizer, SyntheticBatch data)
+    /// <summary>
+    /// One optimizer step as the trainer runs it, reading the loss and gradient norm back once; with a
+    /// <paramref name="compute"/> copy its gradients go to the fp32 master weights.
+    /// </summary>
+    internal static void Step(VisionLanguageModel model, ComputeCopy? compute, AdamW optimizer, SyntheticBatch data)
     {
-        var worker = compute ?? model;
+        var worker = compute?.Model ?? model;
         model.train();
         worker.train();
-        using (NewDisposeScope())
-        {
-            var (_, loss) = worker.forward(data.InputIds, data.Images, data.AttentionMask, data.Targets);
-            loss!.backward();
-        }
-        if (compute is not null) Trainer.MoveGradients(compute, model);
-        nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
+        using var scope = NewDisposeScope();
+        var (_, loss) = worker.forward(data.InputIds, data.Images, data.AttentionMask, data.Targets);
+        loss!.backward();
+        compute?.MoveGradients();
+        stack([loss.detach(), optimizer.ClipGradNorm(1.0)]).cpu();
         optimizer.Step();
-        if (compute is not null) Trainer.CopyWeights(model, compute);
+        compute?.RefreshWeights();
         optimizer.ZeroGrad();
     }
 }

@@ -3,32 +3,34 @@ using Parquet.Schema;
 namespace NanoVlm.Data;
 
 /// <summary>
-/// The Cauldron (<c>HuggingFaceM4/the_cauldron</c>) from local parquet files: <c>images</c> = list&lt;struct{bytes, path}&gt;,
-/// <c>texts</c> = list&lt;struct{user, assistant, source}&gt;. Every image and every turn of a row is used; turns with an empty
+/// The Cauldron (<c>HuggingFaceM4/the_cauldron</c>) and FineVision (<c>HuggingFaceM4/FineVision</c>) from local parquet files:
+/// <c>images</c> = list&lt;struct{bytes, path}&gt;, <c>texts</c> = list&lt;struct{user, assistant}&gt;, and in FineVision per-turn
+/// rating lists that <see cref="MinRatings"/> filters on. Every image and every remaining turn of a row is used; turns with an empty
 /// answer are dropped and a row left without turns (or without image bytes) is skipped and counted.
 /// </summary>
 public sealed class CauldronDataset : ParquetDataset
 {
-    CauldronDataset(string name, IReadOnlyList<string> files)
-        : base(name, files, new Dictionary<string, SchemaType> { ["images"] = SchemaType.List, ["texts"] = SchemaType.List })
-    {
-    }
+    readonly MinRatings minRatings;
+
+    CauldronDataset(string name, IReadOnlyList<string> files, MinRatings? minRatings)
+        : base(name, files, new Dictionary<string, SchemaType> { ["images"] = SchemaType.List, ["texts"] = SchemaType.List }) =>
+        this.minRatings = minRatings ?? MinRatings.Default;
 
     /// <summary>A folder laid out as on the Hub (<c>&lt;root&gt;/&lt;subset&gt;/*.parquet</c>), all subsets or the named ones, or a
     /// folder of parquet files, or a single parquet file.</summary>
-    public static CauldronDataset Open(string path, IReadOnlyList<string>? subsets = null)
+    public static CauldronDataset Open(string path, IReadOnlyList<string>? subsets = null, MinRatings? minRatings = null)
     {
-        if (File.Exists(path)) return FromFiles([path]);
+        if (File.Exists(path)) return FromFiles([path], minRatings);
         if (!Directory.Exists(path)) throw new NanoVlmException($"{path}: no such folder or parquet file");
         var folders = subsets is { Count: > 0 }
             ? subsets.Select(s => Directory.Exists(Path.Combine(path, s)) ? Path.Combine(path, s) : throw new NanoVlmException($"{path}: no subset folder '{s}'"))
             : Directory.GetDirectories(path).Order(StringComparer.Ordinal).Prepend(path);
         var files = folders.SelectMany(f => Directory.GetFiles(f, "*.parquet").Order(StringComparer.Ordinal)).ToList();
         if (files.Count == 0) throw new NanoVlmException($"{path}: no .parquet files found");
-        return new CauldronDataset(path, files);
+        return new CauldronDataset(path, files, minRatings);
     }
 
-    public static CauldronDataset FromFiles(IReadOnlyList<string> files) => new(string.Join(",", files), files);
+    public static CauldronDataset FromFiles(IReadOnlyList<string> files, MinRatings? minRatings = null) => new(string.Join(",", files), files, minRatings);
 
     /// <summary>Rows per subset (the folder a parquet file sits in).</summary>
     public IReadOnlyDictionary<string, int> SubsetCounts() =>
@@ -38,11 +40,13 @@ public sealed class CauldronDataset : ParquetDataset
 
     private protected override VqaSample? ToSample(Dictionary<string, object> record, string source)
     {
-        var turns = ParquetTable.Structs(record, "texts")
-            .Select(t => new VqaTurn(ParquetTable.Text(t, "user") ?? "", ParquetTable.Text(t, "assistant") ?? ""))
+        var texts = ParquetTable.Structs(record, "texts").ToList();
+        var rated = texts.Where((_, i) => minRatings.Keeps(record, i)).ToList();
+        var turns = rated.Select(t => new VqaTurn(ParquetTable.Text(t, "user") ?? "", ParquetTable.Text(t, "assistant") ?? ""))
             .Where(t => !string.IsNullOrWhiteSpace(t.Assistant)).ToArray();
         var images = ParquetTable.Structs(record, "images").Select(i => ParquetTable.Bytes(i, "bytes")).ToArray();
-        if (turns.Length == 0) Skipped.Add("empty answer");
+        if (texts.Count > 0 && rated.Count == 0) Skipped.Add("every turn rated below the minimum");
+        else if (turns.Length == 0) Skipped.Add("empty answer");
         else if (images.Any(b => b is null)) Skipped.Add("image without bytes");
         else return new VqaSample(images.Select((b, i) => VqaImage.FromBytes(b!, $"{source} image {i}")).ToArray(), turns, source);
         return null;

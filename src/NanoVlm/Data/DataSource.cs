@@ -6,12 +6,14 @@ namespace NanoVlm.Data;
 /// <summary>
 /// A dataset named the same way everywhere (train, eval, data), optionally followed by <c>@weight</c> for mixtures:
 /// <c>fashion-mnist[:folder]</c>, <c>cauldron:&lt;folder|file.parquet&gt;[,subset...]</c> (or several .parquet files separated by
-/// commas), <c>mmstar:&lt;file.parquet|folder&gt;</c>, <c>jsonl:&lt;file&gt;</c>, and <c>hf:&lt;dataset repo id&gt;[:subset,...]</c>,
-/// whose parquet files are fetched into the Hugging Face cache (MMStar-shaped repos are read as MMStar, others as the Cauldron).
+/// commas), <c>finevision:</c> (the same layout with per-turn ratings), <c>mmstar:&lt;file.parquet|folder&gt;</c>,
+/// <c>jsonl:&lt;file&gt;</c>, and <c>hf:&lt;dataset repo id&gt;[:subset,...]</c>, whose parquet files are fetched into the Hugging
+/// Face cache (MMStar-shaped repos are read as MMStar, others as the Cauldron or FineVision). Rating columns, wherever present,
+/// are filtered with the given <see cref="MinRatings"/>.
 /// </summary>
 public sealed record DataSource(string Kind, string? Location, IReadOnlyList<string> Subsets, double Weight)
 {
-    public static readonly string[] Kinds = ["fashion-mnist", "cauldron", "mmstar", "jsonl", "hf"];
+    public static readonly string[] Kinds = ["fashion-mnist", "cauldron", "finevision", "mmstar", "jsonl", "hf"];
 
     public static DataSource Parse(string spec)
     {
@@ -33,7 +35,7 @@ public sealed record DataSource(string Kind, string? Location, IReadOnlyList<str
             throw new NanoVlmException($"--data '{spec}': {kind} needs a location, e.g. {kind}:path");
         return kind switch
         {
-            "cauldron" when !rest.Split(',').All(p => p.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) =>
+            "cauldron" or "finevision" when !rest.Split(',').All(p => p.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) =>
                 new DataSource(kind, rest.Split(',')[0], rest.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[1..], weight),
             "hf" => new DataSource(kind, rest.Split(':')[0],
                 rest.Contains(':') ? rest[(rest.IndexOf(':') + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [], weight),
@@ -42,18 +44,19 @@ public sealed record DataSource(string Kind, string? Location, IReadOnlyList<str
     }
 
     /// <summary>Opens the dataset; Fashion-MNIST gives its train or test split.</summary>
-    public IVqaDataset Open(bool trainSplit = true, HubClient? hub = null, CancellationToken cancel = default) => Kind switch
+    public IVqaDataset Open(bool trainSplit = true, HubClient? hub = null, CancellationToken cancel = default, MinRatings? minRatings = null) => Kind switch
     {
         "fashion-mnist" => FashionMnistDataset.Load(Location ?? Environment.GetEnvironmentVariable("NANOVLM_FASHION_MNIST"), trainSplit),
-        "cauldron" when Location!.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) => CauldronDataset.FromFiles(Location.Split(',')),
-        "cauldron" => CauldronDataset.Open(Location!, Subsets.Count == 0 ? null : Subsets),
+        "cauldron" or "finevision" when Location!.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) =>
+            CauldronDataset.FromFiles(Location.Split(','), minRatings),
+        "cauldron" or "finevision" => CauldronDataset.Open(Location!, Subsets.Count == 0 ? null : Subsets, minRatings),
         "mmstar" => MmStarDataset.Open(Location!),
         "jsonl" => new JsonlDataset(Location!),
-        "hf" => OpenHub(hub ?? throw new NanoVlmException($"hf:{Location}: the Hub client is not available here"), cancel),
+        "hf" => OpenHub(hub ?? throw new NanoVlmException($"hf:{Location}: the Hub client is not available here"), minRatings, cancel),
         _ => throw new InvalidOperationException(Kind),
     };
 
-    IVqaDataset OpenHub(HubClient hub, CancellationToken cancel)
+    IVqaDataset OpenHub(HubClient hub, MinRatings? minRatings, CancellationToken cancel)
     {
         var patterns = Subsets.Count == 0 ? new[] { "*.parquet" } : Subsets.Select(s => $"{s}/*.parquet").ToArray();
         var folder = hub.DownloadSnapshotAsync(Location!, allowPatterns: patterns, type: RepoType.Dataset, ct: cancel).GetAwaiter().GetResult();
@@ -61,6 +64,6 @@ public sealed record DataSource(string Kind, string? Location, IReadOnlyList<str
         if (files.Length == 0) throw new NanoVlmException($"hf:{Location}: no parquet files{(Subsets.Count > 0 ? $" in {string.Join(", ", Subsets)}" : "")}");
         return ParquetTable.HasColumns(files[0], ["question", "answer", "image"])
             ? MmStarDataset.Open(files.Length == 1 ? files[0] : folder)
-            : CauldronDataset.Open(folder, Subsets.Count == 0 ? null : Subsets);
+            : CauldronDataset.Open(folder, Subsets.Count == 0 ? null : Subsets, minRatings);
     }
 }

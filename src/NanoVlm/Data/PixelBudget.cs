@@ -2,7 +2,7 @@ namespace NanoVlm.Data;
 
 /// <summary>
 /// Bounds the pixels being decoded at once across data workers. Each decode holds its image's pixel count (read from the header)
-/// until its tensor is made, about 20 bytes a pixel at the peak, so workers meeting huge images wait for each other instead of
+/// until its RGB image is made, about 10 bytes a pixel at the peak, so workers meeting huge images wait for each other instead of
 /// multiplying the peak. An image larger than the whole budget takes all of it.
 /// </summary>
 public sealed class PixelBudget(long capacity)

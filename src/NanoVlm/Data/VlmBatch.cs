@@ -10,8 +10,12 @@ namespace NanoVlm.Data;
 public sealed record VlmBatch(torch.Tensor InputIds, torch.Tensor AttentionMask, torch.Tensor Labels, torch.Tensor Images,
     IReadOnlyList<VqaSample> Samples, IReadOnlyList<string> Answers) : IDisposable
 {
+    /// <summary>Packed rows: int64 [B, T], the sample of each token (1..k, 0 = padding); null when each row is one sample.</summary>
+    public torch.Tensor? SequenceIds { get; init; }
+
     public void Dispose()
     {
+        SequenceIds?.Dispose();
         InputIds.Dispose();
         AttentionMask.Dispose();
         Labels.Dispose();

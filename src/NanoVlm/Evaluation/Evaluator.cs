@@ -25,7 +25,7 @@ public sealed record EvaluationResult(IReadOnlyList<Prediction> Predictions, lon
 /// <summary>Batched greedy answering of each sample's first question, scored against its answer.</summary>
 public static class Evaluator
 {
-    public static EvaluationResult Run(VisionLanguageModel model, VqaCollator collator, IEnumerable<VqaSample> samples,
+    public static EvaluationResult Run(VisionLanguageModel model, VlmProcessor processor, IEnumerable<VqaSample> samples,
         Func<string, string, bool> score, int batchSize = 64, int maxNewTokens = 8, Action<int>? progress = null,
         CancellationToken cancel = default)
     {
@@ -34,11 +34,11 @@ public static class Evaluator
         var wasTraining = model.training;
         model.eval();
         var predictions = new List<Prediction>();
-        var skippedBefore = collator.Skipped.Total;
+        var skippedBefore = processor.Skipped.Total;
         var options = new GenerationOptions { Greedy = true, MaxNewTokens = maxNewTokens };
         try
         {
-            foreach (var batch in VqaDataLoader.Batches(samples, collator.EncodeForEvaluation, b => collator.Collate(b, training: false),
+            foreach (var batch in VqaDataLoader.Batches(samples, processor.EncodeForEvaluation, b => processor.Collate(b, training: false),
                          batchSize, cancel: cancel))
             {
                 using (batch)
@@ -47,7 +47,7 @@ public static class Evaluator
                     var ids = model.Generate(batch.InputIds, batch.Images, batch.AttentionMask, options);
                     for (var i = 0; i < batch.Samples.Count; i++)
                     {
-                        var output = collator.Tokenizer.Decode(ids[i].data<long>().Select(x => (int)x), skipSpecialTokens: true).Trim();
+                        var output = processor.Tokenizer.Decode(ids[i].cpu().data<long>().TakeWhile(x => x != model.EosTokenId).Select(x => (int)x), skipSpecialTokens: true).Trim();
                         var sample = batch.Samples[i];
                         predictions.Add(new Prediction(sample.Source, sample.Turns[0].User, batch.Answers[i], output,
                             score(output, batch.Answers[i]), sample.Category, sample.L2Category));
@@ -60,6 +60,6 @@ public static class Evaluator
         {
             if (wasTraining) model.train();
         }
-        return new EvaluationResult(predictions, collator.Skipped.Total - skippedBefore);
+        return new EvaluationResult(predictions, processor.Skipped.Total - skippedBefore);
     }
 }

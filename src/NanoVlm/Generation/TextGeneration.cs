@@ -8,9 +8,15 @@ namespace NanoVlm.Generation;
 public static class TextGeneration
 {
     /// <summary>
+    /// Steps between checks that every row has produced eos when no callback reads the ids: each check waits for the
+    /// device, and tokens decoded past the end are replaced by eos anyway, so the result does not depend on it.
+    /// </summary>
+    public const int EosCheckInterval = 8;
+
+    /// <summary>
     /// Prefills the (left-padded) prompts with their images, then samples up to MaxNewTokens tokens per row.
     /// Returns [B, MaxNewTokens] ids where everything after a row's first eos is eos.
-    /// <paramref name="onStep"/> receives each step's new ids [B].
+    /// <paramref name="onStep"/> receives each step's new ids [B] (read from the device every step, so only when asked for).
     /// </summary>
     public static Tensor Generate(this VisionLanguageModel model, Tensor inputIds, Tensor? images, Tensor? attentionMask,
         GenerationOptions options, Action<long[]>? onStep = null)
@@ -26,11 +32,10 @@ public static class TextGeneration
         if (options.MaxNewTokens == 0) return empty(batch, 0, int64, inputIds.device).MoveToOuterDisposeScope();
 
         var rng = options.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null;
-        var embeddings = model.Embed(inputIds, images);
+        var (embeddings, mask) = model.Embed(inputIds, images, attentionMask);
         using var cache = options.UseKvCache
-            ? new KvCache(model.Config, batch, promptLength + options.MaxNewTokens, embeddings.dtype, embeddings.device)
+            ? new KvCache(model.Config, batch, (int)embeddings.shape[1] + options.MaxNewTokens, embeddings.dtype, embeddings.device)
             : null;
-        var mask = attentionMask?.to(embeddings.device);
         var logits = model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
 
         var generated = new List<Tensor>();
@@ -39,9 +44,14 @@ public static class TextGeneration
         {
             var next = NextToken(logits, options, rng);                  // [B, 1]
             generated.Add(next);
-            onStep?.Invoke(next.view(-1).data<long>().ToArray());
+            if (onStep is not null)
+            {
+                using var host = next.view(-1).cpu();
+                onStep(host.data<long>().ToArray());
+            }
             finished = finished.logical_or(next.view(-1).eq(eos));
-            if (step == options.MaxNewTokens - 1 || (options.StopAtEos && finished.all().item<bool>())) break;
+            if (step == options.MaxNewTokens - 1) break;
+            if (options.StopAtEos && (onStep is not null || (step + 1) % EosCheckInterval == 0) && finished.all().item<bool>()) break;
 
             if (mask is not null) mask = cat([mask, ones(batch, 1, mask.dtype, mask.device)], 1);
             var nextEmbedding = model.Decoder.token_embedding.forward(next);
@@ -62,7 +72,7 @@ public static class TextGeneration
         return ReplaceAfterEos(ids, eos).cpu().MoveToOuterDisposeScope();
     }
 
-    static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)
+    internal static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)
     {
         if (options.Greedy) return logits.argmax(-1, keepdim: true);
         var filtered = Sampling.TopKTopPFilter(logits.to(float32), options.TopK, options.TopP);

@@ -64,25 +64,21 @@ public sealed partial class HubClient
     }
 
     /// <summary>
-    /// <c>push_to_hub</c>: creates the repo if needed, copies the checkpoint's config.json and model.safetensors into a temporary folder
-    /// with a model card, uploads it as one commit and returns the repo's URL.
+    /// <c>push_to_hub</c>: creates the repo if needed, copies <paramref name="files"/> (a checkpoint's files, by their file names) into a
+    /// temporary folder with a model card, uploads it as one commit and returns the repo's URL.
     /// </summary>
-    public Task<string> PushToHubAsync(string checkpointFolder, string repoId, bool isPrivate = false, string? commitMessage = null, CancellationToken ct = default) =>
-        Redacting(() => PushToHubCoreAsync(checkpointFolder, repoId, isPrivate, commitMessage, ct));
+    public Task<string> PushToHubAsync(IReadOnlyList<string> files, string repoId, bool isPrivate = false, string? commitMessage = null, CancellationToken ct = default) =>
+        Redacting(() => PushToHubCoreAsync(files, repoId, isPrivate, commitMessage, ct));
 
-    private async Task<string> PushToHubCoreAsync(string checkpointFolder, string repoId, bool isPrivate, string? commitMessage, CancellationToken ct)
+    private async Task<string> PushToHubCoreAsync(IReadOnlyList<string> files, string repoId, bool isPrivate, string? commitMessage, CancellationToken ct)
     {
-        string[] names = ["config.json", "model.safetensors"];
-        foreach (var name in names)
-            if (!File.Exists(Path.Combine(checkpointFolder, name)))
-                throw new NanoVlmException($"{checkpointFolder}: missing {name} (a checkpoint folder holds config.json and model.safetensors)");
         HubNames.RepoId(repoId);
         await CreateRepoAsync(repoId, isPrivate, RepoType.Model, ct).ConfigureAwait(false);
         var staging = Directory.CreateTempSubdirectory("nanovlm-push-");
         try
         {
-            foreach (var name in names)
-                File.Copy(Path.Combine(checkpointFolder, name), Path.Combine(staging.FullName, name));
+            foreach (var file in files)
+                File.Copy(file, Path.Combine(staging.FullName, Path.GetFileName(file)));
             ModelCard.Write(staging.FullName, repoId);
             await UploadFolderAsync(repoId, staging.FullName, commitMessage ?? DefaultPushMessage, RepoType.Model, "main", ct).ConfigureAwait(false);
         }

@@ -89,52 +89,6 @@ public sealed partial class HubClient : IDisposable
         return folder;
     }
 
-    /// <summary>
-    /// A model folder: an existing local folder as is; otherwise a repo id whose <c>config.json</c> and <c>model.safetensors</c>
-    /// (or <c>model.safetensors.index.json</c> and its shards) are fetched, all from the same commit.
-    /// </summary>
-    public Task<string> ResolveModelFolderAsync(string pathOrRepoId, string revision = "main", CancellationToken ct = default) =>
-        Redacting(() => ResolveModelFolderCoreAsync(pathOrRepoId, revision, ct));
-
-    private async Task<string> ResolveModelFolderCoreAsync(string pathOrRepoId, string revision, CancellationToken ct)
-    {
-        if (Directory.Exists(pathOrRepoId))
-            return pathOrRepoId;
-        if (!HubNames.IsRepoId(pathOrRepoId))
-            throw new HubException(HubErrorKind.InvalidArgument, $"'{pathOrRepoId}' is neither an existing folder nor a Hub repo id ('name' or 'org/name')");
-        var target = new HubTarget(pathOrRepoId, RepoType.Model, HubNames.Revision(revision));
-        string commit;
-        try
-        {
-            (_, commit) = await DownloadAsync(target with { Path = "config.json" }, ct).ConfigureAwait(false);
-        }
-        catch (HubException e) when (e.Kind == HubErrorKind.RepoNotFound)
-        {
-            throw new HubException(e.Kind, $"no local folder '{pathOrRepoId}', and as a Hub repo id: {e.Message}", e);
-        }
-        var pinned = target with { Revision = commit };
-        try
-        {
-            await DownloadAsync(pinned with { Path = "model.safetensors" }, ct).ConfigureAwait(false);
-        }
-        catch (HubException e) when (e.Kind is HubErrorKind.EntryNotFound or HubErrorKind.NotCached)
-        {
-            string index;
-            try
-            {
-                (index, _) = await DownloadAsync(pinned with { Path = "model.safetensors.index.json" }, ct).ConfigureAwait(false);
-            }
-            catch (HubException missing) when (missing.Kind is HubErrorKind.EntryNotFound or HubErrorKind.NotCached)
-            {
-                throw new HubException(e.Kind, $"{target.Repo} has neither model.safetensors nor model.safetensors.index.json at revision '{revision}'" +
-                    (e.Kind == HubErrorKind.NotCached ? " in the cache (offline)" : ""), e);
-            }
-            foreach (var shard in ShardNames(index))
-                await DownloadAsync(pinned with { Path = shard }, ct).ConfigureAwait(false);
-        }
-        return Cache(target).Snapshot(commit);
-    }
-
     private async Task<(string Path, string Commit)> DownloadAsync(HubTarget target, CancellationToken ct)
     {
         var cache = Cache(target);
@@ -327,19 +281,6 @@ public sealed partial class HubClient : IDisposable
 
     private HubException NotCached(HubTarget target) => new(HubErrorKind.NotCached,
         $"{target} is not in the cache {Options.CacheDir} and HF_HUB_OFFLINE is set; download it once online first");
-
-    private static IEnumerable<string> ShardNames(string indexFile)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(RegularFile.ReadAllText(indexFile, RegularFile.MaxConfigBytes, "safetensors index"));
-            return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Order(StringComparer.Ordinal).ToList();
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            throw new NanoVlmException($"{indexFile}: not a safetensors index (a JSON object with a 'weight_map' of tensor name to shard file): {e.Message}", e);
-        }
-    }
 
     /// <summary>
     /// Reads a JSON answer (already read whole, within the size cap) with <paramref name="parse"/>; an answer of another shape (a number

@@ -7,27 +7,19 @@ namespace NanoVlm.IO;
 /// <summary>Where one model tensor comes from: its name as stored, and how to read it.</summary>
 internal sealed record TensorSource(string StoredName, Func<Tensor> Load);
 
-/// <summary>nanoVLM checkpoints: a folder with <c>config.json</c> and <c>model.safetensors</c> (F32, or BF16/F16 converted on load).</summary>
+/// <summary>A nanoVLM model's weights and config in a checkpoint folder (F32, or BF16/F16 converted on load; single or sharded).</summary>
 public static class Checkpoint
 {
-    public const string ConfigFile = "config.json";
-    public const string WeightsFile = "model.safetensors";
-
     public static VisionLanguageModel Load(string folder)
     {
-        if (!Directory.Exists(folder)) throw new NanoVlmException($"{folder}: checkpoint folder not found");
-        var configPath = Path.Combine(folder, ConfigFile);
-        if (!File.Exists(configPath)) throw new NanoVlmException($"{folder}: missing {ConfigFile}");
-        if (!TensorStore.Exists(folder)) throw new NanoVlmException($"{folder}: missing {WeightsFile}");
-        var cfg = VlmConfig.Load(configPath);
-        MemoryBudget.EnsureModelFits(cfg, configPath);
+        var layout = new CheckpointLayout(folder).RequireComplete();
+        var cfg = layout.ReadConfig();
+        MemoryBudget.EnsureModelFits(cfg, layout.ConfigPath);
         using var store = TensorStore.Open(folder);
         var model = new VisionLanguageModel(cfg, initWeights: false);
         try
         {
-            var expected = model.state_dict().Keys.ToHashSet();
-            var unexpected = store.Names.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).FirstOrDefault();
-            if (unexpected is not null) throw new NanoVlmException($"{store.Source}: unexpected tensor '{unexpected}'");
+            CheckNames(model, store);
             LoadStateDict(model, store.Source, store.Names.ToDictionary(n => n, n => new TensorSource(n, () => store.Load(n))));
             return model;
         }
@@ -36,6 +28,48 @@ public static class Checkpoint
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Checks a checkpoint's weights without reading them: every header parses, the data sections fit the files, and the tensor
+    /// names and shapes are exactly what the config builds. Returns the config.
+    /// </summary>
+    public static VlmConfig Verify(string folder)
+    {
+        var layout = new CheckpointLayout(folder).RequireComplete();
+        var cfg = layout.ReadConfig();
+        // Even on the meta device libtorch builds the token embedding's weight itself.
+        MemoryBudget.EnsureFits(4.0 * cfg.LmVocabSize * cfg.LmHiddenDim, $"{layout.ConfigPath}: checking the weights (the token embedding is built)");
+        using var store = TensorStore.Open(folder);
+        using var model = Devices.OnMeta(() => new VisionLanguageModel(cfg, initWeights: false));
+        CheckNames(model, store);
+        foreach (var (name, target) in model.state_dict())
+        {
+            var stored = model.Aliases(name).FirstOrDefault(store.Contains);
+            if (stored is null)
+            {
+                if (IsDerived(name)) continue;
+                throw new NanoVlmException($"{store.Source}: missing tensor '{name}'");
+            }
+            CheckShape(store.Source, stored, store.Shape(stored), target.shape);
+        }
+        return cfg;
+    }
+
+    static void CheckNames(VisionLanguageModel model, TensorStore store)
+    {
+        var expected = model.state_dict().Keys.ToHashSet();
+        var unexpected = store.Names.Where(n => !expected.Contains(n)).Order(StringComparer.Ordinal).FirstOrDefault();
+        if (unexpected is not null) throw new NanoVlmException($"{store.Source}: unexpected tensor '{unexpected}'");
+    }
+
+    static bool IsDerived(string name) => name.EndsWith("rotary_embd.inv_freq", StringComparison.Ordinal);
+
+    static void CheckShape(string origin, string stored, long[] actual, long[] expected)
+    {
+        if (!actual.SequenceEqual(expected))
+            throw new NanoVlmException(
+                $"{origin}: tensor '{stored}' has shape [{string.Join(", ", actual)}] but the config expects [{string.Join(", ", expected)}]");
     }
 
     /// <summary>
@@ -50,13 +84,11 @@ public static class Checkpoint
             var source = model.Aliases(name).Select(sources.GetValueOrDefault).OfType<TensorSource>().FirstOrDefault();
             if (source is null)
             {
-                if (name.EndsWith("rotary_embd.inv_freq", StringComparison.Ordinal)) continue; // derived from the config
+                if (IsDerived(name)) continue; // derived from the config
                 throw new NanoVlmException($"{origin}: missing tensor '{name}'");
             }
             using var value = source.Load();
-            if (!value.shape.SequenceEqual(target.shape))
-                throw new NanoVlmException(
-                    $"{origin}: tensor '{source.StoredName}' has shape [{string.Join(", ", value.shape)}] but the config expects [{string.Join(", ", target.shape)}]");
+            CheckShape(origin, source.StoredName, value.shape, target.shape);
             target.copy_(value);
         }
     }
@@ -67,9 +99,10 @@ public static class Checkpoint
     /// </summary>
     public static void Save(VisionLanguageModel model, string folder)
     {
+        var layout = new CheckpointLayout(folder);
         Directory.CreateDirectory(folder);
         var tensors = model.state_dict().Where(kv => model.StoredName(kv.Key) == kv.Key);
-        SafetensorsFile.Save(Path.Combine(folder, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-        model.Config.Save(Path.Combine(folder, ConfigFile));
+        SafetensorsFile.Save(layout.WeightsPath, tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        model.Config.Save(layout.ConfigPath);
     }
 }

@@ -13,7 +13,7 @@ public static class HfBackbones
     public static VisionLanguageModel Load(VlmConfig cfg, string siglipFolder, string llamaFolder)
     {
         cfg = WithVisionConfig(cfg, ReadConfig(siglipFolder));
-        cfg = WithLanguageConfig(cfg, ReadConfig(llamaFolder), Path.Combine(llamaFolder, Checkpoint.ConfigFile));
+        cfg = WithLanguageConfig(cfg, ReadConfig(llamaFolder), Path.Combine(llamaFolder, CheckpointLayout.ConfigFile));
         cfg.Validate("backbone configs");
         MemoryBudget.EnsureModelFits(cfg, $"the backbones {siglipFolder} and {llamaFolder}");
         var model = new VisionLanguageModel(cfg);
@@ -34,8 +34,8 @@ public static class HfBackbones
 
     static JsonObject ReadConfig(string folder)
     {
-        var path = Path.Combine(folder, Checkpoint.ConfigFile);
-        if (!File.Exists(path)) throw new NanoVlmException($"{folder}: missing {Checkpoint.ConfigFile}");
+        var path = Path.Combine(folder, CheckpointLayout.ConfigFile);
+        if (!File.Exists(path)) throw new NanoVlmException($"{folder}: missing {CheckpointLayout.ConfigFile}");
         try
         {
             return JsonNode.Parse(RegularFile.ReadAllText(path, RegularFile.MaxConfigBytes, "config")) as JsonObject ?? throw new NanoVlmException($"{path}: expected a JSON object");

@@ -10,24 +10,28 @@ namespace NanoVlm.IO;
 /// </summary>
 public static class Pretrained
 {
-    const string TokenizerFile = "tokenizer.json";
-
-    /// <summary>The files that make a Hugging Face tokenizer (the two configs name its special tokens).</summary>
-    public static readonly string[] TokenizerFiles = [TokenizerFile, "tokenizer_config.json", "special_tokens_map.json"];
-
     static HubClient NewHub(IProgress<DownloadProgress>? progress) => new(HubOptions.FromEnvironment(), progress);
 
-    /// <summary>
-    /// A checkpoint folder: the path itself when it exists, else the repo id's config.json, weights (single or sharded) and
-    /// tokenizer files from the Hub, all from one commit.
-    /// </summary>
+    /// <summary>A checkpoint folder: the path itself when it exists, else the repo id's checkpoint files, all from one commit.</summary>
     public static string ResolveModelFolder(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
     {
-        if (Directory.Exists(pathOrRepoId)) return pathOrRepoId;
+        if (Directory.Exists(pathOrRepoId)) return new CheckpointLayout(pathOrRepoId).RequireComplete().Folder;
         using var hub = NewHub(progress);
-        var folder = hub.ResolveModelFolderAsync(pathOrRepoId).GetAwaiter().GetResult();
-        return hub.DownloadSnapshotAsync(pathOrRepoId, revision: Path.GetFileName(folder),
-            allowPatterns: TokenizerFiles).GetAwaiter().GetResult();
+        return ResolveModelFolder(pathOrRepoId, hub);
+    }
+
+    /// <summary><see cref="ResolveModelFolder(string, IProgress{DownloadProgress})"/> through a given Hub client.</summary>
+    public static string ResolveModelFolder(string pathOrRepoId, HubClient hub)
+    {
+        if (Directory.Exists(pathOrRepoId)) return new CheckpointLayout(pathOrRepoId).RequireComplete().Folder;
+        if (!HubNames.IsRepoId(pathOrRepoId))
+            throw new NanoVlmException($"'{pathOrRepoId}' is neither an existing folder nor a Hub repo id ('name' or 'org/name')");
+        var folder = hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: [.. CheckpointLayout.HubPatterns]).GetAwaiter().GetResult();
+        var layout = new CheckpointLayout(folder);
+        if (!File.Exists(layout.ConfigPath)) throw new NanoVlmException($"{pathOrRepoId}: the repo has no {CheckpointLayout.ConfigFile} (not a nanoVLM checkpoint)");
+        if (!File.Exists(layout.WeightsPath) && !File.Exists(layout.WeightsIndexPath))
+            throw new NanoVlmException($"{pathOrRepoId}: the repo has neither {CheckpointLayout.WeightsFile} nor {CheckpointLayout.WeightsIndexFile}");
+        return folder;
     }
 
     /// <summary>A folder holding tokenizer.json: a local folder or file, or a repo id's tokenizer files.</summary>
@@ -35,46 +39,45 @@ public static class Pretrained
     {
         if (Directory.Exists(pathOrRepoId) || File.Exists(pathOrRepoId)) return pathOrRepoId;
         using var hub = NewHub(progress);
-        return hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: TokenizerFiles).GetAwaiter().GetResult();
+        return hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: [.. CheckpointLayout.TokenizerFiles]).GetAwaiter().GetResult();
     }
 
-    /// <summary>The tokenizer of a checkpoint: its own tokenizer.json when it ships one, else the config's lm_tokenizer.</summary>
+    /// <summary>
+    /// The tokenizer of a checkpoint: its own tokenizer.json when it ships one, else the config's lm_tokenizer (a folder inside the
+    /// checkpoint, a local path or a repo id).
+    /// </summary>
     public static Tokenizer LoadTokenizer(VlmConfig cfg, string? checkpointFolder = null, IProgress<DownloadProgress>? progress = null)
     {
-        var source = checkpointFolder is not null && File.Exists(Path.Combine(checkpointFolder, TokenizerFile))
-            ? checkpointFolder
+        var inside = checkpointFolder is null || Path.IsPathRooted(cfg.LmTokenizer) ? null : Path.Combine(checkpointFolder, cfg.LmTokenizer);
+        var source = checkpointFolder is not null && new CheckpointLayout(checkpointFolder).HasTokenizer ? checkpointFolder
+            : inside is not null && new CheckpointLayout(inside).HasTokenizer ? inside
             : ResolveTokenizer(cfg.LmTokenizer, progress);
         return Tokenizer.Load(source, cfg.VlmExtraTokens);
     }
 
-    /// <summary>A checkpoint (folder or repo id) and its tokenizer, with the image token id taken from the tokenizer.</summary>
-    public static (VisionLanguageModel Model, Tokenizer Tokenizer) Load(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
+    /// <summary>
+    /// A tokenizer kept in <paramref name="folder"/> (so checkpoints can ship it): the one already there, else <paramref name="source"/>'s
+    /// files copied in (a folder, tokenizer.json or repo id), or for <c>wordlevel</c> one built from the samples' texts. Loaded with
+    /// the config's extra tokens.
+    /// </summary>
+    public static Tokenizer PrepareTokenizer(string source, VlmConfig cfg, Func<IEnumerable<VqaSample>> samples, string folder,
+        IProgress<DownloadProgress>? progress = null, Action<string>? log = null)
     {
-        var folder = ResolveModelFolder(pathOrRepoId, progress);
-        var model = Checkpoint.Load(folder);
-        try
+        var layout = new CheckpointLayout(folder);
+        if (!layout.HasTokenizer)
         {
-            var tokenizer = LoadTokenizer(model.Config, folder, progress);
-            Bind(model, tokenizer);
-            return (model, tokenizer);
+            if (source == Presets.WordLevelTokenizer)
+            {
+                log?.Invoke("building a word-level tokenizer from the training texts");
+                WordLevelTokenizerBuilder.Write(folder, samples(), cfg.Generation);
+            }
+            else
+            {
+                var resolved = ResolveTokenizer(source, progress);
+                layout.CopyTokenizerFrom(File.Exists(resolved) ? Path.GetDirectoryName(Path.GetFullPath(resolved))! : resolved);
+            }
         }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Checks that the tokenizer fits the model and takes its image token id.</summary>
-    public static void Bind(VisionLanguageModel model, Tokenizer tokenizer)
-    {
-        if (tokenizer.VocabSize > model.Config.LmVocabSize)
-            throw new NanoVlmException($"{tokenizer.Source}: {tokenizer.VocabSize} tokens do not fit the model's lm_vocab_size {model.Config.LmVocabSize}");
-        if (!tokenizer.ExtraTokenIds.TryGetValue("image_token", out var image))
-            throw new NanoVlmException($"{tokenizer.Source}: the config's vlm_extra_tokens has no image_token");
-        if (tokenizer.EosTokenId != model.Config.LmEosTokenId)
-            throw new NanoVlmException($"{tokenizer.Source}: eos id {tokenizer.EosTokenId} differs from the config's lm_eos_token_id {model.Config.LmEosTokenId}");
-        model.ImageTokenId = image;
+        return Tokenizer.Load(folder, cfg.VlmExtraTokens);
     }
 
     /// <summary>
@@ -87,8 +90,7 @@ public static class Pretrained
         {
             if (Directory.Exists(nameOrPath)) return nameOrPath;
             using var hub = NewHub(progress);
-            return hub.DownloadSnapshotAsync(nameOrPath, allowPatterns: ["config.json", "*.safetensors", "model.safetensors.index.json"])
-                .GetAwaiter().GetResult();
+            return hub.DownloadSnapshotAsync(nameOrPath, allowPatterns: [.. CheckpointLayout.BackbonePatterns]).GetAwaiter().GetResult();
         }
         return HfBackbones.Load(cfg, Folder(cfg.VitModelType), Folder(cfg.LmModelType));
     }

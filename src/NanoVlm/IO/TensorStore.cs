@@ -1,4 +1,3 @@
-using System.Text.Json;
 using static TorchSharp.torch;
 
 namespace NanoVlm.IO;
@@ -13,16 +12,12 @@ public sealed class TensorStore : IDisposable
 
     TensorStore(string source) => Source = source;
 
-    public static bool Exists(string folder) =>
-        File.Exists(Path.Combine(folder, "model.safetensors")) || File.Exists(Path.Combine(folder, "model.safetensors.index.json"));
-
     public static TensorStore Open(string folder)
     {
-        var single = Path.Combine(folder, "model.safetensors");
-        var index = Path.Combine(folder, "model.safetensors.index.json");
-        if (File.Exists(single)) return FromFiles(single, [single]);
-        if (!File.Exists(index)) throw new NanoVlmException($"{folder}: missing model.safetensors");
-        return FromFiles(index, ShardsOf(index, folder));
+        var layout = new CheckpointLayout(folder);
+        if (!File.Exists(layout.WeightsPath) && !File.Exists(layout.WeightsIndexPath))
+            throw new NanoVlmException($"{folder}: missing {CheckpointLayout.WeightsFile}");
+        return FromFiles(layout.IsSharded ? layout.WeightsIndexPath : layout.WeightsPath, layout.WeightFiles());
     }
 
     static TensorStore FromFiles(string source, IEnumerable<string> paths)
@@ -44,23 +39,6 @@ public sealed class TensorStore : IDisposable
         {
             store.Dispose();
             throw;
-        }
-    }
-
-    static IEnumerable<string> ShardsOf(string index, string folder)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(RegularFile.ReadAllText(index, RegularFile.MaxConfigBytes, "safetensors index"));
-            var shards = doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().ToList();
-            foreach (var shard in shards)
-                if (shard.Contains('/') || shard.Contains('\\') || shard.StartsWith('.'))
-                    throw new NanoVlmException($"{index}: shard name '{shard}' is not a plain file name");
-            return shards.Select(s => Path.Combine(folder, s)).ToList();
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            throw new NanoVlmException($"{index}: invalid index ({e.Message.Split('\n')[0]})");
         }
     }
 

@@ -4,7 +4,7 @@ namespace NanoVlm.Models;
 
 /// <summary>
 /// Preallocated per-layer key/value buffers [B, kv_heads, capacity, head_dim]: decoding writes one slot per
-/// step instead of concatenating (which would copy the whole cache every token).
+/// step instead of concatenating (which would copy the whole cache every token). It owns its tensors, outside any dispose scope.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -18,17 +18,28 @@ public sealed class KvCache : IDisposable
         values = new Tensor[cfg.LmNBlocks];
         for (var i = 0; i < cfg.LmNBlocks; i++)
         {
-            keys[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device);
-            values[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device);
+            keys[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device).DetachFromDisposeScope();
+            values[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device).DetachFromDisposeScope();
         }
+    }
+
+    KvCache(Tensor[] keys, Tensor[] values, int capacity, int length, Tensor rowStarts)
+    {
+        (this.keys, this.values, this.capacity, Length, RowStarts) = (keys, values, capacity, length, rowStarts);
     }
 
     /// <summary>The bytes of a cache of <paramref name="capacity"/> positions with elements of <paramref name="elementBytes"/>.</summary>
     public static double Bytes(VlmConfig cfg, long batch, long capacity, int elementBytes) =>
         2.0 * cfg.LmNBlocks * batch * cfg.LmNKvHeads * cfg.LmHeadDim * capacity * elementBytes;
 
-    /// <summary>Positions already cached; new tokens get positions from here on.</summary>
+    /// <summary>Slots already filled; the next tokens go into the slots from here on.</summary>
     public int Length { get; private set; }
+
+    /// <summary>
+    /// The slot of each row's first token [B] (int64), where its positions start from 0; null: every row's positions are its slots,
+    /// as in a left-padded batch, where RoPE's relative positions make the padding invisible.
+    /// </summary>
+    public Tensor? RowStarts { get; }
 
     /// <summary>Stores this step's k, v [B, kv_heads, T, head_dim] for a layer; returns views of everything cached so far.</summary>
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
@@ -42,8 +53,49 @@ public sealed class KvCache : IDisposable
 
     internal void Advance(int t) => Length += t;
 
+    /// <summary>
+    /// Rows of several caches in one (a row may be taken more than once), each part right-aligned so that every row's next token
+    /// goes into the same slot; slots before the earliest row start of a part are dropped. Room is left for <paramref name="extra"/> tokens.
+    /// </summary>
+    public static KvCache Merge(IReadOnlyList<(KvCache Cache, long[] Rows)> parts, int extra)
+    {
+        var first = parts[0].Cache;
+        var (kvHeads, headDim, dtype, device) = (first.keys[0].shape[1], first.keys[0].shape[3], first.keys[0].dtype, first.keys[0].device);
+        var spans = parts.Select(p => p.Cache.Length - (int)p.Rows.Min(r => p.Cache.RowStart(r))).ToArray();
+        var length = spans.Max();
+        var batch = parts.Sum(p => p.Rows.Length);
+        var layers = first.keys.Length;
+        var keys = new Tensor[layers];
+        var values = new Tensor[layers];
+        for (var l = 0; l < layers; l++)
+        {
+            keys[l] = zeros([batch, kvHeads, length + extra, headDim], dtype, device).DetachFromDisposeScope();
+            values[l] = zeros([batch, kvHeads, length + extra, headDim], dtype, device).DetachFromDisposeScope();
+        }
+        var starts = new long[batch];
+        var row = 0;
+        for (var p = 0; p < parts.Count; p++)
+        {
+            var (cache, rows) = parts[p];
+            var (from, to) = (cache.Length - spans[p], length - spans[p]);
+            using var index = tensor(rows, device: device);
+            for (var l = 0; l < layers; l++)
+            {
+                using var k = cache.keys[l].index_select(0, index).narrow(2, from, spans[p]);
+                using var v = cache.values[l].index_select(0, index).narrow(2, from, spans[p]);
+                keys[l].narrow(0, row, rows.Length).narrow(2, to, spans[p]).copy_(k);
+                values[l].narrow(0, row, rows.Length).narrow(2, to, spans[p]).copy_(v);
+            }
+            foreach (var r in rows) starts[row++] = cache.RowStart(r) - from + to;
+        }
+        return new KvCache(keys, values, length + extra, length, tensor(starts, device: device).DetachFromDisposeScope());
+    }
+
+    long RowStart(long row) => RowStarts is null ? 0 : RowStarts[row].item<long>();
+
     public void Dispose()
     {
         foreach (var t in keys.Concat(values)) t.Dispose();
+        RowStarts?.Dispose();
     }
 }

@@ -107,7 +107,7 @@ public sealed class LanguageModelGroupedQueryAttention : Module
         if (mask is not null && groups > 1)
             mask = mask.unsqueeze(2).expand(b, 1, groups, t, tKv).reshape(b, 1, groups * t, tKv);
         var y = F.scaled_dot_product_attention(q, k, v, mask, training ? dropoutP : 0.0);
-        y = y.view(b, nHeads, t, headDim).transpose(1, 2).reshape(b, t, c);
+        y = y.reshape(b, nHeads, t, headDim).transpose(1, 2).reshape(b, t, c);
         return resid_dropout.forward(out_proj.forward(y)).MoveToOuterDisposeScope();
     }
 }
@@ -182,37 +182,60 @@ public sealed class LanguageModel : Module
 
     /// <param name="attentionMask">[B, T_kv] with 1 = attend, covering cached and new positions; null = attend to all.</param>
     /// <param name="cache">When given, new keys/values are appended and positions continue from its length.</param>
-    public Tensor forward(Tensor x, Tensor? attentionMask, KvCache? cache = null)
+    /// <param name="sequenceIds">
+    /// For packed rows, [B, T]: the sample each token belongs to (1..k, 0 = padding). Tokens then attend causally within their own
+    /// sample only and positions restart at 0 for each sample, so every sample computes what it would alone. Not with a cache.
+    /// </param>
+    public Tensor forward(Tensor x, Tensor? attentionMask, KvCache? cache = null, Tensor? sequenceIds = null)
     {
+        if (cache is not null && sequenceIds is not null) throw new ArgumentException("packed sequences are not decoded with a KV cache", nameof(sequenceIds));
         using var scope = NewDisposeScope();
         var (b, t) = (x.shape[0], x.shape[1]);
         var start = cache?.Length ?? 0;
+        sequenceIds = sequenceIds?.to(x.device);
         // Every row uses positions start..start+T: left padding does not shift them (RoPE is relative).
-        var positions = arange(start, start + t, int64, x.device).unsqueeze(0).expand(b, -1);
+        var positions = sequenceIds is null
+            ? arange(start, start + t, int64, x.device).unsqueeze(0).expand(b, -1)
+            : SamplePositions(sequenceIds);
+        if (cache?.RowStarts is { } rowStarts) positions = positions - rowStarts.unsqueeze(1);
         var (cos, sin) = rotary_embd.forward(positions);
         cos = cos.unsqueeze(1).to(x.dtype);
         sin = sin.unsqueeze(1).to(x.dtype);
-        var mask = AttentionMask(attentionMask, t, start + t, x.dtype, x.device);
+        var mask = sequenceIds is null ? CausalMask(t, start + t, x.dtype, x.device) : SampleMask(sequenceIds, x.dtype);
+        if (attentionMask is not null) mask = PaddingMask(attentionMask, start + t, mask, x.dtype);
         for (var i = 0; i < blocks.Count; i++) x = blocks[i].forward(x, cos, sin, mask, cache, i);
         cache?.Advance((int)t);
         return norm.forward(x).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// Additive mask [B, 1, T, T_kv]: causal (-inf) when the queries are the whole key range (prefill),
-    /// plus finfo.min on padded keys, as nanoVLM does. Null when nothing needs masking.
-    /// </summary>
-    static Tensor? AttentionMask(Tensor? attentionMask, long t, long tKv, ScalarType dtype, Device device)
+    /// <summary>Additive causal mask [1, 1, T, T_kv] when the queries are the whole key range (prefill), else null (decoding is causal by itself).</summary>
+    static Tensor? CausalMask(long t, long tKv, ScalarType dtype, Device device) =>
+        t == tKv && t > 1 ? full(t, tKv, double.NegativeInfinity, dtype, device).triu(1).view(1, 1, t, tKv) : null;
+
+    /// <summary>Additive mask [B, 1, T, T]: -inf unless the key is at or before the query and in the same sample (padding sees padding).</summary>
+    static Tensor SampleMask(Tensor sequenceIds, ScalarType dtype)
     {
-        var causal = t == tKv && t > 1;
-        Tensor? mask = null;
-        if (causal) mask = full(t, tKv, double.NegativeInfinity, dtype, device).triu(1).view(1, 1, t, tKv);
-        if (attentionMask is not null)
-        {
-            var keys = attentionMask[.., ..(int)tKv].to(dtype);
-            var pad = ((1.0 - keys) * finfo(dtype).min).view(keys.shape[0], 1, 1, tKv);
-            mask = mask is null ? pad : mask + pad;
-        }
-        return mask;
+        var t = sequenceIds.shape[1];
+        var sameSample = sequenceIds.unsqueeze(2).eq(sequenceIds.unsqueeze(1));
+        var allowed = sameSample.logical_and(ones(t, t, ScalarType.Bool, sequenceIds.device).tril());
+        return zeros(allowed.shape, dtype, sequenceIds.device).masked_fill(allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
+    }
+
+    /// <summary>Each token's offset from the first token of its sample: [B, T] int64.</summary>
+    static Tensor SamplePositions(Tensor sequenceIds)
+    {
+        var (b, t) = (sequenceIds.shape[0], sequenceIds.shape[1]);
+        var index = arange(t, int64, sequenceIds.device).unsqueeze(0).expand(b, -1);
+        var first = cat([ones(b, 1, ScalarType.Bool, sequenceIds.device), sequenceIds[.., 1..].ne(sequenceIds[.., ..^1])], 1);
+        var sampleStart = where(first, index, zeros_like(index)).cummax(1).values;
+        return index - sampleStart;
+    }
+
+    /// <summary>Adds finfo.min on padded keys, as nanoVLM does.</summary>
+    static Tensor PaddingMask(Tensor attentionMask, long tKv, Tensor? mask, ScalarType dtype)
+    {
+        var keys = attentionMask[.., ..(int)tKv].to(dtype);
+        var pad = ((1.0 - keys) * finfo(dtype).min).view(keys.shape[0], 1, 1, tKv);
+        return mask is null ? pad : mask + pad;
     }
 }

@@ -8,7 +8,7 @@ namespace NanoVlm.Models;
 
 /// <summary>
 /// nanoVLM: images -> ViT -> modality projector -> embeddings that replace the image placeholder tokens of the
-/// prompt -> Llama-style decoder -> logits. State-dict names: <c>vision_encoder.*</c>, <c>MP.*</c>, <c>decoder.*</c>.
+/// prompt (v0.1: that precede the text) -> Llama-style decoder -> logits. State-dict names: <c>vision_encoder.*</c>, <c>MP.*</c>, <c>decoder.*</c>.
 /// </summary>
 public sealed class VisionLanguageModel : Module
 {
@@ -20,7 +20,8 @@ public sealed class VisionLanguageModel : Module
     {
         cfg.Validate();
         Config = cfg;
-        ImageTokenId = cfg.LmBaseVocabSize + cfg.VlmExtraTokens.Keys.ToList().IndexOf("image_token");
+        ImageTokenId = cfg.PrependsImages ? -1 : cfg.LmBaseVocabSize + cfg.VlmExtraTokens.Keys.ToList().IndexOf("image_token");
+        EosTokenId = cfg.LmEosTokenId;
         vision_encoder = new ViT(cfg);
         MP = new ModalityProjector(cfg);
         decoder = new LanguageModel(cfg);
@@ -33,24 +34,25 @@ public sealed class VisionLanguageModel : Module
     /// <summary>The placeholder id; extra tokens follow the base vocabulary, so by default lm_base_vocab_size + its index.</summary>
     public int ImageTokenId { get; set; }
 
-    public int EosTokenId => Config.LmEosTokenId;
+    /// <summary>Where generation stops: the tokenizer's eos (the front door sets it; v0.1 configs name it).</summary>
+    public int EosTokenId { get; set; }
 
     public Device Device => decoder.token_embedding.weight!.device;
 
     internal LanguageModel Decoder => decoder;
 
-    /// <summary>Loads a nanoVLM checkpoint: a folder (config.json + model.safetensors) or a Hugging Face repo id.</summary>
-    public static VisionLanguageModel FromPretrained(string folderOrRepoId) => IO.Checkpoint.Load(IO.Pretrained.ResolveModelFolder(folderOrRepoId));
-
-    /// <summary>Saves in nanoVLM's format so PyTorch nanoVLM can load it.</summary>
-    public void SavePretrained(string folder) => IO.Checkpoint.Save(this, folder);
-
-    /// <summary>Logits [B, T, V] and, when targets are given, the mean cross-entropy over targets != -100.</summary>
-    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null)
+    /// <summary>Logits [B, T, V] over the text positions and, when targets are given, the mean cross-entropy over targets != -100.</summary>
+    /// <param name="sequenceIds">Packed rows: the sample of each token (1..k, 0 = padding); each sample then attends only to itself.</param>
+    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null,
+        Tensor? sequenceIds = null)
     {
+        if (sequenceIds is not null && Config.PrependsImages)
+            throw new NanoVlmException("packed rows need image placeholders in the text: a v0.1 model prepends its images");
         using var scope = NewDisposeScope();
-        var embeddings = Embed(inputIds, images);
-        var logits = decoder.head.forward(decoder.forward(embeddings, attentionMask?.to(Device)));
+        var (embeddings, mask) = Embed(inputIds, images, attentionMask);
+        var hidden = decoder.forward(embeddings, mask, sequenceIds: sequenceIds);
+        // v0.1 prepends the image embeddings: its logits and targets cover the text positions only.
+        var logits = decoder.head.forward(hidden[.., (int)(hidden.shape[1] - inputIds.shape[1])..]);
         Tensor? loss = null;
         if (targets is not null)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.to(Device).reshape(-1), ignore_index: -100)
@@ -60,34 +62,51 @@ public sealed class VisionLanguageModel : Module
 
     /// <summary>Images given per sample (any number each, possibly none), flattened in batch order.</summary>
     public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, IReadOnlyList<IReadOnlyList<Tensor>> images,
-        Tensor? attentionMask = null, Tensor? targets = null)
+        Tensor? attentionMask = null, Tensor? targets = null, Tensor? sequenceIds = null)
     {
         using var flat = StackImages(images.SelectMany(x => x).ToList());
-        return forward(inputIds, flat, attentionMask, targets);
+        return forward(inputIds, flat, attentionMask, targets, sequenceIds);
     }
 
-    /// <summary>Images as one flat list of [3, S, S] (or [1, 3, S, S]) tensors; null when there are none.</summary>
+    /// <summary>Images as one flat list of [3, S, S] or [n, 3, S, S] tensors; null when there are none.</summary>
     public static Tensor? StackImages(IReadOnlyList<Tensor> images) =>
         images.Count == 0 ? null : cat(images.Select(i => i.dim() == 3 ? i.unsqueeze(0) : i).ToList(), 0);
 
-    /// <summary>Token embeddings with every image placeholder replaced, in order, by the next image embedding row (no images: null or an empty batch).</summary>
-    public Tensor Embed(Tensor inputIds, Tensor? images)
+    /// <summary>
+    /// The decoder's input embeddings and attention mask. Placeholder generations: every image placeholder replaced, in order, by
+    /// the next image embedding row (no images: null or an empty batch). v0.1: each sample's one image embedded in front of its
+    /// text, the mask extended with ones.
+    /// </summary>
+    public (Tensor Embeddings, Tensor? Mask) Embed(Tensor inputIds, Tensor? images, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         inputIds = inputIds.to(Device);
+        var mask = attentionMask?.to(Device);
         var tokens = decoder.token_embedding.forward(inputIds);
+        var nImages = images?.shape[0] ?? 0;
+        if (Config.PrependsImages)
+        {
+            if (nImages == 0) return (tokens.MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
+            if (nImages != inputIds.shape[0])
+                throw new NanoVlmException($"a v0.1 model takes one image per sample: {nImages} images for {inputIds.shape[0]} samples");
+            var prefix = EncodeImages(images!, tokens.dtype);
+            if (mask is not null) mask = cat([ones(prefix.shape[0], prefix.shape[1], mask.dtype, mask.device), mask], 1);
+            return (cat([prefix, tokens], 1).MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
+        }
         var placeholders = inputIds.eq(ImageTokenId);
         var nPlaceholders = placeholders.sum().item<long>();
-        var nImages = images?.shape[0] ?? 0;
         if (nPlaceholders != nImages * Config.MpImageTokenLength)
             throw new NanoVlmException(
                 $"the batch has {nPlaceholders} image tokens but {nImages} images x {Config.MpImageTokenLength} tokens = {nImages * Config.MpImageTokenLength}");
-        if (images is null || nImages == 0) return tokens.MoveToOuterDisposeScope();
-        var imageEmbeddings = MP.forward(vision_encoder.forward(images.to(tokens.dtype, Device)));
+        if (nImages == 0) return (tokens.MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
         // masked_scatter fills masked positions row-major (batch, then time) from the source in order.
-        var mask = placeholders.unsqueeze(-1).expand_as(tokens);
-        return tokens.masked_scatter(mask, imageEmbeddings.reshape(-1, tokens.shape[^1])).MoveToOuterDisposeScope();
+        var imageMask = placeholders.unsqueeze(-1).expand_as(tokens);
+        var embedded = tokens.masked_scatter(imageMask, EncodeImages(images!, tokens.dtype).reshape(-1, tokens.shape[^1]));
+        return (embedded.MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
     }
+
+    /// <summary>Images [N, 3, S, S] -> ViT -> projector: [N, mp_image_token_length, lm_hidden_dim].</summary>
+    Tensor EncodeImages(Tensor images, ScalarType dtype) => MP.forward(vision_encoder.forward(images.to(dtype, Device)));
 
     /// <summary>Hidden states -> logits through the (usually tied) head.</summary>
     public Tensor Head(Tensor hidden) => decoder.head.forward(hidden);

@@ -41,7 +41,8 @@ public sealed record VlmConfig
     public string LmTokenizer { get; init; } = "HuggingFaceTB/cosmo2-tokenizer";
     public string LmChatTemplate { get; init; } =
         "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-    public int LmEosTokenId { get; init; }
+    /// <summary>Only v0.1 configs carry it; later generations take eos from the tokenizer (their VLMConfig rejects this key).</summary>
+    [JsonIgnore] public int LmEosTokenId { get; init; }
 
     public int MpPixelShuffleFactor { get; init; } = 2;
     public int MpImageTokenLength { get; init; } = 49;
@@ -53,10 +54,18 @@ public sealed record VlmConfig
     public string VlmCheckpointPath { get; init; } = "checkpoints";
     public string HfRepoName { get; init; } = "nanoVLM";
 
+    /// <summary>v0.1 checkpoints prepend the image embeddings to the text instead of replacing placeholder tokens.</summary>
+    [JsonIgnore] public bool PrependsImages { get; init; }
+
+    [JsonIgnore]
+    public CheckpointGeneration Generation => PrependsImages ? CheckpointGeneration.V01
+        : VlmExtraTokens.ContainsKey("global_image_token") ? CheckpointGeneration.Current : CheckpointGeneration.SeedEra;
+
     [JsonIgnore] public int VitHeadDim => VitHiddenDim / VitNHeads;
     [JsonIgnore] public int LmHeadDim => LmHiddenDim / LmNHeads;
     [JsonIgnore] public int ImagePatchGrid => VitImgSize / VitPatchSize;
     [JsonIgnore] public string ImageToken => VlmExtraTokens.GetValueOrDefault("image_token", "<|image|>");
+    [JsonIgnore] public int DerivedImageTokenLength => ImagePatchGrid * ImagePatchGrid / (MpPixelShuffleFactor * MpPixelShuffleFactor);
 
     /// <summary>Refused above this many parameters (80 GB of fp32 weights): a config that asks for more is a mistake or an attack.</summary>
     public const double MaxParameters = 20e9;
@@ -79,23 +88,64 @@ public sealed record VlmConfig
     public static VlmConfig Parse(string json, string source = "config.json")
     {
         VlmConfig? cfg;
+        JsonObject obj;
         try
         {
-            if (JsonNode.Parse(json, documentOptions: new() { MaxDepth = 16 }) is not JsonObject)
-                throw new NanoVlmException($"{source}: expected a JSON object");
-            cfg = JsonSerializer.Deserialize<VlmConfig>(json, Json);
+            obj = JsonNode.Parse(json, documentOptions: new() { MaxDepth = 16 }) as JsonObject
+                  ?? throw new NanoVlmException($"{source}: expected a JSON object");
+            cfg = obj.Deserialize<VlmConfig>(Json);
+            if (cfg is not null && obj["lm_eos_token_id"] is { } eos) cfg = cfg with { LmEosTokenId = eos.GetValue<int>() };
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
-            var where = e.Path is { Length: > 2 } p ? $" at '{p[2..]}'" : "";
+            var where = e is JsonException { Path: { Length: > 2 } p } ? $" at '{p[2..]}'" : e is JsonException ? "" : " at 'lm_eos_token_id'";
             throw new NanoVlmException($"{source}: invalid config{where}: {FirstLine(e.Message)}");
         }
         if (cfg is null) throw new NanoVlmException($"{source}: expected a JSON object");
+        // Older files lack keys their code derived: v0.1 has no extra tokens at all (images are prepended), and the seed era
+        // computed the image token count.
+        if (!obj.ContainsKey("vlm_extra_tokens") && !obj.ContainsKey("mp_image_token_length"))
+            cfg = cfg with
+            {
+                PrependsImages = true, VlmExtraTokens = [], ExtraTokenAmount = 0, LmBaseVocabSize = cfg.LmVocabSize,
+                MpImageTokenLength = cfg.DerivedImageTokenLength,
+            };
+        else if (!obj.ContainsKey("mp_image_token_length"))
+            cfg = cfg with { MpImageTokenLength = cfg.DerivedImageTokenLength };
         cfg.Validate(source);
         return cfg;
     }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    /// <summary>The keys of nanoVLM's current <c>VLMConfig</c>, in its order: its <c>VLMConfig(**json)</c> rejects any other.</summary>
+    public static readonly IReadOnlyList<string> CurrentKeys =
+    [
+        "vit_hidden_dim", "vit_inter_dim", "vit_patch_size", "vit_img_size", "vit_n_heads", "vit_dropout", "vit_n_blocks", "vit_ln_eps",
+        "vit_cls_flag", "vit_model_type", "lm_hidden_dim", "lm_inter_dim", "lm_rms_eps", "lm_re_base", "lm_max_position_embeddings",
+        "lm_base_vocab_size", "extra_token_amount", "lm_vocab_size", "lm_n_heads", "lm_n_kv_heads", "lm_dropout", "lm_n_blocks",
+        "lm_attn_scaling", "lm_max_length", "lm_use_tokens", "lm_tie_weights", "lm_model_type", "lm_tokenizer", "lm_chat_template",
+        "mp_pixel_shuffle_factor", "mp_image_token_length", "max_img_size", "resize_to_max_side_len", "vlm_extra_tokens",
+        "vlm_load_backbone_weights", "vlm_checkpoint_path", "hf_repo_name",
+    ];
+
+    /// <summary>The keys of nanoVLM v0.1's <c>VLMConfig</c>, in its order.</summary>
+    public static readonly IReadOnlyList<string> V01Keys =
+    [
+        "vit_hidden_dim", "vit_inter_dim", "vit_patch_size", "vit_img_size", "vit_n_heads", "vit_dropout", "vit_n_blocks", "vit_ln_eps",
+        "vit_cls_flag", "vit_model_type", "lm_hidden_dim", "lm_inter_dim", "lm_rms_eps", "lm_re_base", "lm_max_position_embeddings",
+        "lm_vocab_size", "lm_n_heads", "lm_n_kv_heads", "lm_dropout", "lm_n_blocks", "lm_attn_scaling", "lm_max_length", "lm_use_tokens",
+        "lm_tie_weights", "lm_model_type", "lm_tokenizer", "lm_eos_token_id", "mp_pixel_shuffle_factor", "vlm_load_backbone_weights",
+        "vlm_checkpoint_path",
+    ];
+
+    /// <summary>The config.json text: exactly the keys of the code generation that reads it (current, or v0.1 for a v0.1 model).</summary>
+    public string ToJson()
+    {
+        var all = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
+        all["lm_eos_token_id"] = LmEosTokenId;
+        var ordered = new JsonObject();
+        foreach (var key in PrependsImages ? V01Keys : CurrentKeys) ordered[key] = all[key]!.DeepClone();
+        return ordered.ToJsonString(Json);
+    }
 
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 

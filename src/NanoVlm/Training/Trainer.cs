@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using NanoVlm.Data;
+using NanoVlm.IO;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,11 +19,13 @@ public sealed record EvalReport(int Step, double? ValLoss, double? Accuracy, boo
 public sealed record TrainingResult(int Steps, string? BestFolder, string LatestFolder, double? BestMetric, bool Interrupted, double Seconds);
 
 /// <summary>
-/// nanoVLM's training loop: AdamW with one learning rate for the projector and one for the backbones, warmup + cosine,
+/// nanoVLM's training loop: AdamW with a learning rate each for the projector, the vision encoder and the decoder, warmup + cosine,
 /// gradient accumulation and clipping, periodic validation, best-by-metric and resumable checkpoints, metrics.jsonl.
 /// </summary>
-public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, string runDir, TrainingData data)
+public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string runDir, TrainingData data)
 {
+    readonly VisionLanguageModel model = vlm.Model;
+
     public event Action<StepReport>? Step;
     public event Action<EvalReport>? Evaluated;
     /// <summary>Skipped steps (non-finite loss or gradient) and other notes for the user.</summary>
@@ -34,28 +37,27 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
 
     public string BestFolder => Path.Combine(runDir, "best");
 
-    /// <summary>Files copied into every saved checkpoint (the tokenizer, so a checkpoint is usable on its own).</summary>
-    public IReadOnlyList<string> ExtraFiles { get; init; } = [];
-
     public TrainingResult Run(bool resume = false, CancellationToken cancel = default)
     {
         options.Validate();
         Directory.CreateDirectory(runDir);
         var groups = ParameterGroups();
-        using var optimizer = new AdamW(groups, weightDecay: options.WeightDecay);
+        using var optimizer = new AdamW(groups.Select(g => g.Group).ToList(), weightDecay: options.WeightDecay);
         var progress = new TrainingProgress(0, 0, 0, null, 0);
         string? lastSaved = null;
         if (resume && TrainingState.LatestFolder(runDir) is { } latest)
         {
             lastSaved = latest;
-            using (var saved = VisionLanguageModel.FromPretrained(latest)) CopyWeights(saved, model);
+            using (var saved = Checkpoint.Load(latest)) CopyWeights(saved, model);
             progress = TrainingState.Restore(latest, optimizer);
             Note?.Invoke($"resumed from {latest} at step {progress.Step}");
         }
         var metrics = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"), progress.Step);
         // bf16: a bf16 copy runs forward/backward; its gradients flow into the fp32 master weights that AdamW updates.
-        using var compute = options.Bf16 ? CloneAs(model, ScalarType.BFloat16) : null;
-        var worker = compute ?? model;
+        using var compute = options.Bf16 ? new ComputeCopy(model, optimizer, ScalarType.BFloat16) : null;
+        var worker = compute?.Model ?? model;
+        // The loss stays on the device until the step's one read, together with the gradient norm.
+        using var lossTotal = zeros([], float64, worker.Device);
         var clock = Stopwatch.StartNew();
         var (step, epoch, batchInEpoch, best, bad) = progress;
         // A step folder is written once: re-saving the folder `latest` names (after a skipped step) would delete it first.
@@ -65,7 +67,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         model.train();
         worker.train();
         optimizer.ZeroGrad();
-        var (micro, lossSum, tokens, window) = (0, 0.0, 0L, Stopwatch.StartNew());
+        var (micro, tokens, window) = (0, 0L, Stopwatch.StartNew());
         while (step < MaxSteps && !interrupted)
         {
             foreach (var batch in data.TrainEpoch(epoch).Skip(batchInEpoch))
@@ -73,21 +75,21 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels);
+                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
                     (loss! / options.GradientAccumulationSteps).backward();
-                    lossSum += loss!.item<float>();
+                    using (no_grad()) lossTotal.add_(loss!);
                     tokens += batch.AttentionMask.sum().item<long>();
                 }
                 batchInEpoch++;
-                if (compute is not null)
-                    using (NewDisposeScope()) MoveGradients(compute, model);
+                compute?.MoveGradients();
                 if (++micro < options.GradientAccumulationSteps) continue;
 
-                var meanLoss = lossSum / micro;
-                double gradNorm;
-                using (NewDisposeScope()) // frees the gradient handles and temporaries of clipping and AdamW every step
+                double meanLoss, gradNorm;
+                using (NewDisposeScope()) // frees the temporaries of clipping and AdamW every step
                 {
-                    gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, options.MaxGradNorm);
+                    using var read = stack([lossTotal / micro, optimizer.ClipGradNorm(options.MaxGradNorm).to(float64)]).cpu();
+                    (meanLoss, gradNorm) = (read[0].item<double>(), read[1].item<double>());
+                    lossTotal.zero_();
                     if (!double.IsFinite(meanLoss) || !double.IsFinite(gradNorm))
                     {
                         bad++;
@@ -97,19 +99,19 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                     }
                     else
                     {
-                        foreach (var g in groups) g.Lr = LrSchedule.At(step, g.Name == "mp" ? options.LrMp : options.LrBackbones, MaxSteps);
+                        foreach (var (group, peak) in groups) group.Lr = LrSchedule.At(step, peak, MaxSteps);
                         optimizer.Step();
-                        if (compute is not null) CopyWeights(model, compute);
+                        compute?.RefreshWeights();
                         step++;
                     }
                     optimizer.ZeroGrad();
                 }
                 var seconds = window.Elapsed.TotalSeconds;
-                var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
+                var report = new StepReport(step, MaxSteps, epoch, meanLoss, groups[0].Group.Lr, gradNorm, tokens / Math.Max(seconds, 1e-9),
                     clock.Elapsed.TotalSeconds);
                 metrics.Write(new { step, epoch, train_loss = meanLoss, lr = report.Lr, grad_norm = gradNorm, tokens_per_s = report.TokensPerSecond, seconds = report.Seconds, rss_mb = RssMb() });
                 Step?.Invoke(report);
-                (micro, lossSum, tokens) = (0, 0.0, 0L);
+                (micro, tokens) = (0, 0L);
                 window.Restart();
 
                 var last = step >= MaxSteps;
@@ -129,7 +131,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                 interrupted = cancel.IsCancellationRequested;
                 if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
-                    (lastSaved, savedStep) = (TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles), step);
+                    (lastSaved, savedStep) = (TrainingState.Save(runDir, vlm, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad)), step);
                 if (step % TrimInterval == 0) ReleaseMemory();
                 if (last || interrupted) break;
             }
@@ -137,7 +139,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
         if (step != savedStep || lastSaved is null)
-            lastSaved = TrainingState.Save(runDir, model, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad), ExtraFiles);
+            lastSaved = TrainingState.Save(runDir, vlm, optimizer, new TrainingProgress(step, epoch, batchInEpoch, best, bad));
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
     }
 
@@ -159,17 +161,26 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         return self.WorkingSet64 >> 20;
     }
 
-    /// <summary>nanoVLM's two groups: the projector at lr_mp, the vision encoder and decoder at lr_backbones (frozen ones left out).</summary>
-    List<ParamGroup> ParameterGroups()
+    /// <summary>
+    /// nanoVLM's groups with their peak learning rates: the projector, the vision encoder and the decoder. A part at rate 0 (or
+    /// frozen) is left out and its parameters stop requiring gradients.
+    /// </summary>
+    List<(ParamGroup Group, double PeakLr)> ParameterGroups()
     {
         var all = model.UniqueNamedParameters();
-        bool Frozen(string name) =>
-            (options.FreezeVision && name.StartsWith("vision_encoder.", StringComparison.Ordinal))
-            || (options.FreezeDecoder && name.StartsWith("decoder.", StringComparison.Ordinal));
-        foreach (var (name, p) in all) p.requires_grad = !Frozen(name);
-        var groups = new List<ParamGroup> { new("mp", all.Where(p => p.Name.StartsWith("MP.", StringComparison.Ordinal)).ToList()) };
-        var backbones = all.Where(p => !p.Name.StartsWith("MP.", StringComparison.Ordinal) && !Frozen(p.Name)).ToList();
-        if (backbones.Count > 0) groups.Add(new ParamGroup("backbones", backbones));
+        var parts = new (string Name, string Prefix, double Lr)[]
+        {
+            ("mp", "MP.", options.LrMp),
+            ("vision", "vision_encoder.", options.FreezeVision ? 0 : options.LrVision),
+            ("language", "decoder.", options.FreezeDecoder ? 0 : options.LrLanguage),
+        };
+        var groups = new List<(ParamGroup, double)>();
+        foreach (var (name, prefix, lr) in parts)
+        {
+            var members = all.Where(p => p.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            foreach (var (_, p) in members) p.requires_grad = lr > 0;
+            if (lr > 0) groups.Add((new ParamGroup(name, members), lr));
+        }
         return groups;
     }
 
@@ -187,7 +198,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
                     using (batch)
                     using (NewDisposeScope())
                     {
-                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels).Loss!.item<float>();
+                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds).Loss!.item<float>();
                         n++;
                     }
                 if (n > 0) valLoss = sum / n;
@@ -205,8 +216,7 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         var tmp = BestFolder + $".tmp-{Environment.ProcessId}";
         var old = BestFolder + ".old";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-        model.SavePretrained(tmp);
-        TrainingState.CopyFiles(ExtraFiles, tmp);
+        vlm.Save(tmp);
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(BestFolder)) Directory.Move(BestFolder, old);
         Directory.Move(tmp, BestFolder);
@@ -215,8 +225,9 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
 
     internal static VisionLanguageModel CloneAs(VisionLanguageModel source, ScalarType dtype)
     {
-        var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId };
+        var copy = new VisionLanguageModel(source.Config, initWeights: false) { ImageTokenId = source.ImageTokenId, EosTokenId = source.EosTokenId };
         copy.to(dtype);
+        copy.to(source.Device);
         CopyWeights(source, copy);
         var trainable = source.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
         foreach (var (name, p) in copy.named_parameters()) p.requires_grad = trainable[name];
@@ -228,21 +239,6 @@ public sealed class Trainer(VisionLanguageModel model, TrainingOptions options, 
         using var _ = no_grad();
         var source = from.state_dict();
         foreach (var (name, t) in to.state_dict()) t.copy_(source[name]);
-    }
-
-    /// <summary>Adds the bf16 copy's gradients to the fp32 master gradients (accumulating in fp32), then clears them.</summary>
-    internal static void MoveGradients(VisionLanguageModel compute, VisionLanguageModel master)
-    {
-        using var _ = no_grad();
-        var targets = master.UniqueNamedParameters().ToDictionary(p => p.Name, p => p.Param);
-        foreach (var (name, p) in compute.UniqueNamedParameters())
-        {
-            if (p.grad is not { } g) continue;
-            var target = targets[name];
-            if (target.grad is null) target.grad = g.to(float32);
-            else target.grad.add_(g);
-            g.zero_();
-        }
     }
 
     /// <summary>Appends one JSON object per line; on resume, lines past the resumed step are dropped.</summary>

@@ -3,8 +3,12 @@ namespace NanoVlm.Training;
 /// <summary>The recipe (spec §8). Defaults follow nanoVLM's train config.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Peak learning rates of the projector, the vision encoder and the decoder; 0 freezes that part.</summary>
     public double LrMp { get; init; } = 2e-3;
-    public double LrBackbones { get; init; } = 1e-4;
+    public double LrVision { get; init; } = 1e-4;
+    public double LrLanguage { get; init; } = 1e-4;
+    /// <summary>Sets <see cref="LrVision"/> and <see cref="LrLanguage"/> (run.json files of older runs hold this).</summary>
+    public double LrBackbones { init => (LrVision, LrLanguage) = (value, value); }
     public int BatchSize { get; init; } = 32;
     public int GradientAccumulationSteps { get; init; } = 4;
     public double MaxGradNorm { get; init; } = 1.0;
@@ -14,7 +18,9 @@ public sealed record TrainingOptions
     public int EvalInterval { get; init; } = 250;
     public double ValRatio { get; init; } = 0.025;
     public int Seed { get; init; }
+    /// <summary>Same as <see cref="LrVision"/> 0.</summary>
     public bool FreezeVision { get; init; }
+    /// <summary>Same as <see cref="LrLanguage"/> 0.</summary>
     public bool FreezeDecoder { get; init; }
     /// <summary>bf16 compute with fp32 master weights (TorchSharp has no autocast, so a bf16 copy of the model runs the steps).</summary>
     public bool Bf16 { get; init; }
@@ -30,7 +36,8 @@ public sealed record TrainingOptions
     public void Validate()
     {
         Check(LrMp >= 0 && double.IsFinite(LrMp), $"--lr-mp must be a finite number >= 0, got {LrMp}");
-        Check(LrBackbones >= 0 && double.IsFinite(LrBackbones), $"--lr-backbones must be a finite number >= 0, got {LrBackbones}");
+        Check(LrVision >= 0 && double.IsFinite(LrVision), $"--lr-vision must be a finite number >= 0, got {LrVision}");
+        Check(LrLanguage >= 0 && double.IsFinite(LrLanguage), $"--lr-language must be a finite number >= 0, got {LrLanguage}");
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"--weight-decay must be a finite number >= 0, got {WeightDecay}");
         Check(BatchSize is > 0 and <= MaxBatchSize, $"--batch-size must be between 1 and {MaxBatchSize}, got {BatchSize}");
         Check(GradientAccumulationSteps > 0, $"--grad-accum must be > 0, got {GradientAccumulationSteps}");
@@ -39,7 +46,8 @@ public sealed record TrainingOptions
         Check(MaxSteps is null or > 0, $"--max-steps must be > 0, got {MaxSteps}");
         Check(EvalInterval > 0, $"--eval-interval must be > 0, got {EvalInterval}");
         Check(ValRatio is >= 0 and < 1, $"--val-ratio must be in [0, 1), got {ValRatio}");
-        Check(!(FreezeVision && FreezeDecoder && LrMp == 0), "nothing to train: both backbones frozen and --lr-mp 0");
+        Check(LrMp > 0 || (LrVision > 0 && !FreezeVision) || (LrLanguage > 0 && !FreezeDecoder),
+            "nothing to train: every part is frozen or at learning rate 0");
         Check(MaxBadSteps > 0, $"--max-bad-steps must be > 0, got {MaxBadSteps}");
         Check(CheckpointInterval >= 0, $"--checkpoint-interval must be >= 0, got {CheckpointInterval}");
     }

@@ -21,7 +21,7 @@ public static class TrainingState
 
     public static string Folder(string runDir) => Path.Combine(runDir, "checkpoints");
 
-    public static string Save(string runDir, VisionLanguageModel model, AdamW optimizer, TrainingProgress progress, IReadOnlyList<string> extraFiles)
+    public static string Save(string runDir, PretrainedVlm vlm, AdamW optimizer, TrainingProgress progress)
     {
         var root = Folder(runDir);
         var name = $"step-{progress.Step:D7}";
@@ -30,8 +30,7 @@ public static class TrainingState
         if (Directory.Exists(root))
             foreach (var stale in Directory.GetDirectories(root, ".step-*.tmp-*")) Directory.Delete(stale, true); // left by a killed run
         Directory.CreateDirectory(tmp);
-        model.SavePretrained(tmp);
-        CopyFiles(extraFiles, tmp);
+        vlm.Save(tmp);
         using var rng = get_rng_state();
         SafetensorsFile.Save(Path.Combine(tmp, StateFile), optimizer.State().Append(new("rng", rng)),
             new Dictionary<string, string> { ["optimizer_steps"] = optimizer.Steps.ToString() });
@@ -42,11 +41,6 @@ public static class TrainingState
         foreach (var old in Directory.GetDirectories(root, "step-*").Order(StringComparer.Ordinal).SkipLast(Keep))
             Directory.Delete(old, true);
         return dir;
-    }
-
-    internal static void CopyFiles(IEnumerable<string> files, string folder)
-    {
-        foreach (var file in files) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)), overwrite: true);
     }
 
     /// <summary>The newest complete checkpoint folder of a run, or null when it has none.</summary>

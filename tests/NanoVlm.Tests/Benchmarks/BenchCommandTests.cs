@@ -36,6 +36,22 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void ServeWritesOneRowPerClientCount()
+    {
+        var model = Path.Combine(GoldenCases.CopyRoot("golden-v02"), "v02-public-a");
+        var rows = RunBench("serve", "--model", model, "--image", Path.Combine(model, "image_0.png"), "--clients", "1,3", "--requests", "6",
+            "--max-tokens", "4");
+        Assert.Equal([1, 3], rows.Select(r => r.GetProperty("clients").GetInt32()));
+        foreach (var r in rows)
+        {
+            AssertFields(r, "requests_per_s", "tokens_per_s", "latency_p50_s", "latency_p95_s", "first_token_p50_s", "first_token_p95_s", "mean_batch");
+            Assert.Equal(6, r.GetProperty("requests").GetInt32());
+            Assert.Equal(0, r.GetProperty("failed").GetInt32());
+            Assert.True(r.GetProperty("tokens_per_s").GetDouble() > 0);
+        }
+    }
+
+    [Fact]
     public void GenerateWritesRowsWithAndWithoutTheKvCache()
     {
         var rows = RunBench("generate", "--preset", "tiny", "--prompt-len", "4", "--new-tokens", "3", "--repeats", "1", "--bandwidth-mib", "8");
@@ -63,7 +79,7 @@ public class BenchCommandTests
     public void MemorySweepStopsAtTheFirstOutOfMemory()
     {
         var o = new MemoryBenchOptions { BatchSizes = [1, 2, 4, 8] };
-        var rows = MemoryBench.Run(o, b => new MemoryBenchRow("tiny", b, 128, "fp32", 1, b == 4 ? 0 : 2, Oom: b == 4, Threads: 1)).ToList();
+        var rows = MemoryBench.Run(o, b => new MemoryBenchRow("tiny", b, 128, "fp32", 1, b == 4 ? 0 : 2, Oom: b == 4, Threads: 1, Device: "cpu")).ToList();
         Assert.Equal([1, 2, 4], rows.Select(r => r.BatchSize));
         Assert.True(rows[^1].Oom);
     }

@@ -5,7 +5,27 @@ namespace NanoVlm.Tests.Benchmarks;
 public class PresetsTests
 {
     [Fact]
-    public void The222mPresetIsTheDefaultConfig() => Assert.Equal(new VlmConfig().ToJson(), Presets.Get("222m").ToJson());
+    public void The222mPresetCountsImagePlaceholdersInItsTextBudget()
+    {
+        var cfg = Presets.Get("222m");
+        Assert.Equal(new VlmConfig().ToJson(), (cfg with { LmMaxLength = new VlmConfig().LmMaxLength }).ToJson());
+        Assert.Equal(79 + 4 * cfg.MpImageTokenLength, cfg.LmMaxLength);
+    }
+
+    [Theory]
+    [InlineData("460m", 460_000_000, 10_000_000)]
+    [InlineData("230m", 230_000_000, 10_000_000)]
+    public void CurrentGenerationPresetsMatchNanoVlm(string name, long parameters, long tolerance)
+    {
+        var cfg = Presets.Get(name);
+        cfg.Validate();
+        Assert.Equal(CheckpointGeneration.Current, cfg.Generation);
+        Assert.Equal(66, cfg.VlmExtraTokens.Count);
+        Assert.Equal(["image_token", "global_image_token", "r1c1", "r1c2"], cfg.VlmExtraTokens.Keys.Take(4));
+        Assert.Equal("<row_8_col_8>", cfg.VlmExtraTokens["r8c8"]);
+        Assert.Equal((512, 64, 4), (cfg.VitImgSize, cfg.MpImageTokenLength, cfg.MpPixelShuffleFactor));
+        Assert.InRange(cfg.EstimatedParameters(), parameters - tolerance, parameters + tolerance);
+    }
 
     [Fact]
     public void TinyIsAValidSmallModel()

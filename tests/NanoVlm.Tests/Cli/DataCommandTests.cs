@@ -11,6 +11,8 @@ public sealed class DataCommandTests : IDisposable
     [InlineData("fashion-mnist:/data/fm@2.5", "fashion-mnist", "/data/fm", "", 2.5)]
     [InlineData("cauldron:/data/the_cauldron,ai2d,vqav2", "cauldron", "/data/the_cauldron", "ai2d|vqav2", 1.0)]
     [InlineData("cauldron:/a/x.parquet,/b/y.parquet", "cauldron", "/a/x.parquet,/b/y.parquet", "", 1.0)]
+    [InlineData("finevision:/data/FineVision,ai2d_merged@2", "finevision", "/data/FineVision", "ai2d_merged", 2.0)]
+    [InlineData("finevision:/data/fv/train-0.parquet", "finevision", "/data/fv/train-0.parquet", "", 1.0)]
     [InlineData("mmstar:/data/mmstar/val.parquet", "mmstar", "/data/mmstar/val.parquet", "", 1.0)]
     [InlineData("jsonl:mine/data.jsonl@0.3", "jsonl", "mine/data.jsonl", "", 0.3)]
     [InlineData("hf:HuggingFaceM4/the_cauldron:ai2d,chartqa", "hf", "HuggingFaceM4/the_cauldron", "ai2d|chartqa", 1.0)]
@@ -44,6 +46,30 @@ public sealed class DataCommandTests : IDisposable
         Assert.Contains("tokens per sample", output);
         Assert.Contains("longer than lm_max_length 128: 0", output);
         Assert.Matches(@"\s1 \| #+ 10", output);
+    }
+
+    [Fact]
+    public void PreviewShowsSamplesOfflineWithoutATokenizer()
+    {
+        var data = TestJsonl.Write(dir["data"], 3);
+        var (code, output, err) = CliProcess.Run("data", "preview", $"jsonl:{data}", "--n", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("assistant: stripes", output);
+        Assert.DoesNotContain("tokens:", output);
+        Assert.Contains("token counts need a tokenizer: HuggingFaceTB/cosmo2-tokenizer could not be loaded", output);
+    }
+
+    [Fact]
+    public void PreviewCountsTilesOfTheCurrentPipeline()
+    {
+        var golden = GoldenCases.First(GoldenCases.V02Format);
+        var data = TestJsonl.Write(dir["data"], 2);
+        var (code, output, err) = CliProcess.Run("data", "preview", $"jsonl:{data}", "--config", Path.Combine(golden, "config.json"),
+            "--tokenizer", Path.Combine(golden, "tokenizer"), "--n", "1");
+        Assert.True(code == 0, err);
+        // max_img_size 96 with resize_to_max_side_len: a 20x20 image is upscaled to 96x96, a 3x3 grid of 32px tiles after a global
+        // tile, 4 tokens each.
+        Assert.Contains("(40 image tokens)", output);
     }
 
     [Fact]

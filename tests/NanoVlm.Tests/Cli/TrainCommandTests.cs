@@ -1,5 +1,7 @@
 using System.Text.Json;
+using NanoVlm.IO;
 using NanoVlm.Models;
+using NanoVlm.Training;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Tests.Cli;
@@ -52,7 +54,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         var (code, _, err) = Train("frozen", "--freeze-vision", "--freeze-decoder", "--seed", "3");
         Assert.True(code == 0, err);
-        using var trained = VisionLanguageModel.FromPretrained(Path.Combine(dir["frozen"], "best"));
+        using var trained = Checkpoint.Load(Path.Combine(dir["frozen"], "best"));
         manual_seed(3);
         using var initial = new VisionLanguageModel(trained.Config);
         var start = initial.state_dict();
@@ -67,7 +69,7 @@ public sealed class TrainCommandTests : IDisposable
         var (code, output, err) = Train("mix", "--bf16", "--data", $"jsonl:{second}@0.5", "--cutoff", "12");
         Assert.True(code == 0, err);
         Assert.Contains("18 training samples", output.ReplaceLineEndings(" "));
-        using var model = VisionLanguageModel.FromPretrained(Path.Combine(dir["mix"], "best"));
+        using var model = Checkpoint.Load(Path.Combine(dir["mix"], "best"));
         Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
     }
 
@@ -83,7 +85,7 @@ public sealed class TrainCommandTests : IDisposable
 
     static Dictionary<string, Tensor> Weights(string folder)
     {
-        using var m = VisionLanguageModel.FromPretrained(folder);
+        using var m = Checkpoint.Load(folder);
         return m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
     }
 
@@ -105,11 +107,15 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(Directory.Exists(Path.Combine(dir["a"], "checkpoints", "step-0000003")), "--checkpoint-interval 1 saves every step");
         Assert.False(Directory.Exists(Path.Combine(dir["b"], "checkpoints", "step-0000003")));
 
-        // No learning at all with zero learning rates and weight decay: the final weights are the seeded initial ones.
-        Assert.Equal(0, Train("frozen-lr", [.. Common("7"), "--lr-mp", "0", "--lr-backbones", "0", "--weight-decay", "0"]).Code);
+        // A part at learning rate 0 keeps its seeded initial weights; the others learn.
+        Assert.Equal(0, Train("frozen-lr", [.. Common("7"), "--lr-mp", "0", "--lr-backbones", "0", "--lr-language", "1e-3"]).Code);
         manual_seed(7);
         using var initial = new VisionLanguageModel(VlmConfig.Load(Path.Combine(Latest("frozen-lr"), "config.json")));
-        Assert.Equal(0, Change(Weights(Latest("frozen-lr")), initial.state_dict()));
+        var frozen = Weights(Latest("frozen-lr"));
+        double PartChange(string prefix) => Change(frozen.Where(kv => kv.Key.StartsWith(prefix)).ToDictionary(), initial.state_dict());
+        Assert.Equal(0, PartChange("MP."));
+        Assert.Equal(0, PartChange("vision_encoder."));
+        Assert.True(PartChange("decoder.") > 0);
 
         // Clipping to a tiny norm makes AdamW's steps tiny (the gradient falls below eps).
         Assert.Equal(0, Train("clipped", [.. Common("7"), "--max-grad-norm", "1e-12"]).Code);
@@ -125,13 +131,13 @@ public sealed class TrainCommandTests : IDisposable
         var evalData = TestJsonl.Write(dir["eval"], 6);
         var (code, output, err) = CliProcess.Run("train", "--config", cfg, "--data", $"jsonl:{Jsonl("data")}", "--output", dir.Path,
             "--run-name", "cfg", "--batch-size", "4", "--grad-accum", "1", "--epochs", "2", "--val-ratio", "0.25", "--eval-interval", "100",
-            "--eval-data", $"jsonl:{evalData}", "--eval-samples", "6", "--tokenizer", "wordlevel");
+            "--eval-data", $"jsonl:{evalData}", "--eval-samples", "6", "--tokenizer", "wordlevel", "--packing", "false");
         Assert.True(code == 0, err);
         var metrics = Metrics(dir["cfg"]);
         Assert.Equal(8, metrics.Count(m => m.TryGetProperty("train_loss", out _))); // 18 training samples / 4 = 4 batches x 2 epochs
         Assert.Equal([0, 1], metrics.Where(m => m.TryGetProperty("train_loss", out _)).Select(m => m.GetProperty("epoch").GetInt32()).Distinct());
         Assert.True(metrics.Last().GetProperty("accuracy").ValueKind == JsonValueKind.Number);
-        using (var trained = VisionLanguageModel.FromPretrained(Path.Combine(dir["cfg"], "best")))
+        using (var trained = Checkpoint.Load(Path.Combine(dir["cfg"], "best")))
             Assert.Equal(1, trained.Config.LmNBlocks);
 
         (code, output, err) = CliProcess.Run("train", "--model", Path.Combine(dir["cfg"], "best"), "--data", $"jsonl:{Jsonl("data")}",
@@ -143,6 +149,40 @@ public sealed class TrainCommandTests : IDisposable
         manual_seed(0);
         using var fresh = new VisionLanguageModel(VlmConfig.Load(Path.Combine(dir["cfg"], "best", "config.json")));
         Assert.True(Change(before, after) < Change(fresh.state_dict(), after), "fine-tuning starts from the checkpoint, not from scratch");
+    }
+
+    static string Words(string output) => System.Text.RegularExpressions.Regex.Replace(output, @"[\s│]+", " ");
+
+    [Fact]
+    public void PackingAndSeparateLearningRatesReachTheRunAndTheSummary()
+    {
+        var (code, output, err) = Train("packed", "--lr-vision", "0", "--max-images-per-pack", "2", "--max-images-per-sample", "1");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"about \d+ optimizer steps of 4 packed rows x 4", Words(output));
+        Assert.Matches(@"packing \d+ samples in \d+ rows; [\d,]+ padding tokens instead of [\d,]+ unpacked( \(\d+% (less|more)\))?", Words(output));
+        var args = JsonSerializer.Deserialize<TrainArgs>(File.ReadAllText(Path.Combine(dir["packed"], "run.json")))!;
+        Assert.Equal((2, 1, 4096), (args.Packing!.MaxImagesPerPack, args.Packing.MaxImagesPerSample, args.Packing.MaxSampleLength));
+        Assert.Equal((0.0, new TrainingOptions().LrLanguage), (args.Options.LrVision, args.Options.LrLanguage));
+        manual_seed(0);
+        using var initial = new VisionLanguageModel(VlmConfig.Load(Path.Combine(dir["packed"], "best", "config.json")));
+        var trained = Weights(Path.Combine(dir["packed"], "best"));
+        Assert.Equal(0, Change(trained.Where(kv => kv.Key.StartsWith("vision_encoder.")).ToDictionary(), initial.state_dict()));
+
+        (code, output, err) = Train("unpacked", "--packing", "false");
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("packed rows", output);
+        Assert.DoesNotContain("padding tokens", Words(output));
+        Assert.Null(JsonSerializer.Deserialize<TrainArgs>(File.ReadAllText(Path.Combine(dir["unpacked"], "run.json")))!.Packing);
+    }
+
+    [Fact]
+    public void RatingFlagsFilterFineVisionTurns()
+    {
+        var (code, output, err) = CliProcess.Run("train", "--preset", "tiny", "--data", $"finevision:{Data.DatasetTests.FineVisionFile()}",
+            "--min-relevance-rating", "3", "--output", dir.Path, "--run-name", "fv", "--batch-size", "2", "--max-steps", "1",
+            "--eval-samples", "0", "--val-ratio", "0", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("every turn rated below the minimum", Words(output + err)); // counted at each read of the row
     }
 
     [Fact]
@@ -166,7 +206,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(output.Contains("(interrupted, resumable)"), output + errors);
         var latest = NanoVlm.Training.TrainingState.LatestFolder(dir["interrupted"]);
         Assert.NotNull(latest);
-        using (VisionLanguageModel.FromPretrained(latest!)) { }
+        using (Checkpoint.Load(latest!)) { }
     }
 
     [Theory]
@@ -175,6 +215,8 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("error: --preset: unknown preset 'huge'", "--preset", "huge")]
     [InlineData("error: --device: unknown device 'tpu'", "--device", "tpu")]
     [InlineData("not a training run folder", "--resume", "/nonexistent-run")]
+    [InlineData("error: nothing to train: every part is frozen or at learning rate 0", "--lr-mp", "0", "--lr-backbones", "0")]
+    [InlineData("error: --max-images-per-sample must be in 1..2 (--max-images-per-pack), got 4", "--max-images-per-pack", "2")]
     public void BadArgumentsGiveOneLineErrors(string expected, params string[] args)
     {
         var (code, _, err) = CliProcess.Run(["train", .. args]);

@@ -18,7 +18,7 @@ public class CollatorTests
     public void TargetsAreExactlyTheAnswerTokensAndEos(string name)
     {
         using var tok = Tokenizer.Load(Fixture.Path(name), Fixture.ImageToken);
-        var collator = new VqaCollator(tok, Config, new ImageProcessor(8));
+        var collator = new VlmProcessor(Config, tok);
         var sample = Sample(2, ("What is this?", "sneaker"), ("Is this footwear?", "yes"));
         var encoded = collator.EncodeForTraining(sample)!;
         var image = tok.ExtraTokenIds["image_token"];
@@ -30,6 +30,7 @@ public class CollatorTests
         var eos = tok.Decode([tok.EosTokenId]);
         Assert.Equal(tok.Encode($"<|image|><|image|><|image|><|image|><|image|><|image|>Question: What is this? Answer:sneaker{eos}Question: Is this footwear? Answer:yes{eos}"), encoded.InputIds);
         Assert.Equal(2, encoded.Images.Length);
+        Assert.All(encoded.Images, i => Assert.Equal(new long[] { 1, 3, 8, 8 }, i.shape));
 
         using var batch = collator.Collate([encoded, collator.EncodeForTraining(Sample(1, ("What is this?", "bag")))!]);
         var t = (int)batch.InputIds.shape[1];
@@ -39,14 +40,14 @@ public class CollatorTests
         var mask = batch.AttentionMask.data<long>().ToArray();
         var labels = batch.Labels.data<long>().ToArray();
         for (var i = 0; i < t - 1; i++)
-            Assert.Equal(encoded.IsTarget[i + 1] ? ids[i + 1] : VqaCollator.Ignore, labels[i]);
-        Assert.Equal(VqaCollator.Ignore, labels[t - 1]);
+            Assert.Equal(encoded.IsTarget[i + 1] ? ids[i + 1] : VlmProcessor.Ignore, labels[i]);
+        Assert.Equal(VlmProcessor.Ignore, labels[t - 1]);
         var short2 = collator.EncodeForTraining(Sample(1, ("What is this?", "bag")))!.InputIds.Length;
         Assert.All(ids[t..(2 * t - short2)], id => Assert.Equal(tok.PadTokenId, id));
         Assert.All(mask[t..(2 * t - short2)], m => Assert.Equal(0, m));
-        Assert.All(labels[t..(2 * t - short2)], l => Assert.Equal(VqaCollator.Ignore, l));
+        Assert.All(labels[t..(2 * t - short2)], l => Assert.Equal(VlmProcessor.Ignore, l));
         var bag = collator.EncodeForTraining(Sample(1, ("What is this?", "bag")))!;
-        Assert.Equal(bag.InputIds.Where((_, i) => bag.IsTarget[i]), labels[t..].Where(l => l != VqaCollator.Ignore).Select(l => (int)l));
+        Assert.Equal(bag.InputIds.Where((_, i) => bag.IsTarget[i]), labels[t..].Where(l => l != VlmProcessor.Ignore).Select(l => (int)l));
         Assert.EndsWith("bag" + eos, tok.Decode(bag.InputIds.Where((_, i) => bag.IsTarget[i])).Replace(" ", ""));
     }
 
@@ -54,7 +55,7 @@ public class CollatorTests
     public void EvaluationPromptsAndSkips()
     {
         using var tok = Tokenizer.Load(Fixture.Path("qwen3"), Fixture.ImageToken);
-        var collator = new VqaCollator(tok, Config, new ImageProcessor(8));
+        var collator = new VlmProcessor(Config, tok);
         var mmstar = Sample(1, ("Which one?", "B")) with { Style = PromptStyle.LetterChoice };
         var encoded = collator.EncodeForEvaluation(mmstar)!;
         Assert.Equal(tok.Encode("<|image|><|image|><|image|>Question: Which one? \nAnswer only with the letter! \nAnswer:"), encoded.InputIds);
@@ -71,18 +72,18 @@ public class CollatorTests
     public void LoaderIsDeterministicAndSkipsBadSamples()
     {
         using var tok = Tokenizer.Load(Fixture.Path("wordlevel"), Fixture.ImageToken);
-        var collator = new VqaCollator(tok, Config, new ImageProcessor(8));
+        var collator = new VlmProcessor(Config, tok);
         var samples = Enumerable.Range(0, 23).Select(i => i == 5
             ? new VqaSample([VqaImage.FromBytes([0], "bad")], [new VqaTurn("q", "a")], "bad")
             : Sample(1, ($"What is this? {i}", i % 2 == 0 ? "sneaker" : "bag"))).ToArray();
-        string Run(int workers) => string.Join(";", VqaDataLoader.Batches(samples, collator.EncodeForTraining, b => collator.Collate(b), 4, workers)
+        string Run(int workers) => string.Join(";", VqaDataLoader.Batches(samples, s => collator.EncodeForTraining(s), b => collator.Collate(b), 4, workers)
             .Select(b => { using (b) return string.Join(",", b.Samples.Select(s => s.Turns[0].User)) + $"/{b.InputIds.shape[0]}"; }));
         var one = Run(1);
         Assert.Equal(one, Run(4));
         Assert.Equal(6, one.Split(';').Length);
         Assert.DoesNotContain("q,", one);
         using var cancel = new CancellationTokenSource();
-        var batches = VqaDataLoader.Batches(samples, collator.EncodeForTraining, b => collator.Collate(b), 2, 2, cancel: cancel.Token);
+        var batches = VqaDataLoader.Batches(samples, s => collator.EncodeForTraining(s), b => collator.Collate(b), 2, 2, cancel: cancel.Token);
         Assert.ThrowsAny<OperationCanceledException>(() => { foreach (var b in batches) { b.Dispose(); cancel.Cancel(); } });
     }
 }

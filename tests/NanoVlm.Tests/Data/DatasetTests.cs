@@ -41,6 +41,39 @@ public class DatasetTests
         Assert.Equal(7, subset.Count);
     }
 
+    internal static string FineVisionFile()
+    {
+        (string, string)[] Turns(int row, int n) => Enumerable.Range(0, n).Select(t => ($"q{row}{(char)('a' + t)}", $"a{row}{(char)('a' + t)}")).ToArray();
+        var rows = new List<IDictionary<string, object?>>
+        {
+            ParquetFixtures.FineVisionRow([Png], Turns(0, 2), new Dictionary<string, long?[]>
+                { ["relevance_ratings"] = [5, 2], ["image_correspondence_ratings"] = [5, 5] }),
+            ParquetFixtures.FineVisionRow([Png], Turns(1, 1), new Dictionary<string, long?[]> { ["relevance_ratings"] = [1] }),
+            ParquetFixtures.FineVisionRow([Png, Png], Turns(2, 2), new Dictionary<string, long?[]>
+                { ["relevance_ratings"] = [null, 4], ["visual_dependency_ratings"] = [2, 1], ["formatting_ratings"] = [5] }),
+            ParquetFixtures.FineVisionRow([Png], Turns(3, 2), new Dictionary<string, long?[]>()),
+        };
+        var file = Path.Combine(Fixture.TempDir(), "train-00000.parquet");
+        ParquetFixtures.Write(file, ParquetFixtures.FineVision, rows, rowGroupSize: 2);
+        return file;
+    }
+
+    [Fact]
+    public void FineVisionTurnsRatedBelowTheMinimumAreDropped()
+    {
+        var file = FineVisionFile();
+        var strict = DataSource.Parse($"finevision:{file}").Open(minRatings: new MinRatings(Relevance: 3, VisualDependency: 2));
+        var turns = DatasetView.All(strict).ReadInOrder().Select(s => string.Join(" ", s.Turns.Select(t => t.User + "/" + t.Assistant))).ToList();
+        // Row 0 loses its relevance-2 turn, row 1 all its turns (skipped), row 2 its visual-dependency-1 turn
+        // (a null rating or a list too short to rate a turn keeps it); row 3 has no ratings.
+        Assert.Equal(["q0a/a0a", "q2a/a2a", "q3a/a3a q3b/a3b"], turns);
+        Assert.Equal("1 every turn rated below the minimum", strict.Skipped.ToString());
+
+        var lenient = CauldronDataset.Open(file);
+        Assert.Equal([2, 1, 2, 2], DatasetView.All(lenient).ReadInOrder().Select(s => s.Turns.Count));
+        Assert.Equal(0, lenient.Skipped.Total);
+    }
+
     [Fact]
     public void SplitAndShuffleAreDeterministicAndComplete()
     {
@@ -113,7 +146,7 @@ public class DatasetTests
         var image = samples[1].Images[0].Decode(new ImageProcessor(32));
         Assert.Equal((28, 28), (image.Width, image.Height));
         Assert.Equal([(byte)(784 % 256), (byte)(784 % 256), (byte)(784 % 256)], image.Pixels[..3]);
-        using var tensor = samples[1].Images[0].ToTensor(new ImageProcessor(32));
+        using var tensor = new ImageProcessor(32).ToTensor(samples[1].Images[0].Decode(new ImageProcessor(32)));
         Assert.Equal(new long[] { 3, 32, 32 }, tensor.shape);
         Assert.Contains("missing Fashion-MNIST file", Assert.Throws<NanoVlmException>(() => FashionMnistDataset.Load(dir, train: true)).Message);
     }

@@ -1,4 +1,5 @@
 using NanoVlm.Hub;
+using NanoVlm.IO;
 
 namespace NanoVlm.Tests.Hub;
 
@@ -168,7 +169,7 @@ public sealed class HubDownloadTests : IDisposable
     }
 
     [Fact]
-    public async Task Model_folders_resolve_from_a_local_path_or_a_repo_id_with_single_or_sharded_weights()
+    public void Model_folders_resolve_from_a_local_path_or_a_repo_id_with_single_or_sharded_weights()
     {
         var repo = _f.AddModel();
         _f.Hub.AddRepo("sharded", new Dictionary<string, byte[]>
@@ -181,19 +182,24 @@ public sealed class HubDownloadTests : IDisposable
         });
         using var client = _f.Client();
 
-        Assert.Equal(_f.CacheDir, await client.ResolveModelFolderAsync(_f.CacheDir));
-        var folder = await client.ResolveModelFolderAsync("org/tiny");
+        var local = Directory.CreateDirectory(Path.Combine(_f.CacheDir, "local")).FullName;
+        File.WriteAllText(Path.Combine(local, "config.json"), "{}");
+        File.WriteAllText(Path.Combine(local, "model.safetensors"), "x");
+        Assert.Equal(local, Pretrained.ResolveModelFolder(local, client));
+        var folder = Pretrained.ResolveModelFolder("org/tiny", client);
         Assert.Equal(repo.Snapshots[repo.Head]["model.safetensors"], File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
         Assert.True(File.Exists(Path.Combine(folder, "config.json")));
 
-        var sharded = await client.ResolveModelFolderAsync("sharded");
+        var sharded = Pretrained.ResolveModelFolder("sharded", client);
         Assert.Equal(["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"],
             Directory.GetFiles(sharded).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"],
+            new CheckpointLayout(sharded).WeightFiles().Select(Path.GetFileName));
 
-        var e = await Assert.ThrowsAsync<HubException>(() => client.ResolveModelFolderAsync("no/such/folder"));
+        var e = Assert.Throws<NanoVlmException>(() => Pretrained.ResolveModelFolder("no/such/folder", client));
         Assert.Contains("'no/such/folder' is neither an existing folder nor a Hub repo id", e.Message);
-        var missing = await Assert.ThrowsAsync<HubException>(() => client.ResolveModelFolderAsync("runs/best"));
-        Assert.StartsWith("no local folder 'runs/best', and as a Hub repo id: model repo 'runs/best' not found", missing.Message);
+        var missing = Assert.Throws<HubException>(() => Pretrained.ResolveModelFolder("runs/best", client));
+        Assert.Contains("model repo 'runs/best' not found", missing.Message);
     }
 
     public void Dispose() => _f.Dispose();

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using NanoVlm.Hub;
+using NanoVlm.IO;
 
 namespace NanoVlm.Tests.Hub;
 
@@ -19,7 +20,7 @@ public sealed class HubUploadTests : IDisposable
         File.WriteAllText(Path.Combine(checkpoint, "optimizer.bin"), "not pushed");
         using var client = _f.Client();
 
-        var url = await client.PushToHubAsync(checkpoint, "me/pushed", isPrivate: true);
+        var url = await client.PushToHubAsync(new CheckpointLayout(checkpoint).Files(), "me/pushed", isPrivate: true);
         Assert.Equal($"{_f.Hub.Endpoint}/me/pushed", url);
 
         var create = _f.Requests.Single(r => r.Path == "/api/repos/create");
@@ -47,7 +48,7 @@ public sealed class HubUploadTests : IDisposable
         var lfs = lines[3]["value"]!;
         Assert.Equal(("model.safetensors", "sha256", oid, (long)weights.Length), ((string?)lfs["path"], (string?)lfs["algo"], (string?)lfs["oid"], (long?)lfs["size"]));
 
-        var folder = await client.ResolveModelFolderAsync("me/pushed");
+        var folder = Pretrained.ResolveModelFolder("me/pushed", client);
         Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
         Assert.False(File.Exists(Path.Combine(folder, "optimizer.bin")));
     }
@@ -59,8 +60,8 @@ public sealed class HubUploadTests : IDisposable
         File.WriteAllText(Path.Combine(checkpoint, "config.json"), "{}");
         File.WriteAllBytes(Path.Combine(checkpoint, "model.safetensors"), HubFixture.RandomBytes(1000, 8));
         using var client = _f.Client();
-        await client.PushToHubAsync(checkpoint, "me/again");
-        await client.PushToHubAsync(checkpoint, "me/again", commitMessage: "second");
+        await client.PushToHubAsync(new CheckpointLayout(checkpoint).Files(), "me/again");
+        await client.PushToHubAsync(new CheckpointLayout(checkpoint).Files(), "me/again", commitMessage: "second");
         Assert.Equal([200, 409], _f.Requests.Where(r => r.Path == "/api/repos/create").Select(r => r.Status));
         Assert.Single(_f.Requests, r => r.Method == "PUT");
         Assert.Contains("\"summary\":\"second\"", _f.Hub.CommitLines.Last(l => l.Contains("header")));
@@ -72,12 +73,12 @@ public sealed class HubUploadTests : IDisposable
         var checkpoint = Directory.CreateDirectory(Path.Combine(_f.CacheDir, "checkpoint")).FullName;
         File.WriteAllText(Path.Combine(checkpoint, "config.json"), "{}");
         using var client = _f.Client();
-        var missing = await Assert.ThrowsAsync<NanoVlmException>(() => client.PushToHubAsync(checkpoint, "me/x"));
+        var missing = Assert.Throws<NanoVlmException>(() => new CheckpointLayout(checkpoint).Files());
         Assert.Contains("missing model.safetensors", missing.Message);
 
         File.WriteAllText(Path.Combine(checkpoint, "model.safetensors"), "x");
         using var anonymous = _f.Client(token: null);
-        var e = await Assert.ThrowsAsync<HubException>(() => anonymous.PushToHubAsync(checkpoint, "me/x"));
+        var e = await Assert.ThrowsAsync<HubException>(() => anonymous.PushToHubAsync(new CheckpointLayout(checkpoint).Files(), "me/x"));
         Assert.Contains("HF_TOKEN", e.Message);
         Assert.Empty(_f.Requests);
     }

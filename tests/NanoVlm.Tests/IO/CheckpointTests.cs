@@ -13,13 +13,13 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         using var model = TestModels.Create();
-        model.SavePretrained(dir.Path);
-        using var loaded = VisionLanguageModel.FromPretrained(dir.Path);
+        Checkpoint.Save(model, dir.Path);
+        using var loaded = Checkpoint.Load(dir.Path);
         var original = model.state_dict();
         foreach (var (name, tensor) in loaded.state_dict())
             Assert.True(tensor.eq(original[name]).all().item<bool>(), name);
 
-        using var file = SafetensorsFile.Open(dir[Checkpoint.WeightsFile]);
+        using var file = SafetensorsFile.Open(dir[CheckpointLayout.WeightsFile]);
         Assert.Contains(VisionLanguageModel.TiedHead, file.Entries.Keys);
         Assert.DoesNotContain(VisionLanguageModel.TiedEmbedding, file.Entries.Keys);
         Assert.Contains("decoder.rotary_embd.inv_freq", file.Entries.Keys);
@@ -35,11 +35,11 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         using var model = TestModels.Create();
-        model.Config.Save(dir[Checkpoint.ConfigFile]);
+        model.Config.Save(dir[CheckpointLayout.ConfigFile]);
         var half = model.state_dict().Where(kv => kv.Key != VisionLanguageModel.TiedEmbedding)
             .ToDictionary(kv => kv.Key, kv => kv.Value.to(dtype));
-        SafetensorsFile.Save(dir[Checkpoint.WeightsFile], half);
-        using var loaded = VisionLanguageModel.FromPretrained(dir.Path);
+        SafetensorsFile.Save(dir[CheckpointLayout.WeightsFile], half);
+        using var loaded = Checkpoint.Load(dir.Path);
         foreach (var (name, tensor) in loaded.state_dict())
         {
             Assert.Equal(ScalarType.Float32, tensor.dtype);
@@ -52,9 +52,9 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         using var model = TestModels.Create();
-        model.Config.Save(dir[Checkpoint.ConfigFile]);
-        SafetensorsFile.Save(dir[Checkpoint.WeightsFile], model.state_dict().Where(kv => kv.Key != VisionLanguageModel.TiedHead));
-        using var loaded = VisionLanguageModel.FromPretrained(dir.Path);
+        model.Config.Save(dir[CheckpointLayout.ConfigFile]);
+        SafetensorsFile.Save(dir[CheckpointLayout.WeightsFile], model.state_dict().Where(kv => kv.Key != VisionLanguageModel.TiedHead));
+        using var loaded = Checkpoint.Load(dir.Path);
         var head = loaded.state_dict()[VisionLanguageModel.TiedHead];
         Assert.True(head.eq(model.state_dict()[VisionLanguageModel.TiedHead]).all().item<bool>());
     }
@@ -62,21 +62,21 @@ public class CheckpointTests
     static string SavedCheckpoint(TempDir dir)
     {
         using var model = TestModels.Create();
-        model.SavePretrained(dir.Path);
+        Checkpoint.Save(model, dir.Path);
         return dir.Path;
     }
 
     static string LoadError(string folder) =>
-        Assert.Throws<NanoVlmException>(() => VisionLanguageModel.FromPretrained(folder).Dispose()).Message;
+        Assert.Throws<NanoVlmException>(() => Checkpoint.Load(folder).Dispose()).Message;
 
     [Fact]
     public void MissingFilesAreNamed()
     {
         using var dir = new TempDir();
         SavedCheckpoint(dir);
-        File.Delete(dir[Checkpoint.WeightsFile]);
+        File.Delete(dir[CheckpointLayout.WeightsFile]);
         Assert.Contains("missing model.safetensors", LoadError(dir.Path));
-        File.Delete(dir[Checkpoint.ConfigFile]);
+        File.Delete(dir[CheckpointLayout.ConfigFile]);
         Assert.Contains("missing config.json", LoadError(dir.Path));
     }
 
@@ -85,8 +85,8 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         using var model = TestModels.Create();
-        model.Config.Save(dir[Checkpoint.ConfigFile]);
-        SafetensorsFile.Save(dir[Checkpoint.WeightsFile], model.state_dict().Where(kv => kv.Key != "decoder.norm.weight"));
+        model.Config.Save(dir[CheckpointLayout.ConfigFile]);
+        SafetensorsFile.Save(dir[CheckpointLayout.WeightsFile], model.state_dict().Where(kv => kv.Key != "decoder.norm.weight"));
         Assert.Contains("missing tensor 'decoder.norm.weight'", LoadError(dir.Path));
     }
 
@@ -95,8 +95,8 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         using var model = TestModels.Create();
-        model.Config.Save(dir[Checkpoint.ConfigFile]);
-        SafetensorsFile.Save(dir[Checkpoint.WeightsFile], model.state_dict().Append(new("decoder.extra.weight", zeros(2))));
+        model.Config.Save(dir[CheckpointLayout.ConfigFile]);
+        SafetensorsFile.Save(dir[CheckpointLayout.WeightsFile], model.state_dict().Append(new("decoder.extra.weight", zeros(2))));
         Assert.Contains("unexpected tensor 'decoder.extra.weight'", LoadError(dir.Path));
     }
 
@@ -105,7 +105,7 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         SavedCheckpoint(dir);
-        (TestModels.Tiny with { LmInterDim = 48 }).Save(dir[Checkpoint.ConfigFile]);
+        (TestModels.Tiny with { LmInterDim = 48 }).Save(dir[CheckpointLayout.ConfigFile]);
         var message = LoadError(dir.Path);
         Assert.Contains("tensor 'decoder.blocks.0.mlp.gate_proj.weight' has shape [64, 32] but the config expects [48, 32]", message);
     }
@@ -115,8 +115,8 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         SavedCheckpoint(dir);
-        var bytes = File.ReadAllBytes(dir[Checkpoint.WeightsFile]);
-        File.WriteAllBytes(dir[Checkpoint.WeightsFile], bytes[..(bytes.Length / 2)]);
+        var bytes = File.ReadAllBytes(dir[CheckpointLayout.WeightsFile]);
+        File.WriteAllBytes(dir[CheckpointLayout.WeightsFile], bytes[..(bytes.Length / 2)]);
         Assert.Contains("outside the data section", LoadError(dir.Path));
     }
 

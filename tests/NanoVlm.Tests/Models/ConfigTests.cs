@@ -17,6 +17,56 @@ public class ConfigTests
         Assert.Equal(["image_token", "r1c1"], back.VlmExtraTokens.Keys);
     }
 
+    /// <summary>PyTorch nanoVLM builds <c>VLMConfig(**json)</c>: the file must hold exactly its keys (nanovlm-generations.md §2).</summary>
+    [Fact]
+    public void WritesExactlyTheKeysOfNanoVlmsCurrentConfig()
+    {
+        const string specKeys = """
+            vit_hidden_dim, vit_inter_dim, vit_patch_size, vit_img_size, vit_n_heads, vit_dropout, vit_n_blocks,
+            vit_ln_eps, vit_cls_flag, vit_model_type, lm_hidden_dim, lm_inter_dim, lm_rms_eps, lm_re_base,
+            lm_max_position_embeddings, lm_base_vocab_size, extra_token_amount, lm_vocab_size, lm_n_heads,
+            lm_n_kv_heads, lm_dropout, lm_n_blocks, lm_attn_scaling, lm_max_length, lm_use_tokens, lm_tie_weights,
+            lm_model_type, lm_tokenizer, lm_chat_template, mp_pixel_shuffle_factor, mp_image_token_length,
+            max_img_size, resize_to_max_side_len, vlm_extra_tokens, vlm_load_backbone_weights,
+            vlm_checkpoint_path, hf_repo_name
+            """;
+        var expected = specKeys.Split(',').Select(k => k.Trim()).ToList();
+        foreach (var cfg in new[] { TestModels.Tiny with { LmEosTokenId = 2 }, Presets.Get("460m"), Presets.Get("tiny") })
+        {
+            var keys = System.Text.Json.Nodes.JsonNode.Parse(cfg.ToJson())!.AsObject().Select(kv => kv.Key).ToList();
+            Assert.Equal(expected, keys);
+        }
+    }
+
+    [Fact]
+    public void ReadsAndWritesV01ConfigsAsTheyAre()
+    {
+        var file = Path.Combine(GoldenCases.First(GoldenCases.V01Format), "config.json");
+        var cfg = VlmConfig.Load(file);
+        Assert.Equal(CheckpointGeneration.V01, cfg.Generation);
+        Assert.True(cfg.PrependsImages);
+        Assert.Equal((0, 300, 300, 4), (cfg.ExtraTokenAmount, cfg.LmBaseVocabSize, cfg.LmVocabSize, cfg.MpImageTokenLength));
+        Assert.Empty(cfg.VlmExtraTokens);
+        var original = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!.AsObject();
+        var written = System.Text.Json.Nodes.JsonNode.Parse(cfg.ToJson())!.AsObject();
+        Assert.Equal(VlmConfig.V01Keys, written.Select(kv => kv.Key));
+        foreach (var (key, value) in original) Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(value, written[key]), key);
+        Assert.Equal(CheckpointGeneration.V01, VlmConfig.Parse(cfg.ToJson()).Generation);
+    }
+
+    [Fact]
+    public void TellsTheGenerationsApart()
+    {
+        Assert.Equal(CheckpointGeneration.SeedEra, VlmConfig.Parse("""{"vlm_extra_tokens": {"image_token": "<|image|>"}}""").Generation);
+        Assert.Equal(CheckpointGeneration.Current, Presets.Get("230m").Generation);
+        // A seed-era file without mp_image_token_length gets the count its code derived.
+        Assert.Equal(49, VlmConfig.Parse("""{"vlm_extra_tokens": {"image_token": "<|image|>"}}""").MpImageTokenLength);
+        // Our older files carried lm_eos_token_id; it is read but never written for these generations.
+        var old = VlmConfig.Parse("""{"lm_eos_token_id": 2, "mp_image_token_length": 49}""");
+        Assert.Equal(2, old.LmEosTokenId);
+        Assert.DoesNotContain("lm_eos_token_id", old.ToJson());
+    }
+
     [Fact]
     public void UnknownKeysAreIgnoredAndMissingKeysDefaulted()
     {
@@ -30,7 +80,7 @@ public class ConfigTests
     [Fact]
     public void ReadsTheGoldenCaseConfig()
     {
-        var cfg = VlmConfig.Load(Path.Combine(GoldenCases.All()[0], "config.json"));
+        var cfg = VlmConfig.Load(Path.Combine(GoldenCases.First(GoldenCases.SeedFormat), "config.json"));
         Assert.Equal(17, cfg.VlmExtraTokens.Count);
     }
 

@@ -53,6 +53,8 @@ public class ModelTests
         var early = model.Generate(ids, images, mask, options, _ => steps++);
         Assert.True(steps < 200, "every row should have reached eos before the last step");
         Assert.True(full.eq(early).all().item<bool>());
+        var checkedPeriodically = model.Generate(ids, images, mask, options); // no callback: eos is checked every few steps
+        Assert.True(full.eq(checkedPeriodically).all().item<bool>());
     }
 
     [Fact]
@@ -119,6 +121,32 @@ public class ModelTests
         var alone = model.forward(ids[1..2, ^realLength..], images![1..2], mask[1..2, ^realLength..]).Logits;
         var error = (batched[1, ^realLength..] - alone[0]).abs().max().item<float>();
         Assert.True(error < 1e-5, $"max abs difference {error}");
+    }
+
+    [Fact]
+    public void PackedSamplesComputeWhatEachComputesAlone()
+    {
+        using var model = TestModels.Create();
+        var (ids, mask, images) = TestModels.Batch(model, [1, 1, 0], [5, 3, 4]);
+        var width = (int)ids.shape[1];
+        var (a, b, c) = (ids[0, (width - 9)..], ids[1, (width - 7)..], ids[2, (width - 4)..]);
+        // Row 0 packs A and B; row 1 holds C after 12 padding tokens.
+        var packed = stack([cat([a, b]), cat([zeros(12, int64), c])]);
+        var sequenceIds = tensor(new long[,]
+        {
+            { 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2 },
+            { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 },
+        });
+        var logits = model.forward(packed, images, sequenceIds.ne(0).to(int64), sequenceIds: sequenceIds).Logits;
+
+        float Error(Tensor part, Tensor sample, Tensor? image) =>
+            (part - model.forward(sample.unsqueeze(0), image).Logits[0]).abs().max().item<float>();
+        Assert.True(Error(logits[0, ..9], a, images![0..1]) < 1e-5);
+        Assert.True(Error(logits[0, 9..], b, images[1..2]) < 1e-5);
+        Assert.True(Error(logits[1, 12..], c, null) < 1e-5);
+        Assert.True(logits.isfinite().all().item<bool>(), "padding positions stay finite");
+        var unmasked = model.forward(packed, images, sequenceIds.ne(0).to(int64)).Logits;
+        Assert.True(Error(unmasked[0, 9..], b, images[1..2]) > 1e-3, "without sequence ids B sees A");
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using NanoVlm.Models;
 namespace NanoVlm.Tests.Reliability;
 
 /// <summary>Hostile config.json files (Corpus/config): wrong types, impossible or huge sizes; all refused before anything is built.</summary>
+[Collection(nameof(RunsAlone))] // builds on the meta device, which is process-wide
 public sealed class ConfigHostileTests
 {
     public static TheoryData<string> CorpusFiles => HostileInput.Corpus("config");

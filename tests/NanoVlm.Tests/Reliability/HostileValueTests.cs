@@ -24,7 +24,8 @@ public sealed class HostileValueTests : IDisposable
     {
         { "--weight-decay", new TrainingOptions { WeightDecay = double.NaN } },
         { "--lr-mp", new TrainingOptions { LrMp = double.PositiveInfinity } },
-        { "--lr-backbones", new TrainingOptions { LrBackbones = double.NaN } },
+        { "--lr-vision", new TrainingOptions { LrVision = double.NaN } },
+        { "--lr-language", new TrainingOptions { LrLanguage = double.PositiveInfinity } },
         { "--max-grad-norm", new TrainingOptions { MaxGradNorm = double.PositiveInfinity } },
         { "--batch-size", new TrainingOptions { BatchSize = int.MaxValue } },
         { "--checkpoint-interval", new TrainingOptions { CheckpointInterval = -1 } },

@@ -67,7 +67,7 @@ public sealed class HubHostileTests : IDisposable
                 break;
         }
         using var client = _f.Client();
-        var e = await Refused(() => client.PushToHubAsync(checkpoint, "me/echo"));
+        var e = await Refused(() => client.PushToHubAsync(Directory.GetFiles(checkpoint), "me/echo"));
         Assert.Contains(Redactor.Mask, e.Message);
     }
 
@@ -143,7 +143,7 @@ public sealed class HubHostileTests : IDisposable
         else
             Answer(path, Json(200, body));
         using var client = _f.Client();
-        var e = await Refused(() => path == "/revision/" ? client.ListFilesAsync("org/tiny") : client.PushToHubAsync(checkpoint, "me/m"));
+        var e = await Refused(() => path == "/revision/" ? client.ListFilesAsync("org/tiny") : client.PushToHubAsync(Directory.GetFiles(checkpoint), "me/m"));
         Assert.Equal(HubErrorKind.Server, e.Kind);
     }
 

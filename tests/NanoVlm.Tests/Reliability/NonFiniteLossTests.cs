@@ -1,3 +1,4 @@
+using NanoVlm.IO;
 using NanoVlm.Data;
 using NanoVlm.Models;
 using NanoVlm.Training;
@@ -34,8 +35,9 @@ public sealed class NonFiniteLossTests : IDisposable
     [Fact]
     public void Persistent_nan_skips_logs_and_aborts_leaving_the_last_good_checkpoint()
     {
-        using var model = TestModels.Create();
-        var trainer = new Trainer(model, Options(maxBadSteps: 3), _dir.Path, Data(model, index => index >= 4));
+        using var vlm = TestModels.Vlm(TestModels.Create());
+        var model = vlm.Model;
+        var trainer = new Trainer(vlm, Options(maxBadSteps: 3), _dir.Path, Data(model, index => index >= 4));
         var notes = new List<string>();
         trainer.Note += notes.Add;
 
@@ -48,7 +50,7 @@ public sealed class NonFiniteLossTests : IDisposable
 
         var latest = TrainingState.LatestFolder(_dir.Path)!;
         Assert.EndsWith("step-0000004", latest);
-        using var saved = VisionLanguageModel.FromPretrained(latest);
+        using var saved = Checkpoint.Load(latest);
         var current = model.state_dict();
         foreach (var (name, t) in saved.state_dict())
         {
@@ -60,8 +62,9 @@ public sealed class NonFiniteLossTests : IDisposable
     [Fact]
     public void A_transient_nan_is_skipped_and_the_run_completes()
     {
-        using var model = TestModels.Create();
-        var trainer = new Trainer(model, Options(maxBadSteps: 3), _dir.Path, Data(model, index => index is 3 or 7));
+        using var vlm = TestModels.Vlm(TestModels.Create());
+        var model = vlm.Model;
+        var trainer = new Trainer(vlm, Options(maxBadSteps: 3), _dir.Path, Data(model, index => index is 3 or 7));
         var notes = new List<string>();
         trainer.Note += notes.Add;
         var result = trainer.Run();

@@ -47,7 +47,7 @@ sealed class TinyTrainingRun(string output, string name)
     public string AssertLatestCheckpointLoads()
     {
         var latest = NanoVlm.Training.TrainingState.LatestFolder(RunDir) ?? throw new Xunit.Sdk.XunitException($"{RunDir}: no checkpoint");
-        using (VisionLanguageModel.FromPretrained(latest)) { }
+        using (Checkpoint.Load(latest)) { }
         using (var state = SafetensorsFile.Open(Path.Combine(latest, "training_state.safetensors")))
             foreach (var n in state.Entries.Keys) state.Load(n).Dispose();
         Assert.Contains("\"Step\":", File.ReadAllText(Path.Combine(latest, "progress.json")));

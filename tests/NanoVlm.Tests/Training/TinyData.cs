@@ -17,7 +17,7 @@ public sealed class TinyData : IVqaDataset, IDisposable
         Tokenizer = Tokenizer.Load(TokenizerFolder, Config.VlmExtraTokens);
         Config = Config with
         {
-            LmBaseVocabSize = Tokenizer.VocabSize - 1, LmVocabSize = Tokenizer.VocabSize, LmEosTokenId = Tokenizer.EosTokenId,
+            LmBaseVocabSize = Tokenizer.VocabSize - 1, LmVocabSize = Tokenizer.VocabSize,
         };
     }
 
@@ -39,23 +39,30 @@ public sealed class TinyData : IVqaDataset, IDisposable
             return (r, new VqaSample([VqaImage.FromPixels(new RgbImage(16, 16, pixels), $"tiny {r}")], Turns(label), $"tiny {r}"));
         });
 
-    /// <summary>Deterministic training batches, as the CLI builds them.</summary>
-    public TrainingData TrainingData(TrainingOptions options)
+    public VlmProcessor Processor() => new(Config, Tokenizer);
+
+    /// <summary>Deterministic training batches, as the CLI builds them; packed rows when <paramref name="packing"/> is given.</summary>
+    public TrainingData TrainingData(TrainingOptions options, PackingOptions? packing = null)
     {
-        var collator = new VqaCollator(Tokenizer, Config, new ImageProcessor(Config.VitImgSize));
+        var processor = Processor();
         var (train, val) = DatasetView.Split(this, options.Seed, valRatio: 0.25);
+        IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, int seed) => packing is null
+            ? VqaDataLoader.Batches(samples, s => processor.EncodeForTraining(s), b => processor.Collate(b), options.BatchSize)
+            : VqaDataLoader.PackedBatches(samples, s => processor.EncodeForTraining(s),
+                rows => PackedCollation.Collate(rows, Tokenizer.PadTokenId, Config.VitImgSize),
+                Config.LmMaxLength, packing, options.BatchSize, seed, processor.Skipped, new PackingStats());
         return new TrainingData(
-            epoch => VqaDataLoader.Batches(train.ReadShuffled(options.Seed, epoch), collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize),
+            epoch => Batches(train.ReadShuffled(options.Seed, epoch), epoch),
             train.Count / options.BatchSize,
-            () => VqaDataLoader.Batches(val.ReadInOrder(), collator.EncodeForTraining, b => collator.Collate(b), options.BatchSize));
+            () => Batches(val.ReadInOrder(), 0));
     }
 
-    public VisionLanguageModel NewModel(int seed = 0)
+    /// <summary>A fresh model bound to its own copy of the tokenizer (the front door owns both).</summary>
+    public PretrainedVlm NewModel(int seed = 0)
     {
         var model = TestModels.Create(seed, Config);
         model.train();
-        Pretrained.Bind(model, Tokenizer);
-        return model;
+        return PretrainedVlm.Create(model, Tokenizer.Load(TokenizerFolder, Config.VlmExtraTokens));
     }
 
     public void Dispose()

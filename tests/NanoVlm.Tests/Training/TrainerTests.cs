@@ -1,3 +1,5 @@
+using NanoVlm.Data;
+using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
@@ -41,7 +43,7 @@ public class TrainerTests
         using var second = data.NewModel(seed: 99); // different init: everything must come from the checkpoint
         var resumed = new Trainer(second, Options, runs["resumed"], data.TrainingData(Options)).Run(resume: true);
         Assert.Equal(6, resumed.Steps);
-        AssertSameWeights(Weights(straight), second);
+        AssertSameWeights(Weights(straight.Model), second.Model);
 
         var metrics = File.ReadAllLines(Path.Combine(runs["resumed"], "metrics.jsonl"));
         Assert.Equal(6, metrics.Count(l => l.Contains("train_loss")));
@@ -64,26 +66,106 @@ public class TrainerTests
         Assert.Equal(3, evals.Count);
         Assert.All(evals, e => Assert.NotNull(e.ValLoss));
         Assert.NotNull(result.BestFolder);
-        using var best = VisionLanguageModel.FromPretrained(result.BestFolder!);
+        using var best = Checkpoint.Load(result.BestFolder!);
         Assert.True(File.Exists(Path.Combine(runs.Path, "metrics.jsonl")));
         Assert.Equal("step-0000030", File.ReadAllText(Path.Combine(runs.Path, "checkpoints", "latest")));
         Assert.Equal(2, Directory.GetDirectories(Path.Combine(runs.Path, "checkpoints"), "step-*").Length);
     }
 
     [Fact]
-    public void FrozenPartsDoNotChange()
+    public void APackedBatchHasTheLossOfItsSamplesUnpacked()
+    {
+        using var data = new TinyData(count: 6);
+        using var vlm = data.NewModel();
+        var model = vlm.Model;
+        model.eval();
+        List<EncodedSample> Encoded() => DatasetView.All(data).ReadInOrder().Select(s => vlm.Processor.EncodeForTraining(s)!).ToList();
+        using var unpacked = vlm.Processor.Collate(Encoded()); // collating disposes the samples' images
+        var encoded = Encoded();
+        using var packed = PackedCollation.Collate([encoded[..3], encoded[3..]], data.Tokenizer.PadTokenId, data.Config.VitImgSize);
+        Assert.Equal(2, packed.InputIds.shape[0]);
+        var expected = model.forward(unpacked.InputIds, unpacked.Images, unpacked.AttentionMask, unpacked.Labels).Loss!.item<float>();
+        var actual = model.forward(packed.InputIds, packed.Images, packed.AttentionMask, packed.Labels, packed.SequenceIds).Loss!.item<float>();
+        Assert.Equal(expected, actual, 5);
+    }
+
+    [Fact]
+    public void PackedTrainingLowersTheLoss()
     {
         using var data = new TinyData();
         using var runs = new TempDir();
         using var model = data.NewModel();
-        var before = Weights(model);
-        var options = Options with { FreezeVision = true, FreezeDecoder = true, MaxSteps = 2 };
+        var options = Options with { MaxSteps = 30, EvalInterval = 30, GradientAccumulationSteps = 1, BatchSize = 2 };
+        var losses = new List<double>();
+        var trainer = new Trainer(model, options, runs.Path, data.TrainingData(options, new PackingOptions()));
+        trainer.Step += r => losses.Add(r.Loss);
+        trainer.Run();
+        Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() * 0.8, $"loss {losses.First():F3} -> {losses.Last():F3}");
+    }
+
+    public static TheoryData<string, string> FrozenParts => new()
+    {
+        { "freeze-vision freeze-decoder", "vision_encoder. decoder." },
+        { "lr-vision=0 lr-language=0", "vision_encoder. decoder." },
+        { "lr-mp=0", "MP." },
+        { "lr-vision=0", "vision_encoder." },
+        { "lr-mp=0 freeze-decoder", "MP. decoder." },
+    };
+
+    [Theory]
+    [MemberData(nameof(FrozenParts))]
+    public void PartsAtLearningRateZeroOrFrozenDoNotChange(string settings, string frozenPrefixes)
+    {
+        using var data = new TinyData();
+        using var runs = new TempDir();
+        using var model = data.NewModel();
+        var before = Weights(model.Model);
+        var options = Options with { MaxSteps = 2, LrVision = 2e-3, LrLanguage = 1e-3 };
+        foreach (var setting in settings.Split(' '))
+            options = setting switch
+            {
+                "freeze-vision" => options with { FreezeVision = true },
+                "freeze-decoder" => options with { FreezeDecoder = true },
+                "lr-mp=0" => options with { LrMp = 0 },
+                "lr-vision=0" => options with { LrVision = 0 },
+                "lr-language=0" => options with { LrLanguage = 0 },
+                _ => throw new ArgumentException(setting),
+            };
         new Trainer(model, options, runs.Path, data.TrainingData(options)).Run();
-        foreach (var (name, t) in model.state_dict())
+        foreach (var (name, p) in model.Model.named_parameters())
         {
-            var same = t.eq(before[name]).all().item<bool>();
-            Assert.True(name.StartsWith("MP.") ? !same : same, name);
+            var frozen = frozenPrefixes.Split(' ').Any(name.StartsWith);
+            Assert.Equal(frozen, p.eq(before[name]).all().item<bool>());
+            Assert.Equal(!frozen, p.requires_grad);
         }
+    }
+
+    [Fact]
+    public void NothingToTrainIsAnError()
+    {
+        var e = Assert.Throws<NanoVlmException>(() => (Options with { LrMp = 0, LrVision = 0, FreezeDecoder = true }).Validate());
+        Assert.Contains("nothing to train", e.Message);
+        Assert.Contains("--lr-vision", Assert.Throws<NanoVlmException>(() => (Options with { LrVision = -1 }).Validate()).Message);
+    }
+
+    [Fact]
+    public void LrBackbonesSetsBothBackbonesAndOldRunFilesStillRead()
+    {
+        var both = Options with { LrBackbones = 5e-4 };
+        Assert.Equal((5e-4, 5e-4), (both.LrVision, both.LrLanguage));
+        var old = System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>("""{"LrMp":0.003,"LrBackbones":0.0007}""")!;
+        Assert.Equal((0.003, 7e-4, 7e-4), (old.LrMp, old.LrVision, old.LrLanguage));
+        var split = Options with { LrVision = 1e-5, LrLanguage = 2e-5 };
+        var json = System.Text.Json.JsonSerializer.Serialize(split);
+        Assert.DoesNotContain("LrBackbones", json);
+        Assert.Equal(split, System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(json));
+
+        var before = System.Text.Json.JsonSerializer.Deserialize<TrainArgs>("""{"Data":["fashion-mnist"],"Options":{"LrBackbones":0.0007}}""")!;
+        Assert.Null(before.Packing); // runs from before packing resume unpacked
+        Assert.Equal(MinRatings.Default, before.MinRatings);
+        var now = new TrainArgs { Packing = new PackingOptions { MaxImagesPerPack = 6 }, MinRatings = new MinRatings(Formatting: 3), Options = split };
+        var again = System.Text.Json.JsonSerializer.Deserialize<TrainArgs>(System.Text.Json.JsonSerializer.Serialize(now))!;
+        Assert.Equal((now.Packing, now.MinRatings, now.Options), (again.Packing, again.MinRatings, again.Options));
     }
 
     [Fact]
@@ -97,7 +179,7 @@ public class TrainerTests
         var trainer = new Trainer(model, options, runs.Path, data.TrainingData(options));
         trainer.Step += r => losses.Add(r.Loss);
         trainer.Run();
-        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        Assert.All(model.Model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         Assert.True(losses.TakeLast(3).Average() < losses.Take(3).Average(), $"loss {losses.First():F3} -> {losses.Last():F3}");
     }
 
@@ -115,13 +197,13 @@ public class TrainerTests
         {
             if (r.Step != 3) return;
             using var _ = no_grad();
-            model.state_dict()["MP.proj.weight"].fill_(float.NaN); // poison: every later loss is NaN
+            model.Model.state_dict()["MP.proj.weight"].fill_(float.NaN); // poison: every later loss is NaN
         };
         var e = Assert.Throws<NanoVlmException>(() => trainer.Run());
         Assert.Contains("after 3 non-finite steps", e.Message);
         Assert.Contains("step-0000002", e.Message);
         Assert.Equal(3, notes.Count(n => n.Contains("step skipped")));
-        using var good = VisionLanguageModel.FromPretrained(Path.Combine(runs.Path, "checkpoints", "step-0000002"));
+        using var good = Checkpoint.Load(Path.Combine(runs.Path, "checkpoints", "step-0000002"));
         Assert.True(good.state_dict()["MP.proj.weight"].isfinite().all().item<bool>());
     }
 
@@ -148,7 +230,7 @@ public class TrainerTests
         for (var i = 0; i < 5; i++)
         {
             var grad = randn(5, 3);
-            ours.grad = grad.clone();
+            ours.grad!.copy_(grad); // AdamW keeps the gradient in its flat buffer
             theirs.grad = grad.clone();
             adam.Step();
             reference.step();

@@ -1,6 +1,6 @@
-using NanoVlm.Training;
+using NanoVlm.Data;
 
-namespace NanoVlm.Cli.Training;
+namespace NanoVlm.Training;
 
 /// <summary>Everything a training run is made from; saved as <c>run.json</c> so <c>--resume</c> rebuilds the same run.</summary>
 public sealed record TrainArgs
@@ -25,4 +25,8 @@ public sealed record TrainArgs
     public string? PushToHub { get; init; }
     public bool Private { get; init; }
     public TrainingOptions Options { get; init; } = new();
+    /// <summary>Pack samples into rows of lm_max_length tokens; null: one sample per row (also what run.json files from before packing mean).</summary>
+    public PackingOptions? Packing { get; init; }
+    /// <summary>Minimum per-turn quality ratings of FineVision-style rows.</summary>
+    public MinRatings MinRatings { get; init; } = MinRatings.Default;
 }

@@ -1,0 +1,18 @@
+using static TorchSharp.torch;
+
+namespace NanoVlm.Cli.Commands;
+
+/// <summary><c>nanovlm info --device</c>: the libtorch this process loaded and the devices it finds.</summary>
+static class DeviceReport
+{
+    public static void Print()
+    {
+        Console.WriteLine($"libtorch: {Libtorch.Describe()}");
+        Console.WriteLine($"TorchSharp: {typeof(TorchSharp.torch).Assembly.GetName().Version} (built for libtorch {__version__})");
+        Console.WriteLine($"cpu: {get_num_threads()} threads");
+        var available = cuda.is_available();
+        Console.WriteLine(available
+            ? $"cuda: available, {cuda.device_count()} device(s), cuDNN {(cuda.is_cudnn_available() ? "available" : "not available")}"
+            : "cuda: not available");
+    }
+}

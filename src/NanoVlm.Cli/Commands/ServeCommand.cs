@@ -1,0 +1,46 @@
+using TorchSharp;
+using System.CommandLine;
+using NanoVlm.Server;
+using NanoVlm.Serving;
+
+namespace NanoVlm.Cli.Commands;
+
+/// <summary><c>nanovlm serve</c>: an OpenAI-compatible API and a chat page over a model, until Ctrl+C.</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var d = new ServerOptions();
+        var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var name = new Option<string?>("--served-name") { Description = "the model's name in the API (default: the --model value)" };
+        var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => d.Host };
+        var port = new Option<int>("--port") { Description = "port (0: any free port)", DefaultValueFactory = _ => d.Port };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var maxBatch = new Option<int>("--max-batch") { Description = "answers decoded together", DefaultValueFactory = _ => d.Engine.MaxBatch };
+        var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting before 503", DefaultValueFactory = _ => d.Engine.MaxQueue };
+        var maxImages = new Option<int>("--max-images") { Description = "images per request", DefaultValueFactory = _ => d.MaxImages };
+        var maxBody = new Option<long>("--max-body-bytes") { Description = "largest request body", DefaultValueFactory = _ => d.MaxBodyBytes };
+        var cmd = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions, a chat page at /, /metrics")
+        {
+            model, name, host, port, device, maxBatch, maxQueue, maxImages, maxBody,
+        };
+        cmd.SetAction(async (parse, cancellation) =>
+        {
+            var options = new ServerOptions
+            {
+                Host = parse.GetValue(host)!, Port = parse.GetValue(port), ModelId = parse.GetValue(name) ?? parse.GetValue(model)!,
+                Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue) },
+                MaxImages = parse.GetValue(maxImages), MaxBodyBytes = parse.GetValue(maxBody), Log = Console.WriteLine,
+            };
+            options.Validate();
+            using var vlm = PretrainedVlm.Load(parse.GetValue(model)!, new ConsoleDownloadProgress());
+            vlm.Model.to(Devices.Parse(parse.GetValue(device)!));
+            vlm.Model.eval();
+            await using var server = await VlmServer.StartAsync(vlm, options);
+            Console.WriteLine($"serving {options.ModelId} at {server.Url} (chat page at /, API at /v1, batch {options.Engine.MaxBatch}); Ctrl+C stops");
+            await server.WaitForShutdownAsync(cancellation);
+            return 0;
+        });
+        return cmd;
+    }
+}

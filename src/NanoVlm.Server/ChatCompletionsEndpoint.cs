@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using NanoVlm.Data;
+using NanoVlm.Serving;
+
+namespace NanoVlm.Server;
+
+/// <summary>
+/// <c>POST /v1/chat/completions</c>: parses the request, hands it to the engine, and sends the answer as one JSON body or as
+/// server-sent events (a chunk per token, then <c>data: [DONE]</c>). Every refusal is an OpenAI-style JSON error; a client that
+/// goes away cancels its job, which frees its rows in the batch. Logs one line per request.
+/// </summary>
+sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, ServerMetrics metrics)
+{
+    readonly CompletionRequestParser _parser = new(options,
+        new ImageProcessor(engine.Vlm.Config.VitImgSize, new ImageLimits(options.MaxBodyBytes, options.MaxImagePixels)));
+
+    public async Task Handle(HttpContext http)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var aborted = http.RequestAborted;
+        ChatJob? job = null;
+        var (status, stream, problem) = (200, false, (string?)null);
+        try
+        {
+            CompletionRequest request;
+            using (var body = await ReadJson(http)) request = _parser.Parse(body.RootElement);
+            stream = request.Stream;
+            job = engine.Submit(request.Chat, aborted);
+            if (stream)
+            {
+                await Stream(http, id, created, job, request.IncludeUsage);
+            }
+            else
+            {
+                var result = await job.ResultAsync(aborted);
+                await Send(http, 200, OpenAiJson.Completion(id, options.ModelId, created, result));
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            (status, problem) = (499, "client closed the connection");
+        }
+        catch (Exception e)
+        {
+            var (code, type, param, errorCode) = e switch
+            {
+                ApiException a => (a.Status, a.Type, a.Param, a.Code),
+                QueueFullException => (503, "server_error", null, "server_busy"),
+                NanoVlmException => (400, "invalid_request_error", null, null),
+                _ => (500, "server_error", null, null),
+            };
+            (status, problem) = (code, e.Message);
+            if (code == 503) http.Response.Headers.RetryAfter = "1";
+            var error = OpenAiJson.Error(code, e.Message, type, param, errorCode);
+            if (!http.Response.HasStarted) await Send(http, code, error);
+            else if (stream) await Event(http, error);
+        }
+        finally
+        {
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            metrics.Record(status, elapsed, job);
+            options.Log?.Invoke(LogLine(id, status, stream, elapsed, job, problem));
+        }
+    }
+
+    async Task<JsonDocument> ReadJson(HttpContext http)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"the body is not valid JSON: {e.Message}");
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new ApiException(413, $"the body is larger than {options.MaxBodyBytes} bytes", code: "request_too_large");
+        }
+        catch (BadHttpRequestException e)
+        {
+            throw new ApiException(e.StatusCode, e.Message);
+        }
+    }
+
+    async Task Stream(HttpContext http, string id, long created, ChatJob job, bool includeUsage)
+    {
+        http.Response.ContentType = "text/event-stream; charset=utf-8";
+        http.Response.Headers.CacheControl = "no-cache";
+        for (var i = 0; i < job.Choices; i++)
+            await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, i, "assistant", "", null));
+        await foreach (var delta in job.Deltas.ReadAllAsync(http.RequestAborted))
+        {
+            if (delta.Text.Length > 0) await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, delta.Text, null));
+            if (delta.FinishReason is not null)
+                await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, null, delta.FinishReason));
+        }
+        if (includeUsage) await Event(http, OpenAiJson.UsageChunk(id, options.ModelId, created, job.PromptTokens, job.CompletionTokens));
+        await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+    }
+
+    static async Task Event(HttpContext http, byte[] json)
+    {
+        var body = http.Response.Body;
+        await body.WriteAsync("data: "u8.ToArray(), http.RequestAborted);
+        await body.WriteAsync(json, http.RequestAborted);
+        await body.WriteAsync("\n\n"u8.ToArray(), http.RequestAborted);
+        await body.FlushAsync(http.RequestAborted);
+    }
+
+    static async Task Send(HttpContext http, int status, byte[] json)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        await http.Response.Body.WriteAsync(json, http.RequestAborted);
+    }
+
+    static string LogLine(string id, int status, bool stream, TimeSpan elapsed, ChatJob? job, string? problem)
+    {
+        var line = new StringBuilder($"{id} {status}{(stream ? " stream" : "")}");
+        if (job is not null)
+        {
+            var ttft = job.TimeToFirstToken is { } t ? $"{t.TotalMilliseconds:F0} ms" : "-";
+            line.Append(CultureInfo.InvariantCulture,
+                $" tokens in {job.PromptTokens} out {job.CompletionTokens}, first token {ttft}, {job.CompletionTokens / elapsed.TotalSeconds:F1} tokens/s");
+        }
+        line.Append(CultureInfo.InvariantCulture, $", {elapsed.TotalSeconds:F2} s");
+        if (problem is not null) line.Append(": ").Append(problem);
+        return line.ToString();
+    }
+}

@@ -1,0 +1,110 @@
+using System.Buffers;
+using System.Text.Json;
+using NanoVlm.Serving;
+
+namespace NanoVlm.Server;
+
+/// <summary>Response bodies shaped as OpenAI's, so that its clients parse them.</summary>
+static class OpenAiJson
+{
+    public static byte[] Error(int status, string message, string type, string? param, string? code) => Write(w =>
+    {
+        w.WriteStartObject("error");
+        w.WriteString("message", message);
+        w.WriteString("type", type);
+        w.WriteString("param", param);
+        if (code is null) w.WriteNull("code");
+        else w.WriteString("code", code);
+        w.WriteEndObject();
+    });
+
+    public static byte[] Models(string modelId, long created) => Write(w =>
+    {
+        w.WriteString("object", "list");
+        w.WriteStartArray("data");
+        w.WriteStartObject();
+        w.WriteString("id", modelId);
+        w.WriteString("object", "model");
+        w.WriteNumber("created", created);
+        w.WriteString("owned_by", "nanovlm");
+        w.WriteEndObject();
+        w.WriteEndArray();
+    });
+
+    public static byte[] Completion(string id, string model, long created, ChatResult result) => Write(w =>
+    {
+        Head(w, id, "chat.completion", model, created);
+        w.WriteStartArray("choices");
+        for (var i = 0; i < result.Choices.Count; i++)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", i);
+            w.WriteStartObject("message");
+            w.WriteString("role", "assistant");
+            w.WriteString("content", result.Choices[i].Text);
+            w.WriteNull("refusal");
+            w.WriteEndObject();
+            w.WriteNull("logprobs");
+            w.WriteString("finish_reason", result.Choices[i].FinishReason);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        Usage(w, result.PromptTokens, result.CompletionTokens);
+    });
+
+    /// <summary>A streamed chunk: a delta of one answer (its role first, then text) or its finish reason.</summary>
+    public static byte[] Chunk(string id, string model, long created, int choice, string? role, string? content, string? finishReason) => Write(w =>
+    {
+        Head(w, id, "chat.completion.chunk", model, created);
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", choice);
+        w.WriteStartObject("delta");
+        if (role is not null) w.WriteString("role", role);
+        if (content is not null) w.WriteString("content", content);
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteString("finish_reason", finishReason);
+        w.WriteEndObject();
+        w.WriteEndArray();
+    });
+
+    /// <summary>The last chunk when <c>stream_options.include_usage</c> is set: no choices, the usage.</summary>
+    public static byte[] UsageChunk(string id, string model, long created, int promptTokens, int completionTokens) => Write(w =>
+    {
+        Head(w, id, "chat.completion.chunk", model, created);
+        w.WriteStartArray("choices");
+        w.WriteEndArray();
+        Usage(w, promptTokens, completionTokens);
+    });
+
+    static void Head(Utf8JsonWriter w, string id, string kind, string model, long created)
+    {
+        w.WriteString("id", id);
+        w.WriteString("object", kind);
+        w.WriteNumber("created", created);
+        w.WriteString("model", model);
+        w.WriteString("system_fingerprint", "nanovlm");
+    }
+
+    static void Usage(Utf8JsonWriter w, int prompt, int completion)
+    {
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", prompt);
+        w.WriteNumber("completion_tokens", completion);
+        w.WriteNumber("total_tokens", prompt + completion);
+        w.WriteEndObject();
+    }
+
+    static byte[] Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+}

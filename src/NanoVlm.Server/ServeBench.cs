@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace NanoVlm.Server;
+
+/// <summary>
+/// A load test of a running server: N concurrent clients send streaming greedy requests until M are answered; each request's latency
+/// and time to its first token are timed, tokens counted from the usage chunk, and the mean batch read from /metrics.
+/// </summary>
+public static class ServeBench
+{
+    public static IEnumerable<ServeBenchRow> Run(Uri server, string model, ServeBenchOptions options)
+    {
+        if (options.Requests < 1) throw new NanoVlmException($"requests must be >= 1, got {options.Requests}");
+        if (options.MaxTokens < 1) throw new NanoVlmException($"max tokens must be >= 1, got {options.MaxTokens}");
+        if (options.Clients.Any(c => c < 1)) throw new NanoVlmException("client counts must be >= 1");
+        using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) };
+        var body = Body(model, options);
+        for (var i = 0; i < 3; i++) Request(http, body).GetAwaiter().GetResult(); // warm-up: the JIT, libtorch's first allocations
+        foreach (var clients in options.Clients) yield return Measure(http, body, clients, options.Requests);
+    }
+
+    static ServeBenchRow Measure(HttpClient http, string body, int clients, int requests)
+    {
+        var (steps, rows) = Decoded(http);
+        var next = 0;
+        var results = new List<(double Latency, double FirstToken, int Tokens)>();
+        var failed = 0;
+        var clock = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (Interlocked.Increment(ref next) <= requests)
+            {
+                try
+                {
+                    var result = await Request(http, body);
+                    lock (results) results.Add(result);
+                }
+                catch (Exception e) when (e is HttpRequestException or NanoVlmException or IOException)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            }
+        })).ToArray();
+        Task.WaitAll(workers);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var (steps2, rows2) = Decoded(http);
+        var latency = results.Select(r => r.Latency).Order().ToList();
+        var firstToken = results.Select(r => r.FirstToken).Order().ToList();
+        return new ServeBenchRow(clients, results.Count, failed, seconds, results.Count / seconds, results.Sum(r => r.Tokens) / seconds,
+            Percentile(latency, 0.5), Percentile(latency, 0.95), Percentile(firstToken, 0.5), Percentile(firstToken, 0.95),
+            steps2 > steps ? (double)(rows2 - rows) / (steps2 - steps) : 0);
+    }
+
+    /// <summary>One streamed request: seconds to the end, seconds to the first token, completion tokens.</summary>
+    static async Task<(double Latency, double FirstToken, int Tokens)> Request(HttpClient http, string body)
+    {
+        var clock = Stopwatch.StartNew();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        if (!response.IsSuccessStatusCode)
+            throw new NanoVlmException($"the server answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        double? firstToken = null;
+        var tokens = 0;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
+            var chunk = JsonNode.Parse(line[6..])!;
+            if (chunk["usage"] is JsonObject usage) tokens = usage["completion_tokens"]!.GetValue<int>();
+            else if (chunk["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 }) firstToken ??= clock.Elapsed.TotalSeconds;
+        }
+        return (clock.Elapsed.TotalSeconds, firstToken ?? clock.Elapsed.TotalSeconds, tokens);
+    }
+
+    static string Body(string model, ServeBenchOptions o)
+    {
+        var content = new JsonArray();
+        if (o.Image is not null)
+            content.Add(new JsonObject
+            {
+                ["type"] = "image_url",
+                ["image_url"] = new JsonObject { ["url"] = "data:image/png;base64," + Convert.ToBase64String(o.Image) },
+            });
+        content.Add(new JsonObject { ["type"] = "text", ["text"] = o.Prompt });
+        return new JsonObject
+        {
+            ["model"] = model, ["max_tokens"] = o.MaxTokens, ["temperature"] = 0, ["stream"] = true,
+            ["stream_options"] = new JsonObject { ["include_usage"] = true },
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = content }),
+        }.ToJsonString();
+    }
+
+    /// <summary>The decode step and row counters from /metrics.</summary>
+    static (long Steps, long Rows) Decoded(HttpClient http)
+    {
+        var text = http.GetStringAsync("metrics").GetAwaiter().GetResult();
+        long Counter(string name) => text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Select(l => long.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+        return (Counter("nanovlm_decode_steps_total"), Counter("nanovlm_decode_rows_total"));
+    }
+
+    static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+}

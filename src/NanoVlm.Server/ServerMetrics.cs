@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using NanoVlm.Serving;
+
+namespace NanoVlm.Server;
+
+/// <summary>What <c>GET /metrics</c> reports, in Prometheus's text format: requests by status, tokens, the queue and the batch, latencies.</summary>
+sealed class ServerMetrics(ChatEngine engine)
+{
+    static readonly double[] Seconds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+    readonly ConcurrentDictionary<int, long> _requests = new();
+    readonly PrometheusHistogram _latency = new("nanovlm_request_duration_seconds", "Time from a request's arrival to its last byte.", Seconds);
+    readonly PrometheusHistogram _firstToken = new("nanovlm_time_to_first_token_seconds", "Time from a request's arrival to its first token.", Seconds);
+    long _promptTokens, _completionTokens;
+
+    public void Record(int status, TimeSpan elapsed, ChatJob? job)
+    {
+        _requests.AddOrUpdate(status, 1, (_, n) => n + 1);
+        _latency.Observe(elapsed.TotalSeconds);
+        if (job is null) return;
+        Interlocked.Add(ref _promptTokens, job.PromptTokens);
+        Interlocked.Add(ref _completionTokens, job.CompletionTokens);
+        if (job.TimeToFirstToken is { } ttft) _firstToken.Observe(ttft.TotalSeconds);
+    }
+
+    public string Text()
+    {
+        var text = new StringBuilder();
+        text.Append("# HELP nanovlm_requests_total Chat completion requests by HTTP status.\n# TYPE nanovlm_requests_total counter\n");
+        foreach (var (status, count) in _requests.OrderBy(r => r.Key)) text.Append($"nanovlm_requests_total{{status=\"{status}\"}} {count}\n");
+        Counter(text, "nanovlm_prompt_tokens_total", "Prompt tokens of answered requests.", Interlocked.Read(ref _promptTokens));
+        Counter(text, "nanovlm_completion_tokens_total", "Tokens generated.", Interlocked.Read(ref _completionTokens));
+        Gauge(text, "nanovlm_queue_length", "Requests waiting for a place in the batch.", engine.QueueLength);
+        Gauge(text, "nanovlm_batch_size", "Answers decoding together now.", engine.BatchSize);
+        var (steps, rows) = engine.Decoded;
+        Counter(text, "nanovlm_decode_steps_total", "Decoding steps (one token for every row of the batch).", steps);
+        Counter(text, "nanovlm_decode_rows_total", "Rows over all decoding steps (divided by the steps: the mean batch size).", rows);
+        _latency.WriteTo(text);
+        _firstToken.WriteTo(text);
+        return text.ToString();
+    }
+
+    static void Counter(StringBuilder text, string name, string help, long value) =>
+        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+
+    static void Gauge(StringBuilder text, string name, string help, long value) =>
+        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+}

@@ -1,0 +1,122 @@
+using NanoVlm.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Generation;
+
+/// <summary>
+/// Decoding of a batch whose rows change between steps (continuous batching). A prompt joins after its own prefill, its KV cache
+/// right-aligned with the running rows' (each row keeps its own positions, so it computes what it would alone); rows leave when they
+/// finish or when the caller drops them. Each row samples with its own options and seed. Not thread-safe: one thread drives it.
+/// </summary>
+public sealed class BatchDecoder(VisionLanguageModel model) : IDisposable
+{
+    sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng)
+    {
+        public int Produced { get; set; }
+        public int Remaining => Options.MaxNewTokens - Produced;
+    }
+
+    readonly List<Row> _rows = [];
+    KvCache? _cache;
+    Tensor? _logits;  // [B, V] for the next token, while no token is pending
+    Tensor? _pending; // [B, 1] sampled tokens not yet fed to the model
+    long _nextId;
+
+    public int Count => _rows.Count;
+
+    /// <summary>
+    /// Prefills one prompt (input ids [1, T], its mask and images) and adds a row per options (several answers share the prefill).
+    /// Returns the new rows' ids.
+    /// </summary>
+    public long[] Join(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options)
+    {
+        if (inputIds.shape[0] != 1) throw new NanoVlmException($"a prompt joins alone: got a batch of {inputIds.shape[0]}");
+        foreach (var o in options)
+        {
+            o.Validate();
+            if (o.MaxNewTokens < 1) throw new NanoVlmException($"max_new_tokens must be >= 1 to join a batch, got {o.MaxNewTokens}");
+        }
+        using var inference = inference_mode();
+        if (_pending is not null) Feed();
+        using var scope = NewDisposeScope();
+        var (embeddings, mask) = model.Embed(inputIds, images, attentionMask);
+        using var prefill = new KvCache(model.Config, 1, (int)embeddings.shape[1], embeddings.dtype, embeddings.device);
+        var logits = model.Head(model.Decoder.forward(embeddings, mask, prefill)[.., -1]);
+
+        var joined = options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
+        var parts = new List<(KvCache, long[])>();
+        if (_cache is not null) parts.Add((_cache, Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToArray()));
+        parts.Add((prefill, new long[joined.Count]));
+        var merged = KvCache.Merge(parts, _rows.Concat(joined).Max(r => r.Remaining));
+        Replace(merged, _logits is null ? logits.expand(joined.Count, -1) : cat([_logits, logits.expand(joined.Count, -1)], 0), null);
+        _rows.AddRange(joined);
+        return joined.Select(r => r.Id).ToArray();
+    }
+
+    /// <summary>Samples every row's next token; a row that finishes leaves the batch.</summary>
+    public IReadOnlyList<DecodedToken> Step()
+    {
+        if (_rows.Count == 0) return [];
+        using var inference = inference_mode();
+        if (_pending is not null) Feed();
+        using var scope = NewDisposeScope();
+        var greedy = _logits!.argmax(-1).cpu().data<long>().ToArray();
+        var tokens = new long[_rows.Count];
+        var decoded = new DecodedToken[_rows.Count];
+        for (var b = 0; b < _rows.Count; b++)
+        {
+            var row = _rows[b];
+            tokens[b] = row.Options.Greedy ? greedy[b] : TextGeneration.NextToken(_logits.narrow(0, b, 1), row.Options, row.Rng).item<long>();
+            row.Produced++;
+            var finished = row.Remaining == 0 || (row.Options.StopAtEos && tokens[b] == model.EosTokenId);
+            decoded[b] = new DecodedToken(row.Id, tokens[b], finished);
+        }
+        var pending = tensor(tokens, device: model.Device).view(-1, 1).DetachFromDisposeScope();
+        _logits!.Dispose();
+        _logits = null;
+        _pending = pending;
+        Leave(decoded.Where(d => d.Finished).Select(d => d.Row).ToHashSet());
+        return decoded;
+    }
+
+    /// <summary>Drops rows (finished elsewhere, e.g. at a stop string, or abandoned); unknown ids are ignored.</summary>
+    public void Leave(IReadOnlySet<long> ids)
+    {
+        var kept = Enumerable.Range(0, _rows.Count).Where(i => !ids.Contains(_rows[i].Id)).Select(i => (long)i).ToArray();
+        if (kept.Length == _rows.Count) return;
+        _rows.RemoveAll(r => ids.Contains(r.Id));
+        if (kept.Length == 0)
+        {
+            Replace(null, null, null);
+            return;
+        }
+        using var scope = NewDisposeScope();
+        using var index = tensor(kept, device: model.Device);
+        Replace(KvCache.Merge([(_cache!, kept)], _rows.Max(r => r.Remaining)), _logits?.index_select(0, index), _pending?.index_select(0, index));
+    }
+
+    /// <summary>Feeds the pending tokens: the cache grows by one slot, the logits of the next token are ready.</summary>
+    void Feed()
+    {
+        using var scope = NewDisposeScope();
+        var cache = _cache!;
+        var mask = arange(cache.Length + 1, device: model.Device).unsqueeze(0).ge(cache.RowStarts!.unsqueeze(1));
+        var hidden = model.Decoder.forward(model.Decoder.token_embedding.forward(_pending!), mask, cache);
+        _logits = model.Head(hidden[.., -1]).DetachFromDisposeScope();
+        _pending!.Dispose();
+        _pending = null;
+    }
+
+    void Replace(KvCache? cache, Tensor? logits, Tensor? pending)
+    {
+        logits?.DetachFromDisposeScope();
+        pending?.DetachFromDisposeScope();
+        _cache?.Dispose();
+        if (!ReferenceEquals(logits, _logits)) _logits?.Dispose();
+        if (!ReferenceEquals(pending, _pending)) _pending?.Dispose();
+        (_cache, _logits, _pending) = (cache, logits, pending);
+    }
+
+    public void Dispose() => Replace(null, null, null);
+}

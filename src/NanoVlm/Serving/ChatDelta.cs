@@ -1,0 +1,4 @@
+namespace NanoVlm.Serving;
+
+/// <summary>New text of one answer; the answer's last delta has its finish reason, <c>stop</c> (eos or a stop string) or <c>length</c>.</summary>
+public sealed record ChatDelta(int Choice, string Text, string? FinishReason = null);

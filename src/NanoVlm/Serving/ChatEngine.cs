@@ -1,0 +1,169 @@
+using System.Threading.Channels;
+using NanoVlm.Generation;
+
+namespace NanoVlm.Serving;
+
+/// <summary>
+/// Answers chat requests concurrently with one model: requests wait in a bounded queue and join the decoding batch (up to
+/// <see cref="ChatEngineOptions.MaxBatch"/> rows) between steps, first come first served; an answer leaves the batch when it ends.
+/// Prompts are encoded by the caller's thread in <see cref="Submit"/>, so bad input is refused before it queues.
+/// </summary>
+public sealed class ChatEngine : IDisposable
+{
+    readonly Channel<ChatJob> _queue = Channel.CreateUnbounded<ChatJob>(new UnboundedChannelOptions { SingleReader = true });
+    readonly Thread _worker;
+    int _queued, _active;
+    long _steps, _rowSteps;
+
+    public ChatEngine(PretrainedVlm vlm, ChatEngineOptions? options = null)
+    {
+        Options = options ?? new ChatEngineOptions();
+        Options.Validate();
+        Vlm = vlm;
+        _worker = new Thread(Run) { IsBackground = true, Name = "nanovlm-decoder" };
+        _worker.Start();
+    }
+
+    public PretrainedVlm Vlm { get; }
+    public ChatEngineOptions Options { get; }
+    /// <summary>Requests waiting for a place in the batch.</summary>
+    public int QueueLength => Volatile.Read(ref _queued);
+    /// <summary>Rows in the batch now.</summary>
+    public int BatchSize => Volatile.Read(ref _active);
+    /// <summary>Decoding steps so far, and rows decoded over them (their ratio is the mean batch size).</summary>
+    public (long Steps, long Rows) Decoded => (Interlocked.Read(ref _steps), Interlocked.Read(ref _rowSteps));
+
+    /// <summary>Encodes and queues a request; throws <see cref="NanoVlmException"/> for bad input, <see cref="QueueFullException"/> when full.</summary>
+    public ChatJob Submit(ChatRequest request, CancellationToken cancellation = default)
+    {
+        if (request.Choices < 1 || request.Choices > Options.MaxBatch)
+            throw new NanoVlmException($"n must be between 1 and {Options.MaxBatch} (the batch size), got {request.Choices}");
+        if (request.Stop.Count > ChatRequest.MaxStops) throw new NanoVlmException($"at most {ChatRequest.MaxStops} stop strings, got {request.Stop.Count}");
+        if (request.Stop.Any(s => s.Length == 0)) throw new NanoVlmException("a stop string is empty");
+        request.Options.Validate();
+        if (request.Options.MaxNewTokens < 1) throw new NanoVlmException($"max_tokens must be >= 1, got {request.Options.MaxNewTokens}");
+        if (Interlocked.Increment(ref _queued) > Options.MaxQueue)
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new QueueFullException(Options.MaxQueue);
+        }
+        try
+        {
+            var prompt = Vlm.Processor.EncodeChat(request.Messages, request.Images);
+            try
+            {
+                Vlm.CheckContext(prompt.InputIds.shape[1], request.Options.MaxNewTokens);
+                var job = new ChatJob(request, prompt, Vlm.Tokenizer, cancellation);
+                if (!_queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(ChatEngine));
+                return job;
+            }
+            catch
+            {
+                prompt.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _queued);
+            throw;
+        }
+    }
+
+    void Run()
+    {
+        var rows = new Dictionary<long, (ChatJob Job, int Choice)>();
+        var decoder = new BatchDecoder(Vlm.Model);
+        ChatJob? next = null;
+        try
+        {
+            while (true)
+            {
+                if (rows.Count == 0 && next is null && !_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return;
+                while (next is not null || _queue.Reader.TryRead(out next))
+                {
+                    if (rows.Count > 0 && rows.Count + next.Request.Choices > Options.MaxBatch) break;
+                    Join(decoder, next, rows);
+                    next = null;
+                }
+                try
+                {
+                    LeaveAbandoned(decoder, rows);
+                    if (rows.Count > 0) Step(decoder, rows);
+                }
+                catch (Exception e)
+                {
+                    // A failed step fails the requests in the batch, not the engine.
+                    foreach (var job in rows.Values.Select(r => r.Job).Distinct()) job.Fail(e);
+                    rows.Clear();
+                    decoder.Dispose();
+                    decoder = new BatchDecoder(Vlm.Model);
+                    Volatile.Write(ref _active, 0);
+                }
+            }
+        }
+        finally
+        {
+            decoder.Dispose();
+        }
+    }
+
+    void Step(BatchDecoder decoder, Dictionary<long, (ChatJob Job, int Choice)> rows)
+    {
+        var tokens = decoder.Step();
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _rowSteps, tokens.Count);
+        var done = new HashSet<long>();
+        foreach (var t in tokens)
+        {
+            var (job, choice) = rows[t.Row];
+            if (job.Accept(choice, t.Token, t.Finished) || t.Finished) done.Add(t.Row);
+        }
+        Leave(decoder, rows, done);
+    }
+
+    void Join(BatchDecoder decoder, ChatJob job, Dictionary<long, (ChatJob, int)> rows)
+    {
+        Interlocked.Decrement(ref _queued);
+        using var prompt = job.Prompt;
+        if (job.Cancellation.IsCancellationRequested)
+        {
+            job.Fail(new OperationCanceledException(job.Cancellation));
+            return;
+        }
+        try
+        {
+            var o = job.Request.Options;
+            var options = Enumerable.Range(0, job.Request.Choices).Select(i => o with { Seed = o.Seed + i }).ToList();
+            var ids = decoder.Join(prompt.InputIds, prompt.Images.shape[0] == 0 ? null : prompt.Images, prompt.AttentionMask, options);
+            for (var i = 0; i < ids.Length; i++) rows[ids[i]] = (job, i);
+            Volatile.Write(ref _active, rows.Count);
+        }
+        catch (Exception e)
+        {
+            job.Fail(e);
+        }
+    }
+
+    void LeaveAbandoned(BatchDecoder decoder, Dictionary<long, (ChatJob Job, int)> rows)
+    {
+        var abandoned = rows.Where(r => r.Value.Job.Cancellation.IsCancellationRequested).ToList();
+        foreach (var job in abandoned.Select(r => r.Value.Job).Distinct()) job.Fail(new OperationCanceledException(job.Cancellation));
+        Leave(decoder, rows, abandoned.Select(r => r.Key).ToHashSet());
+    }
+
+    void Leave(BatchDecoder decoder, Dictionary<long, (ChatJob, int)> rows, HashSet<long> ids)
+    {
+        if (ids.Count == 0) return;
+        decoder.Leave(ids);
+        foreach (var id in ids) rows.Remove(id);
+        Volatile.Write(ref _active, rows.Count);
+    }
+
+    /// <summary>Stops taking requests; the batch in flight finishes, then the decoding thread ends.</summary>
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        _worker.Join();
+    }
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using NanoVlm.Data;
+
+namespace NanoVlm.Serving;
+
+/// <summary>
+/// A request taken by a <see cref="ChatEngine"/>: its answers' text arrives in <see cref="Deltas"/> as the tokens are decoded.
+/// Cancelling the token given to Submit takes its rows out of the batch at the next step.
+/// </summary>
+public sealed class ChatJob
+{
+    readonly Channel<ChatDelta> _deltas = Channel.CreateUnbounded<ChatDelta>(new UnboundedChannelOptions { SingleWriter = true });
+    readonly AnswerText[] _answers;
+    readonly string?[] _finishReasons;
+    readonly long _submitted = Stopwatch.GetTimestamp();
+    long _firstToken, _finished;
+
+    internal ChatJob(ChatRequest request, VlmBatch prompt, Tokenizer tokenizer, CancellationToken cancellation)
+    {
+        (Request, Prompt, Cancellation, EosTokenId) = (request, prompt, cancellation, tokenizer.EosTokenId);
+        PromptTokens = (int)prompt.InputIds.shape[1];
+        _answers = Enumerable.Range(0, request.Choices).Select(_ => new AnswerText(tokenizer, request.Stop)).ToArray();
+        _finishReasons = new string?[request.Choices];
+    }
+
+    internal ChatRequest Request { get; }
+    internal VlmBatch Prompt { get; }
+    internal CancellationToken Cancellation { get; }
+    int EosTokenId { get; }
+
+    public int PromptTokens { get; }
+    /// <summary>Answers to the request (its n).</summary>
+    public int Choices => Request.Choices;
+    /// <summary>Tokens of the answers so far (an eos that ends an answer is not counted).</summary>
+    public int CompletionTokens => _answers.Sum(a => a.Tokens);
+    public ChannelReader<ChatDelta> Deltas => _deltas.Reader;
+    public TimeSpan? TimeToFirstToken => _firstToken == 0 ? null : Stopwatch.GetElapsedTime(_submitted, _firstToken);
+    /// <summary>From Submit to the last answer's end (or until now).</summary>
+    public TimeSpan Elapsed => _finished == 0 ? Stopwatch.GetElapsedTime(_submitted) : Stopwatch.GetElapsedTime(_submitted, _finished);
+
+    /// <summary>Waits for every answer (reading <see cref="Deltas"/>).</summary>
+    public async Task<ChatResult> ResultAsync(CancellationToken cancellation = default)
+    {
+        await foreach (var _ in Deltas.ReadAllAsync(cancellation)) { }
+        return Result;
+    }
+
+    /// <summary>The answers, once <see cref="Deltas"/> has completed.</summary>
+    public ChatResult Result => _finished == 0
+        ? throw new InvalidOperationException("the job has not finished")
+        : new ChatResult(_answers.Select((a, i) => (a.Text, _finishReasons[i]!)).ToList(), PromptTokens, CompletionTokens);
+
+    /// <summary>A decoded token of answer <paramref name="choice"/>; returns whether that answer is done.</summary>
+    internal bool Accept(int choice, long token, bool last)
+    {
+        if (_firstToken == 0) _firstToken = Stopwatch.GetTimestamp();
+        var answer = _answers[choice];
+        if (token == EosTokenId && Request.Options.StopAtEos) return End(choice, answer.Finish(), "stop");
+        var text = answer.Add((int)token);
+        if (answer.Stopped) return End(choice, text, "stop");
+        if (last) return End(choice, text + answer.Finish(), "length");
+        if (text.Length > 0) _deltas.Writer.TryWrite(new ChatDelta(choice, text));
+        return false;
+    }
+
+    bool End(int choice, string text, string reason)
+    {
+        _finishReasons[choice] = reason;
+        _deltas.Writer.TryWrite(new ChatDelta(choice, text, reason));
+        if (_finishReasons.All(r => r is not null))
+        {
+            _finished = Stopwatch.GetTimestamp();
+            _deltas.Writer.TryComplete();
+        }
+        return true;
+    }
+
+    internal void Fail(Exception error)
+    {
+        _finished = Stopwatch.GetTimestamp();
+        _deltas.Writer.TryComplete(error);
+    }
+}

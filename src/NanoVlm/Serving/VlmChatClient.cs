@@ -1,0 +1,100 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using NanoVlm.Data;
+using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
+
+namespace NanoVlm.Serving;
+
+/// <summary>
+/// A loaded model as a Microsoft.Extensions.AI <see cref="IChatClient"/>: text and image <see cref="DataContent"/>, streaming,
+/// <see cref="ChatOptions"/> (MaxOutputTokens, Temperature with 0 = greedy, TopP, TopK, Seed, StopSequences). Concurrent calls
+/// decode together in one batch. The model stays the caller's.
+/// </summary>
+public sealed class VlmChatClient : IChatClient
+{
+    readonly ChatEngine _engine;
+    readonly string _modelId;
+
+    public VlmChatClient(PretrainedVlm vlm, string modelId = "nanovlm", ChatEngineOptions? options = null)
+    {
+        _engine = new ChatEngine(vlm, options);
+        _modelId = modelId;
+    }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        var job = _engine.Submit(Request(messages, options), cancellationToken);
+        var result = await job.ResultAsync(cancellationToken);
+        var (text, finish) = result.Choices[0];
+        return new ChatResponse(new AiChatMessage(ChatRole.Assistant, text))
+        {
+            ModelId = _modelId, FinishReason = FinishReason(finish), Usage = Usage(result), CreatedAt = DateTimeOffset.UtcNow,
+        };
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AiChatMessage> messages,
+        ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var job = _engine.Submit(Request(messages, options), cancellationToken);
+        await foreach (var delta in job.Deltas.ReadAllAsync(cancellationToken))
+            yield return new ChatResponseUpdate(ChatRole.Assistant, delta.Text)
+            {
+                ModelId = _modelId, FinishReason = delta.FinishReason is null ? null : FinishReason(delta.FinishReason),
+            };
+        yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(job.Result))]) { ModelId = _modelId };
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata("nanovlm", null, _modelId)
+        : serviceType.IsInstanceOfType(this) ? this
+        : serviceType.IsInstanceOfType(_engine.Vlm) ? _engine.Vlm
+        : null;
+
+    ChatRequest Request(IEnumerable<AiChatMessage> messages, ChatOptions? options)
+    {
+        var converted = new List<Data.ChatMessage>();
+        var images = new List<RgbImage>();
+        foreach (var message in messages)
+        {
+            var texts = new List<string>();
+            foreach (var content in message.Contents)
+            {
+                switch (content)
+                {
+                    case TextContent text:
+                        texts.Add(text.Text);
+                        break;
+                    case DataContent data when data.HasTopLevelMediaType("image"):
+                        images.Add(_engine.Vlm.Processor.Images.Decode(data.Data.ToArray(), data.Name ?? $"image {images.Count + 1}"));
+                        break;
+                    default:
+                        throw new NanoVlmException($"unsupported message content {content.GetType().Name}: give text and image DataContent");
+                }
+            }
+            converted.Add(new Data.ChatMessage(Role(message.Role), string.Join("\n", texts)));
+        }
+        return new ChatRequest(converted, images,
+            ChatSampling.Options(options?.MaxOutputTokens, options?.Temperature, options?.TopP, options?.TopK, options?.Seed))
+        {
+            Stop = options?.StopSequences?.ToList() ?? [],
+        };
+    }
+
+    static string Role(ChatRole role) =>
+        role == ChatRole.User ? "user"
+        : role == ChatRole.Assistant ? "assistant"
+        : role == ChatRole.System ? "system"
+        : throw new NanoVlmException($"unsupported role '{role}': use system, user or assistant");
+
+    static ChatFinishReason FinishReason(string reason) => reason == "length" ? ChatFinishReason.Length : ChatFinishReason.Stop;
+
+    static UsageDetails Usage(ChatResult result) => new()
+    {
+        InputTokenCount = result.PromptTokens, OutputTokenCount = result.CompletionTokens,
+        TotalTokenCount = result.PromptTokens + result.CompletionTokens,
+    };
+
+    public void Dispose() => _engine.Dispose();
+}

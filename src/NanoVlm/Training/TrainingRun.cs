@@ -1,0 +1,216 @@
+using System.Text.Json;
+using NanoVlm.Data;
+using NanoVlm.Evaluation;
+using NanoVlm.Hub;
+using NanoVlm.IO;
+using NanoVlm.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Training;
+
+/// <summary>
+/// A training run assembled from <see cref="TrainArgs"/>: the run folder (with <c>run.json</c>, so <c>Resume</c> rebuilds the same
+/// run), the tokenizer (copied or built into the run), the model (from scratch, from backbones or from a checkpoint), the data and the
+/// <see cref="Trainer"/>. <code>
+/// using var run = TrainingRun.Start(new TrainArgs { Preset = "tiny", Data = ["fashion-mnist"], Tokenizer = "wordlevel" });
+/// var result = run.Trainer.Run(run.Resuming);
+/// </code>
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    const string RunFile = "run.json";
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    readonly HubClient _hub;
+    readonly IReadOnlyList<IVqaDataset> _datasets;
+
+    TrainingRun(TrainArgs args, string runDir, bool resuming, HubClient hub, IReadOnlyList<IVqaDataset> datasets, PretrainedVlm vlm,
+        Trainer trainer, int trainSamples, PackingStats? packing)
+    {
+        (Args, RunDir, Resuming, _hub, _datasets, Vlm, Trainer, TrainSamples, Packing) =
+            (args, runDir, resuming, hub, datasets, vlm, trainer, trainSamples, packing);
+    }
+
+    public TrainArgs Args { get; }
+    public string RunDir { get; }
+    /// <summary>True when the run continues from its latest checkpoint.</summary>
+    public bool Resuming { get; }
+    public PretrainedVlm Vlm { get; }
+    public Trainer Trainer { get; }
+    public int TrainSamples { get; }
+    /// <summary>The padding packing saved in the training batches so far; null when samples are not packed.</summary>
+    public PackingStats? Packing { get; }
+
+    /// <summary>What was left out of the data, one line per source (empty when nothing was).</summary>
+    public IReadOnlyList<string> SkipReport()
+    {
+        var lines = _datasets.Where(d => d.Skipped.Total > 0).Select(d => $"skipped rows in {d.Name}: {d.Skipped}").ToList();
+        if (Vlm.Processor.Skipped.Total > 0) lines.Add($"skipped samples: {Vlm.Processor.Skipped}");
+        if (Vlm.Processor.StrayImageTokens > 0) lines.Add($"texts with a stray image token (removed): {Vlm.Processor.StrayImageTokens}");
+        return lines;
+    }
+
+    /// <summary>Continues the run in <paramref name="runDir"/> with the arguments it was started with.</summary>
+    public static TrainingRun Resume(string runDir, IProgress<DownloadProgress>? progress = null, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        var file = Path.Combine(runDir, RunFile);
+        if (!File.Exists(file)) throw new NanoVlmException($"{runDir}: not a training run folder (no {RunFile})");
+        TrainArgs args;
+        try { args = JsonSerializer.Deserialize<TrainArgs>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new NanoVlmException($"{file}: invalid ({e.Message.Split('\n')[0]})"); }
+        return Start(args, progress, log, cancel, runDir);
+    }
+
+    /// <summary>Prepares a new run (or, with <paramref name="resumeDir"/>, an existing one); nothing is trained until <see cref="Trainer"/> runs.</summary>
+    public static TrainingRun Start(TrainArgs args, IProgress<DownloadProgress>? progress = null, Action<string>? log = null,
+        CancellationToken cancel = default, string? resumeDir = null)
+    {
+        args.Options.Validate();
+        args.Packing?.Validate();
+        Devices.ConfigureThreads(args.Threads);
+        var device = Devices.Parse(args.Device);
+        var sources = args.Data.Select(DataSource.Parse).ToList();
+        if (sources.Count == 0) throw new NanoVlmException("--data: at least one data source is needed");
+        var baseConfig = BaseConfig(args);
+        var hub = new HubClient(HubOptions.FromEnvironment(), progress);
+        PretrainedVlm? vlm = null;
+        try
+        {
+            var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel, args.MinRatings)).ToList();
+            var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
+            Directory.CreateDirectory(runDir);
+            if (resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));
+
+            var tokenizer = PrepareTokenizer(args, baseConfig, datasets, Path.Combine(runDir, "tokenizer"), progress, log);
+            vlm = PretrainedVlm.Create(BuildModel(args, baseConfig, tokenizer, progress), tokenizer);
+            vlm.Model.to(device);
+            var processor = vlm.Processor;
+
+            var splits = datasets.Select(d => DatasetView.Split(d, args.Options.Seed, args.Cutoff, args.Options.ValRatio)).ToList();
+            var batch = args.Options.BatchSize;
+            var trainCount = splits.Sum(s => s.Train.Count);
+            if (trainCount == 0) throw new NanoVlmException("the training data is empty");
+            IEnumerable<VqaSample> Epoch(int epoch) => Mixture.Interleave(
+                splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
+                    x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass)), x.Second.Weight, x.First.Train.Count)).ToList(),
+                Seeds.Combine(args.Options.Seed, epoch));
+            var packing = args.Packing;
+            if (packing is not null && vlm.Generation == CheckpointGeneration.V01)
+            {
+                log?.Invoke("packing is off: a v0.1 model puts its image in front of the text, not inside it");
+                packing = null;
+            }
+            var packingStats = packing is null ? null : new PackingStats();
+            IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, int seed, PackingStats? countIn) => packing is null
+                ? VqaDataLoader.Batches(samples, s => processor.EncodeForTraining(s), b => processor.Collate(b), batch, args.Workers)
+                : VqaDataLoader.PackedBatches(samples, s => processor.EncodeForTraining(s),
+                    rows => PackedCollation.Collate(rows, tokenizer.PadTokenId, processor.Images.Size), vlm.Config.LmMaxLength, packing, batch,
+                    seed, processor.Skipped, countIn ?? new PackingStats(), args.Workers);
+            // Data reading is not cancelled by Ctrl+C: the trainer stops at the next step boundary and saves a resumable checkpoint.
+            var validation = splits.SelectMany(s => s.Val.ReadInOrder());
+            var (evalSamples, score) = EvalSet(args, splits, hub, cancel);
+            var data = new TrainingData(
+                epoch => Batches(Epoch(epoch), Seeds.Combine(args.Options.Seed, epoch), packingStats),
+                packing is null ? Math.Max(1, trainCount / batch) : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
+                splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
+                evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy);
+            var trainer = new Trainer(vlm, args.Options, runDir, data);
+            return new TrainingRun(args, runDir, resumeDir is not null, hub, datasets, vlm, trainer, trainCount, packingStats);
+        }
+        catch
+        {
+            vlm?.Dispose();
+            hub.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Pushes a checkpoint of this run (the best one, or the latest) to the Hub repo of <c>--push-to-hub</c>.</summary>
+    public string Push(string checkpointFolder, CancellationToken cancel = default) =>
+        _hub.PushToHubAsync(new CheckpointLayout(checkpointFolder).Files(), Args.PushToHub ?? throw new InvalidOperationException("no --push-to-hub repo"),
+            Args.Private, ct: cancel).GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        Vlm.Dispose();
+        _hub.Dispose();
+    }
+
+    static VlmConfig BaseConfig(TrainArgs args)
+    {
+        var choices = new[] { args.Preset, args.ConfigFile, args.Model }.Count(x => x is not null);
+        if (choices > 1) throw new NanoVlmException("give one of --preset, --config and --model");
+        if (args.ConfigFile is { } file) return VlmConfig.Load(file);
+        if (args.Model is { } model) return new CheckpointLayout(Pretrained.ResolveModelFolder(model)).ReadConfig();
+        return Presets.Get(args.Preset ?? "tiny");
+    }
+
+    /// <summary>The run's tokenizer, copied (or built) into <paramref name="folder"/> so every checkpoint can ship it.</summary>
+    static Tokenizer PrepareTokenizer(TrainArgs args, VlmConfig cfg, IReadOnlyList<IVqaDataset> datasets, string folder,
+        IProgress<DownloadProgress>? progress, Action<string>? log)
+    {
+        var source = args.Tokenizer ?? (args.Model is { } m && new CheckpointLayout(Pretrained.ResolveModelFolder(m)).HasTokenizer
+            ? Pretrained.ResolveModelFolder(m)
+            : cfg.LmTokenizer);
+        return Pretrained.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
+    }
+
+    static VisionLanguageModel BuildModel(TrainArgs args, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
+    {
+        if (args.Model is { } checkpoint) return Checkpoint.Load(Pretrained.ResolveModelFolder(checkpoint, progress));
+        manual_seed(args.Options.Seed);
+        if (cfg.VlmLoadBackboneWeights) return Pretrained.FromBackbones(cfg, progress);
+        // From scratch: the vocabulary is the tokenizer's (extra tokens included).
+        var extra = tokenizer.ExtraTokenIds.Count;
+        return new VisionLanguageModel(cfg with
+        {
+            LmBaseVocabSize = tokenizer.VocabSize - extra, ExtraTokenAmount = extra, LmVocabSize = tokenizer.VocabSize,
+        });
+    }
+
+    /// <summary>
+    /// Packed batches in an epoch, estimated from the first samples (their mean length and the share that is kept): the exact count
+    /// is only known once the epoch has been packed, and the learning-rate schedule needs the steps up front.
+    /// </summary>
+    static int PackedBatchesPerEpoch(IEnumerable<VqaSample> epoch, PretrainedVlm vlm, int trainCount, int batch, PackingOptions packing)
+    {
+        const int probeSamples = 128;
+        var probe = new VlmProcessor(vlm.Config, vlm.Tokenizer); // its own skip counts: these samples are encoded again in training
+        var lengths = new List<int>();
+        foreach (var sample in epoch.Take(probeSamples))
+        {
+            if (probe.EncodeForTraining(sample) is not { } encoded) continue;
+            lengths.Add(encoded.InputIds.Length);
+            foreach (var image in encoded.Images) image.Dispose();
+        }
+        var kept = lengths.Where(n => n < packing.MaxSampleLength && n <= vlm.Config.LmMaxLength).ToList();
+        if (kept.Count == 0) return 1;
+        var rows = SamplePacker.EstimateRows((long)trainCount * kept.Count / lengths.Count, kept.Average(), vlm.Config.LmMaxLength, batch);
+        return (int)Math.Max(1, (rows + batch - 1) / batch);
+    }
+
+    /// <summary>The accuracy probe: --eval-data (MMStar scored by letter, others by exact match) or the validation split.</summary>
+    static (Func<IEnumerable<VqaSample>>? Samples, Func<string, string, bool> Score) EvalSet(TrainArgs args,
+        IReadOnlyList<(DatasetView Train, DatasetView Val)> splits, HubClient hub, CancellationToken cancel)
+    {
+        if (args.EvalSamples <= 0) return (null, Scoring.ExactMatch);
+        if (args.EvalData is { } spec)
+        {
+            var source = DataSource.Parse(spec);
+            var dataset = source.Open(trainSplit: false, hub, cancel, args.MinRatings);
+            var view = DatasetView.All(dataset);
+            return (() => view.ReadInOrder().Take(args.EvalSamples), dataset is MmStarDataset ? Scoring.MultipleChoice : Scoring.ExactMatch);
+        }
+        if (splits.Sum(s => s.Val.Count) == 0) return (null, Scoring.ExactMatch);
+        return (() => splits.SelectMany(s => s.Val.ReadInOrder()).Take(args.EvalSamples), Scoring.ExactMatch);
+    }
+
+    /// <summary>nanoVLM's run name: nanoVLM_{vit}_mp{f}_{lm}_{devices}_{data}_bs{batch}_ep{epochs}_lr_vision_{v}-language_{l}-{mp}_{MMdd-HHmmss}.</summary>
+    static string RunName(TrainArgs args, VlmConfig cfg)
+    {
+        var o = args.Options;
+        var data = args.Cutoff is { } c ? $"{c}samples" : "full_ds";
+        return $"nanoVLM_{cfg.VitModelType.Split('/')[^1]}_mp{cfg.MpPixelShuffleFactor}_{cfg.LmModelType.Split('/')[^1]}_1x{(args.Device == "cuda" ? "GPU" : "CPU")}_{data}_bs{o.BatchSize * o.GradientAccumulationSteps}_ep{o.Epochs}_lr_vision_{o.LrVision}-language_{o.LrLanguage}-{o.LrMp}_{DateTime.Now:MMdd-HHmmss}";
+    }
+}

@@ -1,0 +1,93 @@
+namespace NanoVlm.Tests.Cli;
+
+/// <summary>
+/// ./run's choices, checked without a fresh machine: which libtorch it loads (NANOVLM_LIBTORCH, a PyTorch install found
+/// by python3, the NuGet package) and how it detects and reports the libstdc++ it needs.
+/// </summary>
+[Collection(nameof(ExternalApp))]
+public sealed class RunScriptTests
+{
+    static string Run => Path.Combine(GoldenCases.RepoRoot, "run");
+
+    /// <summary>A PATH whose python3 is a stand-in: it prints a torch folder (or fails when <paramref name="torchDir"/> is null).</summary>
+    static string FakePython(TempDir dir, string? torchDir)
+    {
+        var bin = Directory.CreateDirectory(dir["bin"]).FullName;
+        var script = torchDir is null
+            ? "#!/bin/sh\nexit 1\n"
+            : $"#!/bin/sh\ncase \"$2\" in *dirname*) echo '{torchDir}' ;; *) echo '2.11.0+fake CUDA 12.8' ;; esac\n";
+        File.WriteAllText(Path.Combine(bin, "python3"), script);
+        Processes.Succeed("chmod", ["+x", Path.Combine(bin, "python3")]);
+        return $"{bin}:{Environment.GetEnvironmentVariable("PATH")}";
+    }
+
+    [Fact]
+    public void NanovlmLibtorchIsLoadedInsteadOfThePackage()
+    {
+        var (code, stdout, stderr) = Processes.Run(Run, ["nanovlm", "info", "--device"],
+            environment: new Dictionary<string, string?> { ["NANOVLM_LIBTORCH"] = NuGetLibtorch.Dir });
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"[run] libtorch: {NuGetLibtorch.Dir} (NANOVLM_LIBTORCH)", stderr);
+        Assert.Contains($"libtorch: {NuGetLibtorch.Dir}/libtorch_cpu.so (2.10.0, NuGet libtorch-cpu-linux-x64)", stdout);
+        Assert.Contains("cuda: not available", stdout);
+    }
+
+    [Fact]
+    public void NanovlmLibtorchWithoutLibtorchIsAOneLineError()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = Processes.Run(Run, ["nanovlm", "info", "--device"],
+            environment: new Dictionary<string, string?> { ["NANOVLM_LIBTORCH"] = dir.Path });
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"[run] error: NANOVLM_LIBTORCH={dir.Path}: no libtorch_cpu.so in that folder\n", stderr);
+    }
+
+    [Fact]
+    public void APyTorchInstallIsUsedWhenThereIsNoNanovlmLibtorch()
+    {
+        using var dir = new TempDir();
+        var torch = Directory.CreateDirectory(dir["site-packages/torch"]).FullName;
+        Directory.CreateSymbolicLink(Path.Combine(torch, "lib"), NuGetLibtorch.Dir);
+        var (code, stdout, stderr) = Processes.Run(Run, ["nanovlm", "info", "--device"],
+            environment: new Dictionary<string, string?> { ["NANOVLM_LIBTORCH"] = null, ["PATH"] = FakePython(dir, torch) });
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"[run] libtorch: {torch}/lib (PyTorch 2.11.0+fake CUDA 12.8; set NANOVLM_LIBTORCH to choose another)", stderr);
+        Assert.Contains("libtorch_cpu.so", stdout);
+    }
+
+    [Fact]
+    public void TheNuGetPackageIsUsedWithoutAPyTorchInstall()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = Processes.Run(Run, ["nanovlm", "info", "--device"],
+            environment: new Dictionary<string, string?> { ["NANOVLM_LIBTORCH"] = null, ["PATH"] = FakePython(dir, null) });
+        Assert.True(code == 0, stderr);
+        Assert.Contains("[run] libtorch: NuGet package libtorch-cpu-linux-x64", stderr);
+        Assert.Contains("/bin/Release/net10.0/runtimes/linux-x64/native/libtorch_cpu.so (2.10.0, NuGet libtorch-cpu-linux-x64)", stdout);
+    }
+
+    [Fact]
+    public void LibstdcxxDetectionLooksForGlibcxx3432()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["old.so"], "GLIBCXX_3.4.30\0GLIBCXX_3.4.31\0");
+        File.WriteAllText(dir["new.so"], "GLIBCXX_3.4.31\0GLIBCXX_3.4.32\0");
+        var stdout = Processes.Succeed("bash", ["-c",
+            $"source '{Run}'; libstdcxx_ok '{dir["old.so"]}' && echo old; libstdcxx_ok '{dir["new.so"]}' && echo new; libstdcxx_ok '{dir["missing.so"]}' && echo missing; true"]);
+        Assert.Equal("new\n", stdout);
+    }
+
+    [Fact]
+    public void AptSimulationIsReportedAsTheListOfChanges()
+    {
+        const string simulation = """
+            NOTE: This is only a simulation!
+            Inst gcc-14-base (14.2.0-19 Debian:13.2/stable [amd64])
+            Inst libc6 [2.36-9+deb12u14] (2.41-12+deb13u5 Debian:13.2/stable [amd64]) []
+            Conf libc6 (2.41-12+deb13u5 Debian:13.2/stable [amd64])
+            """;
+        var stdout = Processes.Succeed("bash", ["-c", $"source '{Run}'; printf '%s\\n' '{simulation.Replace("'", "'\\''")}' | apt_changes"]);
+        Assert.Equal("gcc-14-base 14.2.0-19 (new)\nlibc6 2.36-9+deb12u14 -> 2.41-12+deb13u5\n", stdout);
+    }
+}

@@ -1,0 +1,111 @@
+using NanoVlm.Generation;
+using NanoVlm.Models;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Tests.Generation;
+
+public class BatchDecoderTests
+{
+    static readonly GenerationOptions Greedy = new() { MaxNewTokens = 10, Greedy = true, StopAtEos = false };
+
+    /// <summary>Prompt r of a left-padded batch as a batch of one (its padding dropped).</summary>
+    static (Tensor Ids, Tensor? Images) Row(VisionLanguageModel model, int[] imagesPerRow, int[] textPerRow, int r)
+    {
+        var (ids, mask, images) = TestModels.Batch(model, imagesPerRow, textPerRow);
+        var real = ids[r][mask[r].to(ScalarType.Bool)].unsqueeze(0);
+        var first = imagesPerRow.Take(r).Sum();
+        return (real, imagesPerRow[r] == 0 ? null : images![first..(first + imagesPerRow[r])]);
+    }
+
+    static long[] Alone(VisionLanguageModel model, (Tensor Ids, Tensor? Images) prompt, GenerationOptions options) =>
+        model.Generate(prompt.Ids, prompt.Images, null, options)[0].data<long>().ToArray();
+
+    /// <summary>As <see cref="TextGeneration.Generate"/> returns them: everything after the first eos is eos.</summary>
+    static long[] AsGenerated(VisionLanguageModel model, List<long> tokens) =>
+        tokens.Select((t, i) => tokens.Take(i).Contains(model.EosTokenId) ? model.EosTokenId : t).ToArray();
+
+    /// <summary>Steps until every row has left; each row's tokens in order.</summary>
+    static Dictionary<long, List<long>> Drain(BatchDecoder decoder, Dictionary<long, List<long>> tokens, int maxSteps = int.MaxValue)
+    {
+        for (var s = 0; s < maxSteps && decoder.Count > 0; s++)
+            foreach (var t in decoder.Step())
+                tokens[t.Row].Add(t.Token);
+        return tokens;
+    }
+
+    [Fact]
+    public void Rows_joining_at_different_steps_decode_what_they_would_alone()
+    {
+        using var model = TestModels.Create();
+        int[] images = [1, 0, 2], text = [5, 9, 3];
+        var prompts = Enumerable.Range(0, 3).Select(r => Row(model, images, text, r)).ToList();
+        using var decoder = new BatchDecoder(model);
+        var tokens = new Dictionary<long, List<long>>();
+        var ids = new long[3];
+        ids[0] = decoder.Join(prompts[0].Ids, prompts[0].Images, null, [Greedy])[0];
+        tokens[ids[0]] = [];
+        Drain(decoder, tokens, maxSteps: 3);
+        ids[1] = decoder.Join(prompts[1].Ids, prompts[1].Images, null, [Greedy with { MaxNewTokens = 4 }])[0];
+        tokens[ids[1]] = [];
+        Drain(decoder, tokens, maxSteps: 2);
+        ids[2] = decoder.Join(prompts[2].Ids, prompts[2].Images, null, [Greedy])[0];
+        tokens[ids[2]] = [];
+        Drain(decoder, tokens);
+
+        Assert.Equal(Alone(model, prompts[0], Greedy), AsGenerated(model, tokens[ids[0]]));
+        Assert.Equal(Alone(model, prompts[1], Greedy with { MaxNewTokens = 4 }), AsGenerated(model, tokens[ids[1]]));
+        Assert.Equal(Alone(model, prompts[2], Greedy), AsGenerated(model, tokens[ids[2]]));
+    }
+
+    [Fact]
+    public void A_row_dropped_by_the_caller_leaves_the_others_unchanged()
+    {
+        using var model = TestModels.Create(seed: 1);
+        var a = Row(model, [1, 1], [4, 6], 0);
+        var b = Row(model, [1, 1], [4, 6], 1);
+        using var decoder = new BatchDecoder(model);
+        var rowA = decoder.Join(a.Ids, a.Images, null, [Greedy])[0];
+        var rowB = decoder.Join(b.Ids, b.Images, null, [Greedy])[0];
+        var tokens = new Dictionary<long, List<long>> { [rowA] = [], [rowB] = [] };
+        Drain(decoder, tokens, maxSteps: 2);
+        decoder.Leave(new HashSet<long> { rowA });
+        Assert.Equal(1, decoder.Count);
+        Drain(decoder, tokens);
+        Assert.Equal(Alone(model, b, Greedy), AsGenerated(model, tokens[rowB]));
+        Assert.Equal(2, tokens[rowA].Count);
+    }
+
+    [Fact]
+    public void Several_answers_share_a_prefill_and_sample_with_their_own_seeds()
+    {
+        using var model = TestModels.Create(seed: 2);
+        var prompt = Row(model, [1], [5], 0);
+        var sampled = new GenerationOptions { MaxNewTokens = 8, StopAtEos = false, Temperature = 2.0, TopK = 0, TopP = 1.0 };
+        using var decoder = new BatchDecoder(model);
+        var rows = decoder.Join(prompt.Ids, prompt.Images, null, [sampled with { Seed = 5 }, sampled with { Seed = 6 }, Greedy]);
+        var tokens = Drain(decoder, rows.ToDictionary(r => r, _ => new List<long>()));
+        Assert.Equal(Alone(model, prompt, sampled with { Seed = 5 }), AsGenerated(model, tokens[rows[0]]));
+        Assert.Equal(Alone(model, prompt, sampled with { Seed = 6 }), AsGenerated(model, tokens[rows[1]]));
+        Assert.Equal(Alone(model, prompt, Greedy), AsGenerated(model, tokens[rows[2]]));
+        Assert.NotEqual(tokens[rows[0]], tokens[rows[1]]);
+    }
+
+    [Fact]
+    public void A_row_leaves_at_eos_and_reports_it_finished()
+    {
+        using var model = TestModels.Create(seed: 3);
+        var prompt = Row(model, [1], [4], 0);
+        var hot = new GenerationOptions { MaxNewTokens = 200, TopK = 0, TopP = 1.0, Temperature = 10.0, Seed = 7 };
+        using var decoder = new BatchDecoder(model);
+        var row = decoder.Join(prompt.Ids, prompt.Images, null, [hot])[0];
+        var steps = new List<DecodedToken>();
+        while (decoder.Count > 0) steps.AddRange(decoder.Step());
+        Assert.True(steps.Count < 200);
+        Assert.Equal(model.EosTokenId, steps[^1].Token);
+        Assert.True(steps[^1].Finished);
+        Assert.All(steps[..^1], s => Assert.False(s.Finished));
+        Assert.Equal(row, steps[^1].Row);
+        var alone = Alone(model, prompt, hot);
+        Assert.Equal(alone[..steps.Count], steps.Select(s => s.Token).ToArray());
+    }
+}

@@ -1,0 +1,79 @@
+namespace NanoVlm.Tests.Packaging;
+
+/// <summary>
+/// <c>./run pack</c> produces packages a .NET user can install: the tool runs <c>nanovlm info</c>, and a fresh console
+/// project restoring the library runs a forward pass. Each run packs a version of its own, so the NuGet cache never serves
+/// an older build of the same version.
+/// </summary>
+public sealed class PackageTests : IClassFixture<PackageTests.Packed>
+{
+    public sealed class Packed : IDisposable
+    {
+        public TempDir Dir { get; } = new();
+        public string Version { get; } = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
+        public string Artifacts => Dir["artifacts"];
+
+        public Packed() =>
+            Processes.Succeed(Path.Combine(GoldenCases.RepoRoot, "run"), ["pack", "--output", Artifacts, "--version", Version]);
+
+        public void Dispose()
+        {
+            var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "nanovlm", Version.ToLowerInvariant());
+            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+            Dir.Dispose();
+        }
+    }
+
+    readonly Packed packed;
+
+    public PackageTests(Packed packed) => this.packed = packed;
+
+    [Fact]
+    public void ToolInstallsFromArtifactsAndRuns()
+    {
+        var tools = packed.Dir["tools"];
+        Processes.Succeed("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", packed.Artifacts, "NanoVlm.Tool", "--version", packed.Version]);
+        var output = Processes.Succeed(Path.Combine(tools, "nanovlm"), ["info"]);
+        Assert.Contains("total parameters: 222,082,176", output);
+    }
+
+    [Fact]
+    public void LibraryRestoresIntoAConsoleProjectAndRunsTheTinyPreset()
+    {
+        var app = Directory.CreateDirectory(packed.Dir["app"]).FullName;
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="artifacts" value="{packed.Artifacts}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="NanoVlm" Version="{packed.Version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using NanoVlm.Benchmarks;
+            using NanoVlm.Models;
+
+            TorchSharp.torch.manual_seed(0);
+            using var model = new VisionLanguageModel(Presets.Get("tiny"));
+            using var batch = SyntheticBatch.Create(model, batch: 2, seqLen: 16);
+            var (logits, loss) = model.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Targets);
+            Console.WriteLine($"logits [{string.Join(", ", logits.shape)}] loss {loss!.item<float>():F3}");
+            """);
+        var output = Processes.Succeed("dotnet", ["run", "-c", "Release"], workingDirectory: app);
+        Assert.Matches(@"logits \[2, 16, \d+\] loss \d+\.\d{3}", output);
+    }
+}

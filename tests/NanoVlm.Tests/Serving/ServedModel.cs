@@ -1,0 +1,54 @@
+using System.ClientModel;
+using System.Collections.Concurrent;
+using NanoVlm.Server;
+using NanoVlm.Serving;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace NanoVlm.Tests.Serving;
+
+/// <summary>
+/// The golden v0.2 case (a complete current-generation checkpoint with its tokenizer) served on a free loopback port, with small
+/// limits so that the hostile requests are cheap. Its log lines are kept.
+/// </summary>
+public sealed class ServedModel : IAsyncLifetime
+{
+    public const string ModelId = "golden-v02";
+    public static string Folder { get; } = Path.Combine(GoldenCases.CopyRoot("golden-v02"), "v02-public-a");
+    public static string Image(int i) => Path.Combine(Folder, $"image_{i}.png");
+
+    public static readonly ServerOptions Limits = new()
+    {
+        Port = 0, ModelId = ModelId, MaxBodyBytes = 2 << 20, MaxImages = 4, Engine = new ChatEngineOptions { MaxBatch = 8, MaxQueue = 32 },
+    };
+
+    public ConcurrentQueue<string> Log { get; } = new();
+    public PretrainedVlm Vlm { get; private set; } = null!;
+    public VlmServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Vlm = PretrainedVlm.Load(Folder);
+        Vlm.Model.eval();
+        Server = await VlmServer.StartAsync(Vlm, Limits with { Log = Log.Enqueue });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        Vlm.Dispose();
+    }
+
+    public ChatClient Chat() =>
+        new(ModelId, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(Server.Url, "v1") });
+
+    public HttpClient Http() => new() { BaseAddress = Server.Url, Timeout = TimeSpan.FromMinutes(2) };
+
+    /// <summary>The question about image <paramref name="i"/> as the OpenAI client sends it.</summary>
+    public static UserChatMessage Question(string text, params int[] images) =>
+        new([.. images.Select(i => ChatMessageContentPart.CreateImagePart(BinaryData.FromBytes(File.ReadAllBytes(Image(i))), "image/png")),
+            ChatMessageContentPart.CreateTextPart(text)]);
+}
+
+[CollectionDefinition(nameof(ServedModel))]
+public sealed class ServedModelCollection : ICollectionFixture<ServedModel>;
