@@ -72,7 +72,7 @@ public static class TrainCommand
         {
             using var cancel = CtrlC.Token(CancellationToken.None);
             var outcome = parse.GetValue(resume) is { } runDir
-                ? TrainSession.Resume(runDir, cancel.Token)
+                ? TrainSession.Resume(runDir, ResumeChange(cmd, parse, resume, device, workers), cancel.Token)
                 : TrainSession.Run(new TrainArgs
                 {
                     Preset = parse.GetValue(preset), ConfigFile = parse.GetValue(config), Model = parse.GetValue(model),
@@ -104,5 +104,27 @@ public static class TrainCommand
             return outcome.Result.Interrupted ? 130 : 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// A resumed run keeps the arguments of its run.json, so its numbers continue exactly: only options that leave them alone
+    /// (where and how fast it runs: <c>--device</c>, <c>--workers</c>) may come with <c>--resume</c>, and say so; any other is refused.
+    /// </summary>
+    static Func<TrainArgs, TrainArgs> ResumeChange(Command cmd, ParseResult parse, Option resume, Option<string> device, Option<int> workers)
+    {
+        Option[] applied = [device, workers];
+        bool Given(Option o) => parse.GetResult(o) is { Implicit: false };
+        var given = cmd.Options.Where(o => o != resume && Given(o)).ToList();
+        var refused = given.Except(applied).Select(o => o.Name).ToList();
+        if (refused.Count > 0)
+            throw new NanoVlmException(
+                $"--resume continues the run with the arguments of its run.json; {string.Join(", ", refused)} cannot change them (start a new run for that; only {string.Join(" and ", applied.Select(o => o.Name))} apply to a resumed run)");
+        foreach (var option in given)
+            Console.WriteLine($"resume: {option.Name} {parse.GetResult(option)!.Tokens.LastOrDefault()?.Value} applies to this session (run.json keeps its own)");
+        return args => args with
+        {
+            Device = Given(device) ? parse.GetValue(device)! : args.Device,
+            Workers = Given(workers) ? parse.GetValue(workers) : args.Workers,
+        };
     }
 }

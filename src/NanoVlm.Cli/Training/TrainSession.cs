@@ -8,8 +8,8 @@ public static class TrainSession
 {
     public sealed record Outcome(string RunDir, string ModelFolder, TrainingResult Result);
 
-    public static Outcome Resume(string runDir, CancellationToken cancel) =>
-        Run(TrainingRun.Resume(runDir, new ConsoleDownloadProgress(), Log, cancel), cancel);
+    public static Outcome Resume(string runDir, Func<TrainArgs, TrainArgs> change, CancellationToken cancel) =>
+        Run(TrainingRun.Resume(runDir, new ConsoleDownloadProgress(), Log, cancel, change), cancel);
 
     public static Outcome Run(TrainArgs args, CancellationToken cancel) =>
         Run(TrainingRun.Start(args, new ConsoleDownloadProgress(), Log, cancel), cancel);

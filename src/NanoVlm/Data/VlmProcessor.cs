@@ -98,7 +98,7 @@ public sealed class VlmProcessor
     /// </summary>
     public EncodedSample? EncodeForTraining(VqaSample sample, bool enforceMaxLength = true)
     {
-        if (sample.Turns.Count == 0) { Skipped.Add("no turns"); return null; }
+        if (sample.Turns.Count == 0) { Skipped.Add("no turns", sample.Source); return null; }
         return WithImages(sample, null, enforceMaxLength, images =>
         {
             if (Generation != CheckpointGeneration.Current) return SeedTrainingText(sample, ImageString(images));
@@ -261,7 +261,9 @@ public sealed class VlmProcessor
     {
         if (Generation == CheckpointGeneration.V01 || !text.Contains(_imageToken, StringComparison.Ordinal)) return text;
         Interlocked.Increment(ref _strayImageTokens);
-        return text.Replace(_imageToken, "", StringComparison.Ordinal);
+        // Until none is left: removing one can join its neighbours into another ("<|ima<|image|>ge|>").
+        while (text.Contains(_imageToken, StringComparison.Ordinal)) text = text.Replace(_imageToken, "", StringComparison.Ordinal);
+        return text;
     }
 
     EncodedSample? WithImages(VqaSample sample, string? answer, bool enforceMaxLength,
@@ -272,9 +274,13 @@ public sealed class VlmProcessor
         {
             foreach (var image in sample.Images) images.Add(ProcessImage(image.Decode(Images)));
             var (ids, isTarget) = encode(images);
+            var placeholders = Tokenizer.ExtraTokenIds.TryGetValue("image_token", out var imageId) ? ids.Count(id => id == imageId) : 0;
+            var expected = ImageString(images).Split(_imageToken).Length - 1;
+            if (placeholders != expected)
+                throw new NanoVlmException($"its text holds {placeholders} image tokens where its images need {expected}");
             if (enforceMaxLength && ids.Length > MaxLength)
             {
-                Skipped.Add($"longer than lm_max_length {MaxLength}");
+                Skipped.Add($"longer than lm_max_length {MaxLength}", sample.Source);
                 foreach (var p in images) p.Dispose();
                 return null;
             }
@@ -283,7 +289,7 @@ public sealed class VlmProcessor
         catch (NanoVlmException e)
         {
             foreach (var p in images) p.Dispose();
-            Skipped.Add(images.Count < sample.Images.Count ? "undecodable image" : $"unencodable ({e.Message.Split(':')[0]})");
+            Skipped.Add(images.Count < sample.Images.Count ? "undecodable image" : "unencodable", $"{sample.Source}: {e.Message}");
             return null;
         }
     }

@@ -12,7 +12,7 @@ namespace NanoVlm.Training;
 /// <summary>
 /// A training run assembled from <see cref="TrainArgs"/>: the run folder (with <c>run.json</c>, so <c>Resume</c> rebuilds the same
 /// run), the tokenizer (copied or built into the run), the model (from scratch, from backbones or from a checkpoint), the data and the
-/// <see cref="Trainer"/>. <code>
+/// <see cref="Trainer"/>. The folder is locked (<see cref="RunLock"/>) until the run is disposed. <code>
 /// using var run = TrainingRun.Start(new TrainArgs { Preset = "tiny", Data = ["fashion-mnist"], Tokenizer = "wordlevel" });
 /// var result = run.Trainer.Run(run.Resuming);
 /// </code>
@@ -20,16 +20,17 @@ namespace NanoVlm.Training;
 public sealed class TrainingRun : IDisposable
 {
     const string RunFile = "run.json";
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, RespectNullableAnnotations = true };
 
     readonly HubClient _hub;
+    readonly RunLock _lock;
     readonly IReadOnlyList<IVqaDataset> _datasets;
 
-    TrainingRun(TrainArgs args, string runDir, bool resuming, HubClient hub, IReadOnlyList<IVqaDataset> datasets, PretrainedVlm vlm,
-        Trainer trainer, int trainSamples, PackingStats? packing)
+    TrainingRun(TrainArgs args, string runDir, bool resuming, HubClient hub, RunLock runLock, IReadOnlyList<IVqaDataset> datasets,
+        PretrainedVlm vlm, Trainer trainer, int trainSamples, PackingStats? packing)
     {
-        (Args, RunDir, Resuming, _hub, _datasets, Vlm, Trainer, TrainSamples, Packing) =
-            (args, runDir, resuming, hub, datasets, vlm, trainer, trainSamples, packing);
+        (Args, RunDir, Resuming, _hub, _lock, _datasets, Vlm, Trainer, TrainSamples, Packing) =
+            (args, runDir, resuming, hub, runLock, datasets, vlm, trainer, trainSamples, packing);
     }
 
     public TrainArgs Args { get; }
@@ -51,35 +52,63 @@ public sealed class TrainingRun : IDisposable
         return lines;
     }
 
-    /// <summary>Continues the run in <paramref name="runDir"/> with the arguments it was started with.</summary>
-    public static TrainingRun Resume(string runDir, IProgress<DownloadProgress>? progress = null, Action<string>? log = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Continues the run in <paramref name="runDir"/> from its latest checkpoint, with the arguments it was started with (thread count
+    /// included, so the numbers come out the same); <paramref name="change"/> may alter what does not change them (device, workers).
+    /// A folder without a checkpoint is refused: there is nothing to continue.
+    /// </summary>
+    public static TrainingRun Resume(string runDir, IProgress<DownloadProgress>? progress = null, Action<string>? log = null,
+        CancellationToken cancel = default, Func<TrainArgs, TrainArgs>? change = null)
     {
         var file = Path.Combine(runDir, RunFile);
         if (!File.Exists(file)) throw new NanoVlmException($"{runDir}: not a training run folder (no {RunFile})");
-        TrainArgs args;
-        try { args = JsonSerializer.Deserialize<TrainArgs>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new NanoVlmException($"{file}: invalid ({e.Message.Split('\n')[0]})"); }
-        return Start(args, progress, log, cancel, runDir);
+        var runLock = RunLock.Acquire(runDir);
+        try
+        {
+            TrainArgs args;
+            try
+            {
+                args = JsonSerializer.Deserialize<TrainArgs>(RegularFile.ReadAllText(file, RegularFile.MaxConfigBytes, "run file"), Json)
+                       ?? throw new JsonException("empty");
+                if (args.Data.Any(d => d is null)) throw new JsonException("'Data' holds null");
+            }
+            catch (JsonException e) { throw new NanoVlmException($"{file}: invalid ({e.Message.Split('\n')[0]})"); }
+            if (TrainingState.LatestFolder(runDir) is null)
+                throw new NanoVlmException($"{runDir}: no checkpoint to resume from (the run stopped before its first one); start it again without --resume");
+            return Start(change?.Invoke(args) ?? args, progress, log, cancel, runDir, runLock);
+        }
+        catch
+        {
+            runLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Prepares a new run (or, with <paramref name="resumeDir"/>, an existing one); nothing is trained until <see cref="Trainer"/> runs.</summary>
     public static TrainingRun Start(TrainArgs args, IProgress<DownloadProgress>? progress = null, Action<string>? log = null,
-        CancellationToken cancel = default, string? resumeDir = null)
+        CancellationToken cancel = default, string? resumeDir = null) => Start(args, progress, log, cancel, resumeDir, held: null);
+
+    /// <summary>Assembles the run; <paramref name="held"/> is the folder's lock when the caller took it already (a resume).</summary>
+    static TrainingRun Start(TrainArgs args, IProgress<DownloadProgress>? progress, Action<string>? log, CancellationToken cancel,
+        string? resumeDir, RunLock? held)
     {
         args.Options.Validate();
         args.Packing?.Validate();
+        // The count in effect goes into run.json: a resume on fewer cores must still compute with as many threads.
+        args = args with { Threads = args.Threads ?? Environment.ProcessorCount };
         Devices.ConfigureThreads(args.Threads);
         var device = Devices.Parse(args.Device);
         var sources = args.Data.Select(DataSource.Parse).ToList();
         if (sources.Count == 0) throw new NanoVlmException("--data: at least one data source is needed");
         var baseConfig = BaseConfig(args);
-        var hub = new HubClient(HubOptions.FromEnvironment(), progress);
+        var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
+        var runLock = held ?? RunLock.Acquire(runDir);
+        HubClient? hub = null;
         PretrainedVlm? vlm = null;
         try
         {
+            hub = new HubClient(HubOptions.FromEnvironment(), progress);
             var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel, args.MinRatings)).ToList();
-            var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
-            Directory.CreateDirectory(runDir);
             if (resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));
 
             var tokenizer = PrepareTokenizer(args, baseConfig, datasets, Path.Combine(runDir, "tokenizer"), progress, log);
@@ -116,12 +145,13 @@ public sealed class TrainingRun : IDisposable
                 splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
                 evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy);
             var trainer = new Trainer(vlm, args.Options, runDir, data);
-            return new TrainingRun(args, runDir, resumeDir is not null, hub, datasets, vlm, trainer, trainCount, packingStats);
+            return new TrainingRun(args, runDir, resumeDir is not null, hub, runLock, datasets, vlm, trainer, trainCount, packingStats);
         }
         catch
         {
             vlm?.Dispose();
-            hub.Dispose();
+            hub?.Dispose();
+            runLock.Dispose();
             throw;
         }
     }
@@ -135,6 +165,7 @@ public sealed class TrainingRun : IDisposable
     {
         Vlm.Dispose();
         _hub.Dispose();
+        _lock.Dispose();
     }
 
     static VlmConfig BaseConfig(TrainArgs args)
@@ -158,6 +189,7 @@ public sealed class TrainingRun : IDisposable
 
     static VisionLanguageModel BuildModel(TrainArgs args, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
     {
+        MemoryBudget.EnsureModelFits(cfg, args.Model ?? args.ConfigFile ?? $"--preset {args.Preset ?? "tiny"}", training: true);
         if (args.Model is { } checkpoint) return Checkpoint.Load(Pretrained.ResolveModelFolder(checkpoint, progress));
         manual_seed(args.Options.Seed);
         if (cfg.VlmLoadBackboneWeights) return Pretrained.FromBackbones(cfg, progress);

@@ -7,7 +7,7 @@ namespace NanoVlm.Tests.Reliability;
 /// <summary>
 /// SIGKILL at several moments (during a step, during a checkpoint write, around the <c>latest</c> pointer swap) never leaves
 /// the run without a loadable checkpoint, and <c>--resume</c> reaches bit-identical final weights and optimizer state
-/// (the resume passes <c>--threads 1</c> too: the thread count is not part of run.json and changes float reduction order).
+/// (with the thread count of run.json: it changes float reduction order).
 /// </summary>
 [Trait("Category", "Long")]
 public sealed class KilledRunTests(ITestOutputHelper log) : IDisposable
@@ -42,7 +42,7 @@ public sealed class KilledRunTests(ITestOutputHelper log) : IDisposable
         for (var i = 0; i < killPoints.Length; i++)
         {
             before = run.PartialCheckpoints();
-            var args = i == 0 ? TinyTrainingRun.Args(_dir.Path, "killed", Steps, 1, 1000) : ["train", "--resume", run.RunDir, "--threads", "1"];
+            var args = i == 0 ? TinyTrainingRun.Args(_dir.Path, "killed", Steps, 1, 1000) : ["train", "--resume", run.RunDir];
             using var p = TinyTrainingRun.Start(args);
             var clock = Stopwatch.StartNew();
             while (!p.HasExited && !killPoints[i].Due() && clock.Elapsed < TimeSpan.FromMinutes(3)) { }
@@ -57,7 +57,7 @@ public sealed class KilledRunTests(ITestOutputHelper log) : IDisposable
         }
         Assert.True(writesCaught >= 1, "no kill landed inside a checkpoint write");
 
-        using (var p = TinyTrainingRun.Start(["train", "--resume", run.RunDir, "--threads", "1"]))
+        using (var p = TinyTrainingRun.Start(["train", "--resume", run.RunDir]))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "the resumed run did not finish");
             Assert.Equal(0, p.ExitCode);

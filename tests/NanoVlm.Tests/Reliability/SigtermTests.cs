@@ -38,11 +38,9 @@ public sealed class SigtermTests : IDisposable
         p.BeginOutputReadLine();
         try
         {
-            var clock = Stopwatch.StartNew();
-            while (!p.HasExited && run.LastLoggedStep() < 3 && clock.Elapsed < TimeSpan.FromMinutes(2)) await Task.Delay(50);
-            if (p.HasExited) Assert.Fail($"the run ended early: {await stderr}");
+            if (!await run.ReachesStep(p, 3)) Assert.Fail($"the run ended early: {await stderr}");
             // To the script's pid: without exec it would be bash's, which would die (143) and leave the app training.
-            using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString()])!) kill.WaitForExit();
+            TinyTrainingRun.Terminate(p);
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), "the run ignored SIGTERM");
         }
         finally

@@ -11,13 +11,29 @@ sealed class TinyTrainingRun(string output, string name)
     public string RunDir { get; } = Path.Combine(output, name);
     public string Checkpoints => Path.Combine(RunDir, "checkpoints");
 
-    public static string[] Args(string output, string name, int steps, int checkpointInterval, int evalInterval) =>
+    /// <summary>The run's arguments; <paramref name="threads"/> null leaves the thread count to the default (every core).</summary>
+    public static string[] Args(string output, string name, int steps, int checkpointInterval, int evalInterval, int? threads = 1) =>
     [
         "train", "--preset", "tiny", "--data", "fashion-mnist", "--cutoff", "64", "--max-steps", steps.ToString(),
-        "--batch-size", "4", "--grad-accum", "1", "--threads", "1", "--workers", "1", "--seed", "3",
+        "--batch-size", "4", "--grad-accum", "1", .. threads is { } n ? new[] { "--threads", n.ToString() } : [], "--workers", "1", "--seed", "3",
         "--checkpoint-interval", checkpointInterval.ToString(), "--eval-interval", evalInterval.ToString(), "--eval-samples", "0",
         "--val-ratio", "0", "--output", output, "--run-name", name,
     ];
+
+    /// <summary>Sends SIGTERM (what <c>timeout</c> and schedulers send) to a process.</summary>
+    public static void Terminate(Process p)
+    {
+        using var kill = Process.Start("kill", ["-TERM", p.Id.ToString()])!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>Waits until the run has logged <paramref name="step"/> (false when the process ended first or 2 minutes passed).</summary>
+    public async Task<bool> ReachesStep(Process p, int step)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!p.HasExited && LastLoggedStep() < step && clock.Elapsed < TimeSpan.FromMinutes(2)) await Task.Delay(50);
+        return !p.HasExited && LastLoggedStep() >= step;
+    }
 
     public static Process Start(IEnumerable<string> args)
     {
