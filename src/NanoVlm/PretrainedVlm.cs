@@ -105,10 +105,7 @@ public sealed class PretrainedVlm : IDisposable
     public void CheckContext(long promptTokens, int maxNewTokens)
     {
         var imageTokens = Config.PrependsImages ? Config.MpImageTokenLength : 0;
-        var total = promptTokens + imageTokens + maxNewTokens;
-        if (total > Config.LmMaxPositionEmbeddings)
-            throw new NanoVlmException(
-                $"the prompt is {promptTokens} tokens; with {maxNewTokens} new tokens it exceeds the model's context of {Config.LmMaxPositionEmbeddings} (lm_max_position_embeddings)");
+        ContextWindow.Check(Config, promptTokens + imageTokens + maxNewTokens, $"the prompt of {promptTokens:N0} tokens with {maxNewTokens:N0} new tokens");
     }
 
     public void Dispose()

@@ -298,7 +298,7 @@ public static class BenchCommand
             var o = new ServeBenchOptions
             {
                 Clients = Ints(parse.GetValue(clients)!, "--clients"), Requests = parse.GetValue(requests), MaxTokens = parse.GetValue(maxTokens),
-                Prompt = parse.GetValue(prompt)!, Image = parse.GetValue(image) is { } f ? File.ReadAllBytes(f) : null,
+                Prompt = parse.GetValue(prompt)!, Image = parse.GetValue(image) is { } f ? RegularFile.ReadAllBytes(f, Data.ImageLimits.Default.MaxFileBytes, "image file") : null,
             };
             if ((parse.GetValue(model) is null) == (parse.GetValue(url) is null)) throw new NanoVlmException("give --model or --url");
             PretrainedVlm? vlm = null;

@@ -24,7 +24,7 @@ public static class DeviceCheck
     {
         if (!File.Exists(Path.Combine(caseDir, "case.json"))) throw new NanoVlmException($"{caseDir}: not a golden case (no case.json)");
         if (device.type == DeviceType.CUDA) backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = false;
-        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(caseDir, "case.json")));
+        using var settings = JsonDocument.Parse(RegularFile.ReadAllText(Path.Combine(caseDir, "case.json"), RegularFile.MaxConfigBytes, "case file"));
         var (imageToken, eos) = (settings.RootElement.GetProperty("image_token_id").GetInt32(), settings.RootElement.GetProperty("eos_token_id").GetInt32());
         var newTokens = settings.RootElement.GetProperty("greedy_new_tokens").GetInt32();
         using var expected = SafetensorsFile.Open(Path.Combine(caseDir, "expected.safetensors"));

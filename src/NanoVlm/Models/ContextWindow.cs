@@ -8,6 +8,6 @@ public static class ContextWindow
     public static void Check(VlmConfig cfg, long tokens, string what)
     {
         if (tokens > cfg.LmMaxPositionEmbeddings)
-            throw new NanoVlmException($"{what} is {tokens:N0} tokens, longer than the model's context of {cfg.LmMaxPositionEmbeddings:N0} (lm_max_position_embeddings)");
+            throw new NanoVlmException($"{what} is {tokens:N0} tokens: it exceeds the model's context of {cfg.LmMaxPositionEmbeddings:N0} (lm_max_position_embeddings)");
     }
 }

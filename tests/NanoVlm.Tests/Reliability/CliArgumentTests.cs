@@ -50,6 +50,33 @@ public sealed class CliArgumentTests : IDisposable
             "--threads", "1", "--workers", "1", "--batch-size", "2", "--grad-accum", "1", option, value), expected);
     }
 
+    public static TheoryData<string[], string> HostileGenerationArguments() => new()
+    {
+        { ["generate", "--temperature", "NaN"], "temperature" },
+        { ["generate", "--temperature", "Infinity"], "temperature" },
+        { ["generate", "--max-new-tokens", "2147483647"], "exceeds the model's context" },
+        { ["generate", "--prompt", string.Concat(Enumerable.Repeat("what is this? ", 7_000))], "exceeds the model's context" },
+        { ["eval", "--batch-size", "0"], "--batch-size" },
+        { ["eval", "--batch-size", "-1"], "--batch-size" },
+    };
+
+    /// <summary>Against a small real checkpoint (the v0.2 golden case, 512 positions); eval reads a JSONL of two samples.</summary>
+    [Theory]
+    [MemberData(nameof(HostileGenerationArguments))]
+    public void Hostile_generation_and_evaluation_values_end_in_one_error_line(string[] args, string expected)
+    {
+        string[] model = ["--model", Serving.ServedModel.Folder];
+        string[] rest = args[0] == "eval" ? ["--data", $"jsonl:{Cli.TestJsonl.Write(_dir["data"], count: 2)}"] : ["--generations", "1"];
+        AssertOneLineError(CliProcess.Run([args[0], .. model, .. rest, .. args[1..]]), expected);
+    }
+
+    [Fact]
+    public void A_fifo_as_image_or_config_ends_in_one_error_line_without_blocking()
+    {
+        var fifo = SpecialFiles.Fifo(_dir["image.png"]);
+        AssertOneLineError(CliProcess.Run("generate", "--model", Serving.ServedModel.Folder, "--image", fifo, "--generations", "1"), "a FIFO");
+    }
+
     [Fact]
     public void A_fifo_as_config_ends_in_one_error_line_without_blocking()
     {

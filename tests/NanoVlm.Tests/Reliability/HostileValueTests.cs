@@ -116,7 +116,7 @@ public sealed class HostileValueTests : IDisposable
     {
         using var model = TestModels.Create();
         using var long_ = ones(1, model.Config.LmMaxPositionEmbeddings + 1, dtype: ScalarType.Int64);
-        HostileInput.Refused(() => model.Generate(long_, null, null, new GenerationOptions { Greedy = true }).Dispose(), "the prompt", "longer than the model's context");
+        HostileInput.Refused(() => model.Generate(long_, null, null, new GenerationOptions { Greedy = true }).Dispose(), "the prompt", "exceeds the model's context");
         using var prompt = ones(1, 4, dtype: ScalarType.Int64);
         HostileInput.Refused(() => model.Generate(prompt, null, null, new GenerationOptions { Greedy = true, MaxNewTokens = int.MaxValue }).Dispose(),
             "the KV cache", "of memory");
