@@ -42,9 +42,8 @@ public sealed record HubOptions
             Get("XDG_CACHE_HOME") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
             "huggingface");
         var cache = Get("HF_HUB_CACHE") ?? Get("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(home, "hub");
-        var token = Get("HF_TOKEN") is { } fromEnvironment
-            ? CheckToken(fromEnvironment.Trim(), "HF_TOKEN")
-            : Get("HUGGING_FACE_HUB_TOKEN") is { } legacy ? CheckToken(legacy.Trim(), "HUGGING_FACE_HUB_TOKEN") : ReadTokenFile(Path.Combine(home, "token"));
+        string? TokenVariable(string name) => Get(name) is { } value ? CheckToken(value.Trim(), name) : null;
+        var token = TokenVariable("HF_TOKEN") ?? TokenVariable("HUGGING_FACE_HUB_TOKEN") ?? ReadTokenFile(Path.Combine(home, "token"));
         var offline = Get("HF_HUB_OFFLINE") is { } o && o.ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
         return new HubOptions
         {
