@@ -42,8 +42,10 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
                 await Send(http, 200, OpenAiJson.Completion(id, options.ModelId, created, result));
             }
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException or System.Net.Sockets.SocketException
+                                       or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
+            // Writing to or reading from a connection the client closed fails in several ways; all of them are the client leaving.
             (status, problem) = (499, "client closed the connection");
         }
         catch (Exception e)

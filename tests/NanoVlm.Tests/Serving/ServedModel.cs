@@ -42,7 +42,12 @@ public sealed class ServedModel : IAsyncLifetime
     public ChatClient Chat() =>
         new(ModelId, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(Server.Url, "v1") });
 
-    public HttpClient Http() => new() { BaseAddress = Server.Url, Timeout = TimeSpan.FromMinutes(2) };
+    /// <summary>
+    /// A client that closes a connection whose response it stops reading (by default .NET drains up to 1 MB for two seconds to reuse
+    /// it, which hides a disconnect from the server when decoding is fast).
+    /// </summary>
+    public HttpClient Http() =>
+        new(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = Server.Url, Timeout = TimeSpan.FromMinutes(2) };
 
     /// <summary>The question about image <paramref name="i"/> as the OpenAI client sends it.</summary>
     public static UserChatMessage Question(string text, params int[] images) =>
