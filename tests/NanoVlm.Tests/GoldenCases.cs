@@ -55,6 +55,18 @@ public static class GoldenCases
         return doc.RootElement.TryGetProperty("format", out var f) ? f.GetString() ?? SeedFormat : SeedFormat;
     }
 
+    /// <summary>Copies a case folder (sub-folders included) to <paramref name="target"/>, for tests that damage or extend it.</summary>
+    public static string CopyTo(string caseDir, string target)
+    {
+        foreach (var file in Directory.EnumerateFiles(caseDir, "*", SearchOption.AllDirectories))
+        {
+            var to = Path.Combine(target, Path.GetRelativePath(caseDir, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(file, to);
+        }
+        return target;
+    }
+
     public static string First(string format) => All().First(c => Format(c) == format);
 
     public static TheoryData<string> Data()

@@ -10,17 +10,6 @@ public sealed class GenerationsTests : IDisposable
 {
     readonly TempDir dir = new();
 
-    static string Copy(string source, string target)
-    {
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-        {
-            var to = Path.Combine(target, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-            File.Copy(file, to);
-        }
-        return target;
-    }
-
     [Fact]
     public void GeneratesFromACurrentGenerationCheckpointLikeTheReference()
     {
@@ -43,7 +32,7 @@ public sealed class GenerationsTests : IDisposable
     [Fact]
     public void RunsAV01CheckpointWithItsPrependedImages()
     {
-        var folder = Copy(GoldenCases.First(GoldenCases.V01Format), dir["v01"]);
+        var folder = GoldenCases.CopyTo(GoldenCases.First(GoldenCases.V01Format), dir["v01"]);
         TestModels.WordLevelTokenizer(folder, 300);
         using var vlm = PretrainedVlm.Load(folder);
         Assert.Equal(NanoVlm.Models.CheckpointGeneration.V01, vlm.Generation);
@@ -79,7 +68,7 @@ public sealed class GenerationsTests : IDisposable
     [InlineData("misshaped", "has shape")]
     public void InfoChecksTheWeights(string damage, string expected)
     {
-        var folder = Copy(GoldenCases.First(GoldenCases.V02Format), dir[damage]);
+        var folder = GoldenCases.CopyTo(GoldenCases.First(GoldenCases.V02Format), dir[damage]);
         var weights = Path.Combine(folder, "model.safetensors");
         var bytes = File.ReadAllBytes(weights);
         switch (damage)
