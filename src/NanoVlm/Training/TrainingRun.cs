@@ -100,7 +100,11 @@ public sealed class TrainingRun : IDisposable
         var device = Devices.Parse(args.Device);
         var sources = args.Data.Select(DataSource.Parse).ToList();
         if (sources.Count == 0) throw new NanoVlmException("--data: at least one data source is needed");
-        var baseConfig = BaseConfig(args);
+        if (new[] { args.Preset, args.ConfigFile, args.Model }.Count(x => x is not null) > 1)
+            throw new NanoVlmException("give one of --preset, --config and --model");
+        // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
+        var modelFolder = args.Model is { } model ? Pretrained.ResolveModelFolder(model, progress) : null;
+        var baseConfig = BaseConfig(args, modelFolder);
         var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
         var runLock = held ?? RunLock.Acquire(runDir);
         HubClient? hub = null;
@@ -111,8 +115,8 @@ public sealed class TrainingRun : IDisposable
             var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel, args.MinRatings)).ToList();
             if (resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));
 
-            var tokenizer = PrepareTokenizer(args, baseConfig, datasets, Path.Combine(runDir, "tokenizer"), progress, log);
-            vlm = PretrainedVlm.Create(BuildModel(args, baseConfig, tokenizer, progress), tokenizer);
+            var tokenizer = PrepareTokenizer(args, modelFolder, baseConfig, datasets, Path.Combine(runDir, "tokenizer"), progress, log);
+            vlm = PretrainedVlm.Create(BuildModel(args, modelFolder, baseConfig, tokenizer, progress), tokenizer);
             vlm.Model.to(device);
             var processor = vlm.Processor;
 
@@ -168,29 +172,25 @@ public sealed class TrainingRun : IDisposable
         _lock.Dispose();
     }
 
-    static VlmConfig BaseConfig(TrainArgs args)
+    static VlmConfig BaseConfig(TrainArgs args, string? modelFolder)
     {
-        var choices = new[] { args.Preset, args.ConfigFile, args.Model }.Count(x => x is not null);
-        if (choices > 1) throw new NanoVlmException("give one of --preset, --config and --model");
         if (args.ConfigFile is { } file) return VlmConfig.Load(file);
-        if (args.Model is { } model) return new CheckpointLayout(Pretrained.ResolveModelFolder(model)).ReadConfig();
+        if (modelFolder is not null) return new CheckpointLayout(modelFolder).ReadConfig();
         return Presets.Get(args.Preset ?? "tiny");
     }
 
     /// <summary>The run's tokenizer, copied (or built) into <paramref name="folder"/> so every checkpoint can ship it.</summary>
-    static Tokenizer PrepareTokenizer(TrainArgs args, VlmConfig cfg, IReadOnlyList<IVqaDataset> datasets, string folder,
+    static Tokenizer PrepareTokenizer(TrainArgs args, string? modelFolder, VlmConfig cfg, IReadOnlyList<IVqaDataset> datasets, string folder,
         IProgress<DownloadProgress>? progress, Action<string>? log)
     {
-        var source = args.Tokenizer ?? (args.Model is { } m && new CheckpointLayout(Pretrained.ResolveModelFolder(m)).HasTokenizer
-            ? Pretrained.ResolveModelFolder(m)
-            : cfg.LmTokenizer);
+        var source = args.Tokenizer ?? (modelFolder is not null && new CheckpointLayout(modelFolder).HasTokenizer ? modelFolder : cfg.LmTokenizer);
         return Pretrained.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
     }
 
-    static VisionLanguageModel BuildModel(TrainArgs args, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
+    static VisionLanguageModel BuildModel(TrainArgs args, string? modelFolder, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
     {
         MemoryBudget.EnsureModelFits(cfg, args.Model ?? args.ConfigFile ?? $"--preset {args.Preset ?? "tiny"}", training: true);
-        if (args.Model is { } checkpoint) return Checkpoint.Load(Pretrained.ResolveModelFolder(checkpoint, progress));
+        if (modelFolder is not null) return Checkpoint.Load(modelFolder);
         manual_seed(args.Options.Seed);
         if (cfg.VlmLoadBackboneWeights) return Pretrained.FromBackbones(cfg, progress);
         // From scratch: the vocabulary is the tokenizer's (extra tokens included).
