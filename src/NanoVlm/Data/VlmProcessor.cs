@@ -173,6 +173,10 @@ public sealed class VlmProcessor
     /// <summary>nanoVLM's generate prompt: one user message, the images' string before the question.</summary>
     public VlmBatch EncodePrompt(string prompt, IReadOnlyList<RgbImage> images) => EncodeChat([new ChatMessage("user", prompt)], images);
 
+    /// <summary>Generated ids of one answer back to text: up to its first eos, special tokens skipped.</summary>
+    public string DecodeAnswer(Tensor ids) =>
+        Tokenizer.Decode(ids.cpu().data<long>().TakeWhile(id => id != Tokenizer.EosTokenId).Select(id => (int)id), skipSpecialTokens: true);
+
     /// <summary>Left-pads to the longest sample (pad = eos, mask 0); labels[t] = input_ids[t+1] where t+1 is a target, else -100.</summary>
     public VlmBatch Collate(IReadOnlyList<EncodedSample> samples, bool training = true)
     {
@@ -275,7 +279,8 @@ public sealed class VlmProcessor
             foreach (var image in sample.Images) images.Add(ProcessImage(image.Decode(Images)));
             var (ids, isTarget) = encode(images);
             var placeholders = Tokenizer.ExtraTokenIds.TryGetValue("image_token", out var imageId) ? ids.Count(id => id == imageId) : 0;
-            var expected = ImageString(images).Split(_imageToken).Length - 1;
+            // One block of placeholders per tile (v0.1 has none: it prepends the image embeddings).
+            var expected = Generation == CheckpointGeneration.V01 ? 0 : images.Sum(i => (int)i.Tiles.shape[0]) * _tokensPerImage;
             if (placeholders != expected)
                 throw new NanoVlmException($"its text holds {placeholders} image tokens where its images need {expected}");
             if (enforceMaxLength && ids.Length > MaxLength)

@@ -47,7 +47,7 @@ public static class Evaluator
                     var ids = model.Generate(batch.InputIds, batch.Images, batch.AttentionMask, options);
                     for (var i = 0; i < batch.Samples.Count; i++)
                     {
-                        var output = processor.Tokenizer.Decode(ids[i].cpu().data<long>().TakeWhile(x => x != model.EosTokenId).Select(x => (int)x), skipSpecialTokens: true).Trim();
+                        var output = processor.DecodeAnswer(ids[i]).Trim();
                         var sample = batch.Samples[i];
                         predictions.Add(new Prediction(sample.Source, sample.Turns[0].User, batch.Answers[i], output,
                             score(output, batch.Answers[i]), sample.Category, sample.L2Category));
