@@ -83,23 +83,19 @@ public sealed class PretrainedVlm : IDisposable
         using var scope = NewDisposeScope();
         using var batch = Processor.EncodeChat(messages, images);
         CheckContext(batch.InputIds.shape[1], options.MaxNewTokens);
-        var produced = new List<int>();
-        var shown = "";
+        var answer = new AnswerText(Tokenizer, []);
         using var ids = Model.Generate(batch.InputIds, batch.Images.shape[0] == 0 ? null : batch.Images, batch.AttentionMask, options,
             onText is null ? null : step =>
             {
                 if (step[0] == Tokenizer.EosTokenId) return;
-                produced.Add((int)step[0]);
-                var now = Tokenizer.Decode(produced, skipSpecialTokens: true);
-                if (now.StartsWith(shown, StringComparison.Ordinal) && now.Length > shown.Length) onText(now[shown.Length..]);
-                shown = now;
+                if (answer.Add((int)step[0]) is { Length: > 0 } text) onText(text);
             });
+        if (onText is not null && answer.Finish() is { Length: > 0 } rest) onText(rest);
         return Decode(ids[0]);
     }
 
     /// <summary>Generated ids back to text, stopping at eos, special tokens skipped.</summary>
-    public string Decode(Tensor ids) =>
-        Tokenizer.Decode(ids.cpu().data<long>().TakeWhile(id => id != Tokenizer.EosTokenId).Select(id => (int)id), skipSpecialTokens: true);
+    public string Decode(Tensor ids) => Processor.DecodeAnswer(ids);
 
     /// <summary>A prompt plus its new tokens must fit the positions the model was built for (v0.1 also spends them on the image).</summary>
     public void CheckContext(long promptTokens, int maxNewTokens)

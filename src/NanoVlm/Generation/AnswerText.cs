@@ -1,6 +1,6 @@
 using NanoVlm.Data;
 
-namespace NanoVlm.Serving;
+namespace NanoVlm.Generation;
 
 /// <summary>
 /// One answer's text as its tokens arrive. The tokens are decoded whole each time (a token can change how earlier bytes decode);

@@ -1,3 +1,4 @@
+using NanoVlm.Generation;
 using System.Diagnostics;
 using System.Threading.Channels;
 using NanoVlm.Data;

@@ -1,6 +1,6 @@
-using NanoVlm.Serving;
+using NanoVlm.Generation;
 
-namespace NanoVlm.Tests.Serving;
+namespace NanoVlm.Tests.Generation;
 
 public class AnswerTextTests
 {
