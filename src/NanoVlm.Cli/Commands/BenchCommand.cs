@@ -123,8 +123,10 @@ public static class BenchCommand
         var repeats = IntOption("--repeats", 2, "timed runs per measurement (after one warm-up); the median is reported");
         var bandwidthMib = IntOption("--bandwidth-mib", 512, "size of the tensor read to measure memory bandwidth, in MiB");
         var kvCache = ListOption("--kv-cache", "on,off", "decode with the KV cache (on) and/or recomputing the whole sequence each step (off)");
+        var matVec = ListOption("--matvec", "streaming",
+            "small-batch linears through the streaming matrix-vector kernel and/or libtorch: streaming, libtorch (CPU; CUDA uses libtorch)");
         var cmd = new Command("generate", "Prefill latency, time to first token and decode tokens/s, with and without the KV cache")
-            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, json };
+            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, matVec, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -141,17 +143,23 @@ public static class BenchCommand
                     "off" => false,
                     _ => throw new NanoVlmException($"--kv-cache: '{v}' is not on or off"),
                 }).ToList(),
+                StreamingMatVec = parse.GetValue(matVec)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v switch
+                {
+                    "streaming" => true,
+                    "libtorch" => false,
+                    _ => throw new NanoVlmException($"--matvec: '{v}' is not streaming or libtorch"),
+                }).ToList(),
             };
             Positive(parse.GetValue(bandwidthMib), "--bandwidth-mib");
             Positive(o.PromptLen, "--prompt-len");
             Positive(o.Repeats, "--repeats");
             Presets.Get(o.Preset);
             var rows = Record(GenerateBench.Run(o), parse.GetValue(json), r =>
-                $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
+                $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")} {r.MatVec}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
             var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {Where(device, threads)}",
-                "dtype", "batch", "KV cache", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
+                "dtype", "batch", "KV cache", "matvec", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
             foreach (var r in rows)
-                table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
+                table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", r.MatVec, $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
                     $"{r.DecodeTokensPerS:F2}", $"{r.ReadBandwidthGbs:F1}", $"{r.BandwidthBoundTokensPerS:F1}",
                     $"{r.DecodeTokensPerS / r.BandwidthBoundTokensPerS:P0}");
             AnsiConsole.Write(table);

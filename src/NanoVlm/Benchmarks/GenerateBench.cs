@@ -1,4 +1,5 @@
 using NanoVlm.Generation;
+using NanoVlm.Kernels;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
@@ -15,6 +16,8 @@ public sealed record GenerateBenchOptions
     public int NewTokens { get; init; } = 20;
     public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
     public IReadOnlyList<bool> KvCache { get; init; } = [true, false];
+    /// <summary>Small-batch linears through the streaming kernel (true) and/or libtorch (false); CPU only, CUDA always uses libtorch.</summary>
+    public IReadOnlyList<bool> StreamingMatVec { get; init; } = [true];
     /// <summary>Timed runs per measurement, after one warm-up; the median is reported.</summary>
     public int Repeats { get; init; } = 2;
     /// <summary>Size of the tensor read to measure memory bandwidth (well beyond the caches).</summary>
@@ -23,7 +26,8 @@ public sealed record GenerateBenchOptions
 }
 
 public sealed record GenerateBenchRow(string Preset, int BatchSize, int PromptLen, int NewTokens, string Dtype, bool KvCache,
-    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads, string Device);
+    double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads, string Device,
+    string MatVec);
 
 /// <summary>
 /// Greedy generation on random weights (nanoVLM's benchmark-inference): prefill = vision tower, projector and decoder
@@ -52,20 +56,34 @@ public static class GenerateBench
             {
                 using var prompt = SyntheticBatch.Create(model, batch, cfg.MpImageTokenLength + o.PromptLen);
                 foreach (var kv in o.KvCache)
+                foreach (var streaming in o.Device.type == DeviceType.CPU ? o.StreamingMatVec.Distinct() : [false])
                 {
-                    var options = new GenerationOptions { Greedy = true, StopAtEos = false, UseKvCache = kv };
-                    void Generate(int tokens) =>
-                        model.Generate(prompt.InputIds, prompt.Images, prompt.AttentionMask, options with { MaxNewTokens = tokens }).Dispose();
-                    var prefill = Timing.Median(o.Device, o.Repeats, () => Prefill(model, prompt, kv ? o.NewTokens : null));
-                    var firstToken = Timing.Median(o.Device, o.Repeats, () => Generate(1));
-                    var full = Timing.Median(o.Device, o.Repeats, () => Generate(o.NewTokens));
-                    var decode = batch * (o.NewTokens - 1) / Math.Max(full - firstToken, 1e-9);
-                    yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
-                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads(),
-                        Devices.Name(o.Device));
+                    MatVecLinear.Enabled = streaming;
+                    try
+                    {
+                        var (prefill, firstToken, decode) = Measure(model, prompt, o, kv);
+                        yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
+                            prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads(),
+                            Devices.Name(o.Device), streaming ? "streaming" : "libtorch");
+                    }
+                    finally
+                    {
+                        MatVecLinear.Enabled = true;
+                    }
                 }
             }
         }
+    }
+
+    static (double Prefill, double FirstToken, double DecodeTokensPerS) Measure(VisionLanguageModel model, SyntheticBatch prompt, GenerateBenchOptions o, bool kv)
+    {
+        var options = new GenerationOptions { Greedy = true, StopAtEos = false, UseKvCache = kv };
+        void Generate(int tokens) =>
+            model.Generate(prompt.InputIds, prompt.Images, prompt.AttentionMask, options with { MaxNewTokens = tokens }).Dispose();
+        var prefill = Timing.Median(o.Device, o.Repeats, () => Prefill(model, prompt, kv ? o.NewTokens : null));
+        var firstToken = Timing.Median(o.Device, o.Repeats, () => Generate(1));
+        var full = Timing.Median(o.Device, o.Repeats, () => Generate(o.NewTokens));
+        return (prefill, firstToken, prompt.InputIds.shape[0] * (o.NewTokens - 1) / Math.Max(full - firstToken, 1e-9));
     }
 
     /// <summary>The prompt's forward pass as generate runs it, filling a KV cache with room for the new tokens when given.</summary>

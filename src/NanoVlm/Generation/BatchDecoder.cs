@@ -1,3 +1,4 @@
+using NanoVlm.Kernels;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -102,6 +103,7 @@ public sealed class BatchDecoder(VisionLanguageModel model) : IDisposable
         using var scope = NewDisposeScope();
         var cache = _cache!;
         var mask = arange(cache.Length + 1, device: model.Device).unsqueeze(0).ge(cache.RowStarts!.unsqueeze(1));
+        using var decoding = MatVecLinear.Decoding();
         var hidden = model.Decoder.forward(model.Decoder.token_embedding.forward(_pending!), mask, cache);
         _logits = model.Head(hidden[.., -1]).DetachFromDisposeScope();
         _pending!.Dispose();

@@ -1,3 +1,4 @@
+using NanoVlm.Kernels;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,6 +41,7 @@ public static class TextGeneration
 
         var generated = new List<Tensor>();
         var finished = zeros(batch, ScalarType.Bool, model.Device);
+        using var decoding = MatVecLinear.Decoding();
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
             var next = NextToken(logits, options, rng);                  // [B, 1]

@@ -1,3 +1,4 @@
+using NanoVlm.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -22,6 +23,7 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        if (RowKernels.RmsNorm(x, weight, eps) is { } small) return small;
         using var scope = NewDisposeScope();
         var irms = rsqrt(x.pow(2).mean([-1], keepdim: true) + eps);
         return (x * irms * weight).MoveToOuterDisposeScope();
@@ -61,6 +63,7 @@ public sealed class RotaryEmbedding : Module<Tensor, (Tensor Cos, Tensor Sin)>
     /// <summary>x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (RowKernels.Rotary(x, cos, sin) is { } small) return small;
         using var scope = NewDisposeScope();
         var halves = x.chunk(2, -1);
         var rotated = cat([-halves[1], halves[0]], -1);
@@ -92,9 +95,9 @@ public sealed class LanguageModelGroupedQueryAttention : Module
     {
         using var scope = NewDisposeScope();
         var (b, t, c) = (x.shape[0], x.shape[1], x.shape[2]);
-        var q = q_proj.forward(x).view(b, t, nHeads, headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
+        var q = MatVecLinear.Forward(q_proj, x).view(b, t, nHeads, headDim).transpose(1, 2);
+        var k = MatVecLinear.Forward(k_proj, x).view(b, t, nKvHeads, headDim).transpose(1, 2);
+        var v = MatVecLinear.Forward(v_proj, x).view(b, t, nKvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
@@ -108,7 +111,7 @@ public sealed class LanguageModelGroupedQueryAttention : Module
             mask = mask.unsqueeze(2).expand(b, 1, groups, t, tKv).reshape(b, 1, groups * t, tKv);
         var y = F.scaled_dot_product_attention(q, k, v, mask, training ? dropoutP : 0.0);
         y = y.reshape(b, nHeads, t, headDim).transpose(1, 2).reshape(b, t, c);
-        return resid_dropout.forward(out_proj.forward(y)).MoveToOuterDisposeScope();
+        return resid_dropout.forward(MatVecLinear.Forward(out_proj, y)).MoveToOuterDisposeScope();
     }
 }
 
@@ -130,7 +133,8 @@ public sealed class LanguageModelMLP : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return dropout.forward(down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x))).MoveToOuterDisposeScope();
+        var hidden = F.silu(MatVecLinear.Forward(gate_proj, x)) * MatVecLinear.Forward(up_proj, x);
+        return dropout.forward(MatVecLinear.Forward(down_proj, hidden)).MoveToOuterDisposeScope();
     }
 }
 

@@ -1,3 +1,4 @@
+using NanoVlm.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -109,7 +110,7 @@ public sealed class VisionLanguageModel : Module
     Tensor EncodeImages(Tensor images, ScalarType dtype) => MP.forward(vision_encoder.forward(images.to(dtype, Device)));
 
     /// <summary>Hidden states -> logits through the (usually tied) head.</summary>
-    public Tensor Head(Tensor hidden) => decoder.head.forward(hidden);
+    public Tensor Head(Tensor hidden) => MatVecLinear.Forward(decoder.head, hidden);
 
     /// <summary>The state-dict name under which a tied tensor is also reachable, and the one nanoVLM stores.</summary>
     public const string TiedHead = "decoder.head.weight", TiedEmbedding = "decoder.token_embedding.weight";

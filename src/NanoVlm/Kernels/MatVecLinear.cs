@@ -1,0 +1,99 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Kernels;
+
+/// <summary>
+/// A bias-free linear layer through <see cref="StreamingMatVec"/> when that pays — inference on the CPU with at most
+/// <see cref="MaxRows"/> input rows and fp32 or bf16 weights — and through libtorch otherwise.
+/// </summary>
+public static partial class MatVecLinear
+{
+    /// <summary>Rows up to which streaming W once beats libtorch's matrix-matrix kernels.</summary>
+    public const int MaxRows = 8;
+
+    /// <summary>Off: every linear goes through libtorch (for comparisons: <c>bench generate --matvec libtorch</c>).</summary>
+    public static bool Enabled { get; set; } = true;
+
+    static int decodingThreads;
+
+    /// <summary>The threads the kernel uses now: all of libtorch's inside <see cref="Decoding"/>, else the calling thread only.</summary>
+    public static int Threads => Math.Max(1, decodingThreads);
+
+    /// <summary>
+    /// For a decode loop: libtorch runs single-threaded and the kernel gets every thread libtorch had. Both at once would
+    /// fight: libtorch's OpenMP workers spin after each parallel op, on the cores the kernel's helpers need. Outside this
+    /// scope the kernel runs on the calling thread only. Not for concurrent decoders (the thread setting is process-wide).
+    /// </summary>
+    public static DecodingScope Decoding() => new(Enabled ? get_num_threads() : 0);
+
+    public readonly struct DecodingScope : IDisposable
+    {
+        readonly int threads;
+
+        internal DecodingScope(int threads)
+        {
+            this.threads = threads;
+            if (threads <= 1) return;
+            set_num_threads(1);
+            decodingThreads = threads;
+        }
+
+        public void Dispose()
+        {
+            if (threads <= 1) return;
+            decodingThreads = 0;
+            set_num_threads(threads);
+        }
+    }
+
+    [LibraryImport("LibTorchSharp")]
+    private static partial IntPtr THSTensor_data(IntPtr handle);
+
+    public static Tensor Forward(Linear layer, Tensor x)
+    {
+        var w = layer.weight!;
+        if (!Applies(x, w) || layer.bias is not null) return layer.forward(x);
+        var (n, k) = ((int)w.size(0), (int)w.size(1));
+        var rows = (int)(x.numel() / k);
+        var shape = x.shape;
+        shape[^1] = n;
+        var threads = Threads;
+        using var input = x.contiguous();
+        var y = empty(shape, x.dtype);
+        unsafe
+        {
+            if (w.dtype == float32)
+            {
+                StreamingMatVec.Multiply((float*)Data(w), (float*)Data(input), (float*)Data(y), rows, k, n, threads);
+                return y;
+            }
+            var buffer = ArrayPool<float>.Shared.Rent(rows * (k + n));
+            try
+            {
+                fixed (float* xs = buffer)
+                {
+                    var ys = xs + rows * k;
+                    StreamingMatVec.WidenDeinterleaved((ushort*)Data(input), xs, rows, k);
+                    StreamingMatVec.Multiply((ushort*)Data(w), xs, ys, rows, k, n, threads);
+                    StreamingMatVec.Narrow(ys, (ushort*)Data(y), rows * n);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+            }
+            return y;
+        }
+    }
+
+    static bool Applies(Tensor x, Tensor w) =>
+        Enabled && !is_grad_enabled() && x.device_type == DeviceType.CPU && w.device_type == DeviceType.CPU
+        && (w.dtype == float32 || w.dtype == bfloat16) && x.dtype == w.dtype && w.dim() == 2 && w.is_contiguous()
+        && x.size(-1) == w.size(1) && x.numel() <= MaxRows * w.size(1);
+
+    internal static IntPtr Data(Tensor t) => THSTensor_data(t.Handle);
+}

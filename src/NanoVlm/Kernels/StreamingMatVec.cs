@@ -1,0 +1,145 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NanoVlm.Kernels;
+
+/// <summary>
+/// y[b, n] = Σ_k x[b, k] · W[n, k] for a handful of rows x: the decoder's linears while decoding. With one or a few tokens
+/// per step a linear is a matrix-vector product whose cost is reading W once, so the rows of W are split between threads and
+/// each thread streams its share straight through, every weight row used for all of x's rows while it is in L1.
+/// W is fp32 or bf16; sums are in fp32. Vector256 is hardware-accelerated on AVX2 and emulated with 128-bit vectors elsewhere.
+/// </summary>
+public static unsafe class StreamingMatVec
+{
+    /// <summary>Weight rows per unit of work: enough to amortise a dispatch, few enough to balance the threads.</summary>
+    const int RowsPerChunk = 16;
+
+    /// <summary>Elements per step of the bf16 kernel: 8 bf16 pairs, read as 8 uint32.</summary>
+    public const int Bf16Step = 16;
+
+    /// <summary>W [N, K] fp32, x [B, K] fp32 → y [B, N] fp32.</summary>
+    public static void Multiply(float* w, float* x, float* y, int batch, int k, int n, int threads) =>
+        Split(n, threads, (from, to) => RowsF32(w, x, y, batch, k, n, from, to));
+
+    /// <summary>W [N, K] bf16 (raw bits), x [B, K] fp32 in <see cref="Deinterleave"/>'s layout → y [B, N] fp32.</summary>
+    public static void Multiply(ushort* w, float* x, float* y, int batch, int k, int n, int threads) =>
+        Split(n, threads, (from, to) => RowsBf16(w, x, y, batch, k, n, from, to));
+
+    /// <summary>Contiguous row ranges, one per thread: each thread streams one region of W, which the prefetcher follows best.</summary>
+    static void Split(int n, int threads, Action<int, int> rows)
+    {
+        var chunks = (n + RowsPerChunk - 1) / RowsPerChunk;
+        var parts = Math.Min(threads, chunks);
+        if (parts <= 1) rows(0, n);
+        else SpinningWorkers.Run(parts, p => rows(chunks * p / parts * RowsPerChunk, Math.Min(n, chunks * (p + 1) / parts * RowsPerChunk)));
+    }
+
+    // One row at a time, so that each thread reads its share of W as a single sequential stream (4 rows interleaved were 4
+    // short streams that the prefetcher kept losing). The dot products are their own methods: with no call inside the vector
+    // loops the JIT keeps every accumulator in a register.
+
+    static void RowsF32(float* w, float* x, float* y, int batch, int k, int n, int from, int to)
+    {
+        for (var r = from; r < to; r++)
+            for (var b = 0; b < batch; b++)
+                y[(long)b * n + r] = Dot(w + (long)r * k, x + (long)b * k, k);
+    }
+
+    static void RowsBf16(ushort* w, float* x, float* y, int batch, int k, int n, int from, int to)
+    {
+        for (var r = from; r < to; r++)
+            for (var b = 0; b < batch; b++)
+                y[(long)b * n + r] = Dot(w + (long)r * k, x + (long)b * k, k);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static float Dot(float* w, float* x, int k)
+    {
+        const int Width = 4 * 8;
+        var (wide, vk) = (k - k % Width, k - k % 8);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var i = 0;
+        for (; i < wide; i += Width)
+        {
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 8), Vector256.Load(x + i + 8), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 16), Vector256.Load(x + i + 16), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 24), Vector256.Load(x + i + 24), a3);
+        }
+        for (; i < vk; i += 8) a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
+        var s = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < k; i++) s = MathF.FusedMultiplyAdd(w[i], x[i], s);
+        return s;
+    }
+
+    /// <remarks>
+    /// A bf16 pair read as one uint32 holds its even element in the low half and its odd one in the high half, so
+    /// <c>u &lt;&lt; 16</c> and <c>u &amp; 0xFFFF0000</c> are the two as floats, with no shuffle; x comes de-interleaved to match.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static float Dot(ushort* w, float* x, int k)
+    {
+        var (wide, vk) = (k - k % (2 * Bf16Step), k - k % Bf16Step);
+        var high = Vector256.Create(0xFFFF0000u);
+        var u = (uint*)w;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var i = 0;
+        for (; i < wide; i += 2 * Bf16Step)
+        {
+            var (p0, p1) = (Vector256.Load(u + i / 2), Vector256.Load(u + i / 2 + 8));
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p0, 16).AsSingle(), Vector256.Load(x + i), a0);
+            a1 = Vector256.FusedMultiplyAdd((p0 & high).AsSingle(), Vector256.Load(x + i + 8), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p1, 16).AsSingle(), Vector256.Load(x + i + 16), a2);
+            a3 = Vector256.FusedMultiplyAdd((p1 & high).AsSingle(), Vector256.Load(x + i + 24), a3);
+        }
+        for (; i < vk; i += Bf16Step)
+        {
+            var p = Vector256.Load(u + i / 2);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p, 16).AsSingle(), Vector256.Load(x + i), a0);
+            a1 = Vector256.FusedMultiplyAdd((p & high).AsSingle(), Vector256.Load(x + i + 8), a1);
+        }
+        var s = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < k; i++) s = MathF.FusedMultiplyAdd(ToSingle(w[i]), x[i], s);
+        return s;
+    }
+
+    /// <summary>bf16 x [B, K] → fp32 in the bf16 kernel's layout: each whole block of 16 as its 8 even then its 8 odd elements, the tail as is.</summary>
+    public static void WidenDeinterleaved(ushort* x, float* into, int batch, int k)
+    {
+        var vk = k - k % Bf16Step;
+        for (var b = 0; b < batch; b++)
+        {
+            ushort* from = x + (long)b * k;
+            var to = into + (long)b * k;
+            for (var i = 0; i < vk; i += Bf16Step)
+                for (var j = 0; j < Bf16Step / 2; j++)
+                {
+                    to[i + j] = ToSingle(from[i + 2 * j]);
+                    to[i + Bf16Step / 2 + j] = ToSingle(from[i + 2 * j + 1]);
+                }
+            for (var i = vk; i < k; i++) to[i] = ToSingle(from[i]);
+        }
+    }
+
+    /// <summary>fp32 → bf16, rounding to nearest even as libtorch does (NaN stays a quiet NaN).</summary>
+    public static void Narrow(float* y, ushort* into, int count)
+    {
+        var i = 0;
+        for (; i + 16 <= count; i += 16)
+        {
+            var (a, b) = (Vector256.Load(y + i), Vector256.Load(y + i + 8));
+            if (!Vector256.EqualsAll(a, a) || !Vector256.EqualsAll(b, b)) break; // a NaN: the scalar loop finishes
+            Vector256.Narrow(Round(a.AsUInt32()), Round(b.AsUInt32())).Store(into + i);
+        }
+        for (; i < count; i++)
+        {
+            var bits = BitConverter.SingleToUInt32Bits(y[i]);
+            into[i] = float.IsNaN(y[i]) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+        }
+    }
+
+    static Vector256<uint> Round(Vector256<uint> bits) =>
+        Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One), 16);
+
+    static float ToSingle(ushort bf16) => BitConverter.UInt32BitsToSingle((uint)bf16 << 16);
+}
