@@ -8,12 +8,15 @@ namespace NanoVlm.Kernels;
 
 /// <summary>
 /// A bias-free linear layer through <see cref="StreamingMatVec"/> when that pays — inference on the CPU with at most
-/// <see cref="MaxRows"/> input rows and fp32 or bf16 weights — and through libtorch otherwise.
+/// <see cref="MaxRows"/> input rows (<see cref="MaxBf16Rows"/> in bf16) and fp32 or bf16 weights — and through libtorch otherwise.
 /// </summary>
 public static partial class MatVecLinear
 {
-    /// <summary>Rows up to which streaming W once beats libtorch's matrix-matrix kernels.</summary>
-    public const int MaxRows = 8;
+    /// <summary>
+    /// Rows up to which streaming W once beats libtorch (fp32: measured up to 8 rows). In bf16 the widening costs compute
+    /// per row of x, and libtorch's AVX512-BF16 kernels, which .NET cannot reach, are as fast from 4 rows on.
+    /// </summary>
+    public const int MaxRows = 8, MaxBf16Rows = 2;
 
     /// <summary>Off: every linear goes through libtorch (for comparisons: <c>bench generate --matvec libtorch</c>).</summary>
     public static bool Enabled { get; set; } = true;
@@ -93,7 +96,7 @@ public static partial class MatVecLinear
     static bool Applies(Tensor x, Tensor w) =>
         Enabled && !is_grad_enabled() && x.device_type == DeviceType.CPU && w.device_type == DeviceType.CPU
         && (w.dtype == float32 || w.dtype == bfloat16) && x.dtype == w.dtype && w.dim() == 2 && w.is_contiguous()
-        && x.size(-1) == w.size(1) && x.numel() <= MaxRows * w.size(1);
+        && x.size(-1) == w.size(1) && x.numel() <= (w.dtype == bfloat16 ? MaxBf16Rows : MaxRows) * w.size(1);
 
     internal static IntPtr Data(Tensor t) => THSTensor_data(t.Handle);
 }
