@@ -44,7 +44,7 @@ public static class MachinePeak
         var rows = (int)(x.numel() / K);
         var vector = ones(K);
         var y = empty(rows);
-        using var decoding = MatVecLinear.Decoding();
+        using var decoding = MatVecLinear.Decoding(1, float32, CPU);
         var best = 0.0;
         for (var i = 0; i < repeats; i++)
         {

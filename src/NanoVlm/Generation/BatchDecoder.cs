@@ -103,7 +103,7 @@ public sealed class BatchDecoder(VisionLanguageModel model) : IDisposable
         using var scope = NewDisposeScope();
         var cache = _cache!;
         var mask = arange(cache.Length + 1, device: model.Device).unsqueeze(0).ge(cache.RowStarts!.unsqueeze(1));
-        using var decoding = MatVecLinear.Decoding();
+        using var decoding = MatVecLinear.Decoding(_pending!.shape[0], model.Dtype, model.Device);
         var hidden = model.Decoder.forward(model.Decoder.token_embedding.forward(_pending!), mask, cache);
         _logits = model.Head(hidden[.., -1]).DetachFromDisposeScope();
         _pending!.Dispose();

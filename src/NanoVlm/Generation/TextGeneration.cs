@@ -41,7 +41,7 @@ public static class TextGeneration
 
         var generated = new List<Tensor>();
         var finished = zeros(batch, ScalarType.Bool, model.Device);
-        using var decoding = MatVecLinear.Decoding();
+        using var decoding = cache is null ? default : MatVecLinear.Decoding(batch, embeddings.dtype, embeddings.device);
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
             var next = NextToken(logits, options, rng);                  // [B, 1]

@@ -27,11 +27,15 @@ public static partial class MatVecLinear
     public static int Threads => Math.Max(1, decodingThreads);
 
     /// <summary>
-    /// For a decode loop: libtorch runs single-threaded and the kernel gets every thread libtorch had. Both at once would
-    /// fight: libtorch's OpenMP workers spin after each parallel op, on the cores the kernel's helpers need. Outside this
-    /// scope the kernel runs on the calling thread only. Not for concurrent decoders (the thread setting is process-wide).
+    /// For a decode loop of <paramref name="rows"/> tokens per step: libtorch runs single-threaded and the kernel gets every
+    /// thread libtorch had. Both at once would fight: libtorch's OpenMP workers spin after each parallel op, on the cores the
+    /// kernel's helpers need. Outside such a scope the kernel runs on the calling thread only. A no-op where the kernel does not
+    /// apply (GPU, more rows, other dtypes), so that libtorch keeps its threads there.
     /// </summary>
-    public static DecodingScope Decoding() => new(Enabled ? get_num_threads() : 0);
+    public static DecodingScope Decoding(long rows, ScalarType dtype, Device device) =>
+        new(Enabled && device.type == DeviceType.CPU && rows <= MaxRowsOf(dtype) ? get_num_threads() : 0);
+
+    static long MaxRowsOf(ScalarType dtype) => dtype == bfloat16 ? MaxBf16Rows : dtype == float32 ? MaxRows : 0;
 
     public readonly struct DecodingScope : IDisposable
     {
@@ -95,8 +99,8 @@ public static partial class MatVecLinear
 
     static bool Applies(Tensor x, Tensor w) =>
         Enabled && !is_grad_enabled() && x.device_type == DeviceType.CPU && w.device_type == DeviceType.CPU
-        && (w.dtype == float32 || w.dtype == bfloat16) && x.dtype == w.dtype && w.dim() == 2 && w.is_contiguous()
-        && x.size(-1) == w.size(1) && x.numel() <= (w.dtype == bfloat16 ? MaxBf16Rows : MaxRows) * w.size(1);
+        && x.dtype == w.dtype && w.dim() == 2 && w.is_contiguous()
+        && x.size(-1) == w.size(1) && x.numel() <= MaxRowsOf(w.dtype) * w.size(1);
 
     internal static IntPtr Data(Tensor t) => THSTensor_data(t.Handle);
 }

@@ -40,6 +40,9 @@ public sealed class VisionLanguageModel : Module
 
     public Device Device => decoder.token_embedding.weight!.device;
 
+    /// <summary>The decoder's weight precision.</summary>
+    public ScalarType Dtype => decoder.token_embedding.weight!.dtype;
+
     internal LanguageModel Decoder => decoder;
 
     /// <summary>Logits [B, T, V] over the text positions and, when targets are given, the mean cross-entropy over targets != -100.</summary>

@@ -62,8 +62,10 @@ public class StreamingMatVecTests
             var expected = MatVecLinear.Forward(layer, x);
             MatVecLinear.Enabled = true;
             set_num_threads(threads);
-            using var decoding = MatVecLinear.Decoding();
-            Assert.Equal(threads, MatVecLinear.Threads);
+            using var decoding = MatVecLinear.Decoding(x.numel() / x.size(-1), x.dtype, x.device);
+            var rows = x.numel() / x.size(-1);
+            var kernel = rows <= (x.dtype == bfloat16 ? MatVecLinear.MaxBf16Rows : MatVecLinear.MaxRows);
+            Assert.Equal(kernel ? threads : 1, MatVecLinear.Threads);
             return (expected, MatVecLinear.Forward(layer, x));
         }
         finally
@@ -106,13 +108,20 @@ public class StreamingMatVecTests
         {
             set_num_threads(2);
             Assert.Equal(1, MatVecLinear.Threads);
-            using (MatVecLinear.Decoding())
+            using (MatVecLinear.Decoding(MatVecLinear.MaxRows, float32, CPU))
             {
                 Assert.Equal(1, get_num_threads());
                 Assert.Equal(2, MatVecLinear.Threads);
             }
             Assert.Equal(2, get_num_threads());
             Assert.Equal(1, MatVecLinear.Threads);
+            // Where the kernel does not apply, libtorch keeps its threads.
+            foreach (var (rows, dtype) in new[] { (MatVecLinear.MaxRows + 1L, float32), (MatVecLinear.MaxBf16Rows + 1L, bfloat16), (1L, float64) })
+                using (MatVecLinear.Decoding(rows, dtype, CPU))
+                {
+                    Assert.Equal(2, get_num_threads());
+                    Assert.Equal(1, MatVecLinear.Threads);
+                }
         }
         finally
         {
