@@ -107,7 +107,7 @@ public sealed class LanguageModelGroupedQueryAttention : Module
         var groups = nHeads / nKvHeads;
         var tKv = k.shape[2];
         q = q.reshape(b, nKvHeads, groups * t, headDim);
-        if (mask is not null && groups > 1)
+        if (mask is not null && groups > 1 && t > 1) // one query row (decoding) broadcasts over the groups as it is
             mask = mask.unsqueeze(2).expand(b, 1, groups, t, tKv).reshape(b, 1, groups * t, tKv);
         var y = F.scaled_dot_product_attention(q, k, v, mask, training ? dropoutP : 0.0);
         y = y.reshape(b, nHeads, t, headDim).transpose(1, 2).reshape(b, t, c);
