@@ -97,7 +97,7 @@ public static partial class MatVecLinear
         }
     }
 
-    static bool Applies(Tensor x, Tensor w) =>
+    internal static bool Applies(Tensor x, Tensor w) =>
         Enabled && !is_grad_enabled() && x.device_type == DeviceType.CPU && w.device_type == DeviceType.CPU
         && x.dtype == w.dtype && w.dim() == 2 && w.is_contiguous()
         && x.size(-1) == w.size(1) && x.numel() <= MaxRowsOf(w.dtype) * w.size(1);

@@ -119,20 +119,25 @@ public static unsafe class StreamingMatVec
     }
 
     /// <summary>bf16 x [B, K] → fp32 in the bf16 kernel's layout: each whole block of 16 as its 8 even then its 8 odd elements, the tail as is.</summary>
-    public static void WidenDeinterleaved(ushort* x, float* into, int batch, int k)
+    public static void WidenDeinterleaved(ushort* x, float* into, int batch, int k) => Deinterleave(i => ToSingle(x[i]), into, batch, k);
+
+    /// <summary>fp32 x [B, K] → the bf16 kernel's layout (see <see cref="WidenDeinterleaved"/>).</summary>
+    public static void Deinterleave(float* x, float* into, int batch, int k) => Deinterleave(i => x[i], into, batch, k);
+
+    static void Deinterleave(Func<long, float> x, float* into, int batch, int k)
     {
         var vk = k - k % Bf16Step;
         for (var b = 0; b < batch; b++)
         {
-            ushort* from = x + (long)b * k;
-            var to = into + (long)b * k;
+            var from = (long)b * k;
+            var to = into + from;
             for (var i = 0; i < vk; i += Bf16Step)
                 for (var j = 0; j < Bf16Step / 2; j++)
                 {
-                    to[i + j] = ToSingle(from[i + 2 * j]);
-                    to[i + Bf16Step / 2 + j] = ToSingle(from[i + 2 * j + 1]);
+                    to[i + j] = x(from + i + 2 * j);
+                    to[i + Bf16Step / 2 + j] = x(from + i + 2 * j + 1);
                 }
-            for (var i = vk; i < k; i++) to[i] = ToSingle(from[i]);
+            for (var i = vk; i < k; i++) to[i] = x(from + i);
         }
     }
 

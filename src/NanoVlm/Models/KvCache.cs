@@ -53,6 +53,10 @@ public sealed class KvCache : IDisposable
 
     internal void Advance(int t) => Length += t;
 
+    internal (Tensor Keys, Tensor Values) Layer(int layer) => (keys[layer], values[layer]);
+
+    internal int Capacity => capacity;
+
     /// <summary>
     /// Rows of several caches in one (a row may be taken more than once), each part right-aligned so that every row's next token
     /// goes into the same slot; slots before the earliest row start of a part are dropped. Room is left for <paramref name="extra"/> tokens.

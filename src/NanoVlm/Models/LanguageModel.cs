@@ -11,8 +11,8 @@ namespace NanoVlm.Models;
 
 public sealed class RMSNorm : Module<Tensor, Tensor>
 {
-    readonly Parameter weight;
-    readonly double eps;
+    internal readonly Parameter weight;
+    internal readonly double eps;
 
     public RMSNorm(int dim, double eps) : base(nameof(RMSNorm))
     {
@@ -23,7 +23,6 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        if (RowKernels.RmsNorm(x, weight, eps) is { } small) return small;
         using var scope = NewDisposeScope();
         var irms = rsqrt(x.pow(2).mean([-1], keepdim: true) + eps);
         return (x * irms * weight).MoveToOuterDisposeScope();
@@ -33,9 +32,9 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
 /// <summary>RoPE tables: positions -> (cos, sin) of shape [B, T, head_dim].</summary>
 public sealed class RotaryEmbedding : Module<Tensor, (Tensor Cos, Tensor Sin)>
 {
-    readonly Tensor inv_freq;
-    readonly int originalMaxSeqLen;
-    readonly double attentionScaling;
+    internal readonly Tensor inv_freq;
+    internal readonly int originalMaxSeqLen;
+    internal readonly double attentionScaling;
 
     public RotaryEmbedding(VlmConfig cfg) : base(nameof(RotaryEmbedding))
     {
@@ -63,7 +62,6 @@ public sealed class RotaryEmbedding : Module<Tensor, (Tensor Cos, Tensor Sin)>
     /// <summary>x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
-        if (RowKernels.Rotary(x, cos, sin) is { } small) return small;
         using var scope = NewDisposeScope();
         var halves = x.chunk(2, -1);
         var rotated = cat([-halves[1], halves[0]], -1);
@@ -74,9 +72,9 @@ public sealed class RotaryEmbedding : Module<Tensor, (Tensor Cos, Tensor Sin)>
 /// <summary>Grouped-query attention with RoPE and an optional KV cache.</summary>
 public sealed class LanguageModelGroupedQueryAttention : Module
 {
-    readonly Linear q_proj, k_proj, v_proj, out_proj;
+    internal readonly Linear q_proj, k_proj, v_proj, out_proj;
     readonly Dropout resid_dropout;
-    readonly int nHeads, nKvHeads, headDim;
+    internal readonly int nHeads, nKvHeads, headDim;
     readonly double dropoutP;
 
     public LanguageModelGroupedQueryAttention(VlmConfig cfg) : base(nameof(LanguageModelGroupedQueryAttention))
@@ -118,7 +116,7 @@ public sealed class LanguageModelGroupedQueryAttention : Module
 /// <summary>SwiGLU: down(silu(gate(x)) * up(x)).</summary>
 public sealed class LanguageModelMLP : Module<Tensor, Tensor>
 {
-    readonly Linear gate_proj, up_proj, down_proj;
+    internal readonly Linear gate_proj, up_proj, down_proj;
     readonly Dropout dropout;
 
     public LanguageModelMLP(VlmConfig cfg) : base(nameof(LanguageModelMLP))
@@ -140,9 +138,9 @@ public sealed class LanguageModelMLP : Module<Tensor, Tensor>
 
 public sealed class LanguageModelBlock : Module
 {
-    readonly RMSNorm norm1, norm2;
-    readonly LanguageModelGroupedQueryAttention attn;
-    readonly LanguageModelMLP mlp;
+    internal readonly RMSNorm norm1, norm2;
+    internal readonly LanguageModelGroupedQueryAttention attn;
+    internal readonly LanguageModelMLP mlp;
 
     public LanguageModelBlock(VlmConfig cfg) : base(nameof(LanguageModelBlock))
     {
@@ -166,9 +164,9 @@ public sealed class LanguageModelBlock : Module
 public sealed class LanguageModel : Module
 {
     internal readonly Embedding token_embedding;
-    readonly RotaryEmbedding rotary_embd;
-    readonly ModuleList<LanguageModelBlock> blocks;
-    readonly RMSNorm norm;
+    internal readonly RotaryEmbedding rotary_embd;
+    internal readonly ModuleList<LanguageModelBlock> blocks;
+    internal readonly RMSNorm norm;
     internal readonly Linear head;
 
     public LanguageModel(VlmConfig cfg) : base(nameof(LanguageModel))
@@ -193,6 +191,7 @@ public sealed class LanguageModel : Module
     public Tensor forward(Tensor x, Tensor? attentionMask, KvCache? cache = null, Tensor? sequenceIds = null)
     {
         if (cache is not null && sequenceIds is not null) throw new ArgumentException("packed sequences are not decoded with a KV cache", nameof(sequenceIds));
+        if (cache is not null && x.size(1) == 1 && DecodeStep.Run(this, x, attentionMask, cache) is { } decoded) return decoded;
         using var scope = NewDisposeScope();
         var (b, t) = (x.shape[0], x.shape[1]);
         var start = cache?.Length ?? 0;

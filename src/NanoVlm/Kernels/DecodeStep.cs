@@ -1,0 +1,252 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using NanoVlm.Models;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Kernels;
+
+/// <summary>
+/// A whole decode step of the decoder — a few rows of one token each, with a KV cache — in C# over the tensors' memory:
+/// RMSNorm, the projections through <see cref="StreamingMatVec"/>, RoPE, the cache write, grouped-query attention, SwiGLU
+/// and the residuals, with no libtorch op in between (a block took about 40 of them, 1-3 µs each, around 2 ms a token).
+/// The modules in Models/ stay the reference and tests hold this equal to them; activations are rounded to the model's
+/// dtype where the modules store a tensor. Null where it does not apply: the caller then runs the modules.
+/// </summary>
+internal static unsafe class DecodeStep
+{
+    public static Tensor? Run(LanguageModel model, Tensor x, Tensor? attentionMask, KvCache cache)
+    {
+        var first = model.blocks[0];
+        var (nHeads, nKv, d) = (first.attn.nHeads, first.attn.nKvHeads, first.attn.headDim);
+        if (!MatVecLinear.Applies(x, first.attn.q_proj.weight!) || !x.is_contiguous() || cache.Length + 1 > cache.Capacity
+            || !Weights(model).All(w => w.dtype == x.dtype && w.is_contiguous())) return null;
+        var (rows, hidden, inter) = ((int)x.size(0), (int)x.size(2), (int)first.mlp.gate_proj.weight!.size(0));
+        var end = cache.Length + 1;
+        var keep = attentionMask?.narrow(1, 0, end).to(float32).contiguous().data<float>().ToArray();
+        if (keep is not null && Enumerable.Range(0, rows).Any(b => keep[b * end + end - 1] == 0)) return null;
+
+        var s = new State(x.dtype == bfloat16, rows, MatVecLinear.Threads);
+        var sizes = new[] { rows * hidden, rows * hidden, rows * Math.Max(hidden, inter), rows * nHeads * d, rows * nKv * d, rows * nKv * d,
+            rows * nHeads * d, rows * inter, rows * inter, nHeads / nKv * end, d };
+        var memory = (float*)NativeMemory.Alloc((nuint)sizes.Sum(), sizeof(float));
+        try
+        {
+            var next = memory;
+            float* Take(int size)
+            {
+                var taken = next;
+                next += size;
+                return taken;
+            }
+            float* h = Take(sizes[0]), a = Take(sizes[1]), input = Take(sizes[2]), q = Take(sizes[3]), k = Take(sizes[4]), v = Take(sizes[5]),
+                att = Take(sizes[6]), gate = Take(sizes[7]), up = Take(sizes[8]), scores = Take(sizes[9]), sums = Take(sizes[10]);
+            s.Load(x, h);
+            var (cos, sin) = Rotary(model, cache, rows, d, s);
+            for (var l = 0; l < model.blocks.Count; l++)
+            {
+                var block = model.blocks[l];
+                s.RmsNorm(h, block.norm1.weight, block.norm1.eps, a, hidden);
+                s.Project(block.attn.q_proj.weight!, a, input, q, hidden, nHeads * d);
+                s.Project(block.attn.k_proj.weight!, a, input, k, hidden, nKv * d);
+                s.Project(block.attn.v_proj.weight!, a, input, v, hidden, nKv * d);
+                s.Rope(q, nHeads, d, cos, sin);
+                s.Rope(k, nKv, d, cos, sin);
+                var (keys, values) = cache.Layer(l);
+                s.Attend(q, k, v, keys, values, keep, nHeads, nKv, d, cache.Capacity, end, scores, sums, att);
+                s.Project(block.attn.out_proj.weight!, att, input, a, nHeads * d, hidden);
+                s.AddInto(h, a, rows * hidden);
+                s.RmsNorm(h, block.norm2.weight, block.norm2.eps, a, hidden);
+                s.Project(block.mlp.gate_proj.weight!, a, input, gate, hidden, inter);
+                s.Project(block.mlp.up_proj.weight!, a, input, up, hidden, inter);
+                s.SwiGlu(gate, up, rows * inter);
+                s.Project(block.mlp.down_proj.weight!, gate, input, a, inter, hidden);
+                s.AddInto(h, a, rows * hidden);
+            }
+            cache.Advance(1);
+            var y = empty_like(x);
+            s.RmsNorm(h, model.norm.weight, model.norm.eps, a, hidden);
+            s.Store(a, y);
+            return y;
+        }
+        finally
+        {
+            NativeMemory.Free(memory);
+        }
+    }
+
+    static IEnumerable<Tensor> Weights(LanguageModel model) =>
+        model.blocks.SelectMany(b => new[] { b.norm1.weight, b.norm2.weight, b.attn.q_proj.weight!, b.attn.k_proj.weight!,
+            b.attn.v_proj.weight!, b.attn.out_proj.weight!, b.mlp.gate_proj.weight!, b.mlp.up_proj.weight!, b.mlp.down_proj.weight! })
+            .Append(model.norm.weight);
+
+    /// <summary>cos and sin [rows, d] of each row's position, as <see cref="RotaryEmbedding"/> computes them (dynamic scaling included).</summary>
+    static (float[] Cos, float[] Sin) Rotary(LanguageModel model, KvCache cache, int rows, int d, State s)
+    {
+        var rotary = model.rotary_embd;
+        var starts = cache.RowStarts?.data<long>().ToArray() ?? new long[rows];
+        var positions = starts.Select(start => cache.Length - start).ToArray();
+        var invFreq = rotary.inv_freq.to(float32).data<float>().ToArray();
+        var maxSeq = positions.Max() + 1;
+        if (maxSeq > rotary.originalMaxSeqLen)
+            for (var i = 0; i < invFreq.Length; i++) invFreq[i] = (float)(invFreq[i] / ((double)maxSeq / rotary.originalMaxSeqLen));
+        var (cos, sin) = (new float[rows * d], new float[rows * d]);
+        for (var b = 0; b < rows; b++)
+            for (var i = 0; i < d; i++)
+            {
+                var angle = positions[b] * invFreq[i % (d / 2)];
+                cos[b * d + i] = s.Round(MathF.Cos(angle) * (float)rotary.attentionScaling);
+                sin[b * d + i] = s.Round(MathF.Sin(angle) * (float)rotary.attentionScaling);
+            }
+        return (cos, sin);
+    }
+
+    /// <summary>The step's settings and its element-wise pieces. In bf16 every stored activation is rounded to bf16, as the modules' tensors are.</summary>
+    sealed class State(bool bf16, int rows, int threads)
+    {
+        public float Round(float v)
+        {
+            if (!bf16 || float.IsNaN(v)) return v;
+            var bits = BitConverter.SingleToUInt32Bits(v);
+            return BitConverter.UInt32BitsToSingle((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000);
+        }
+
+        float Get(void* p, long i) => bf16 ? BitConverter.UInt32BitsToSingle((uint)((ushort*)p)[i] << 16) : ((float*)p)[i];
+
+        void Put(void* p, long i, float value)
+        {
+            if (bf16) StreamingMatVec.Narrow(&value, (ushort*)p + i, 1);
+            else ((float*)p)[i] = value;
+        }
+
+        public void Load(Tensor x, float* into)
+        {
+            var p = (void*)MatVecLinear.Data(x);
+            for (var i = 0; i < x.numel(); i++) into[i] = Get(p, i);
+        }
+
+        public void Store(float* from, Tensor y)
+        {
+            var p = (void*)MatVecLinear.Data(y);
+            for (var i = 0; i < y.numel(); i++) Put(p, i, from[i]);
+        }
+
+        public void RmsNorm(float* x, Tensor weight, double eps, float* y, int dim)
+        {
+            var w = (void*)MatVecLinear.Data(weight);
+            for (var r = 0; r < rows; r++)
+            {
+                float* row = x + r * dim, outRow = y + r * dim;
+                var squares = 0f;
+                for (var i = 0; i < dim; i++) squares += row[i] * row[i];
+                var scale = 1f / MathF.Sqrt(squares / dim + (float)eps);
+                for (var i = 0; i < dim; i++) outRow[i] = Round(row[i] * scale * Get(w, i));
+            }
+        }
+
+        /// <summary>y [rows, n] = x [rows, k] · Wᵀ through the streaming kernel; <paramref name="scratch"/> holds x in the bf16 kernel's layout.</summary>
+        public void Project(Tensor weight, float* x, float* scratch, float* y, int k, int n)
+        {
+            var w = MatVecLinear.Data(weight);
+            if (bf16)
+            {
+                StreamingMatVec.Deinterleave(x, scratch, rows, k);
+                StreamingMatVec.Multiply((ushort*)w, scratch, y, rows, k, n, threads);
+                for (var i = 0; i < rows * n; i++) y[i] = Round(y[i]);
+            }
+            else
+            {
+                StreamingMatVec.Multiply((float*)w, x, y, rows, k, n, threads);
+            }
+        }
+
+        /// <summary>RoPE in place on x [rows, heads, d]: x · cos + rotate_half(x) · sin.</summary>
+        public void Rope(float* x, int heads, int d, float[] cos, float[] sin)
+        {
+            var half = d / 2;
+            var rotated = stackalloc float[d];
+            for (var b = 0; b < rows; b++)
+                for (var h = 0; h < heads; h++)
+                {
+                    var v = x + (b * heads + h) * d;
+                    for (var i = 0; i < d; i++) rotated[i] = i < half ? -v[i + half] : v[i - half];
+                    for (var i = 0; i < d; i++) v[i] = Round(Round(v[i] * cos[b * d + i]) + Round(rotated[i] * sin[b * d + i]));
+                }
+        }
+
+        /// <summary>
+        /// Writes this step's k, v into the cache at slot end - 1, then for each row and query head softmax(q·Kᵀ/√d, padded keys
+        /// left out)·V over slots 0..end-1 of its kv head (query heads g·groups .. g·groups + groups - 1 share kv head g).
+        /// </summary>
+        public void Attend(float* q, float* k, float* v, Tensor keys, Tensor values, float[]? keep, int heads, int kvHeads, int d,
+            int capacity, int end, float* scores, float* scratch, float* output)
+        {
+            var groups = heads / kvHeads;
+            void* kp = (void*)MatVecLinear.Data(keys), vp = (void*)MatVecLinear.Data(values);
+            var scale = 1f / MathF.Sqrt(d);
+            for (var b = 0; b < rows; b++)
+                for (var g = 0; g < kvHeads; g++)
+                {
+                    var slots = (long)(b * kvHeads + g) * capacity * d;
+                    for (var i = 0; i < d; i++)
+                    {
+                        Put(kp, slots + (long)(end - 1) * d + i, k[(b * kvHeads + g) * d + i]);
+                        Put(vp, slots + (long)(end - 1) * d + i, v[(b * kvHeads + g) * d + i]);
+                    }
+                    for (var r = 0; r < groups; r++)
+                    {
+                        var query = q + (b * heads + g * groups + r) * d;
+                        var m = float.NegativeInfinity;
+                        for (var j = 0; j < end; j++)
+                        {
+                            scores[j] = keep is null || keep[b * end + j] != 0 ? Dot(kp, slots + (long)j * d, query, d) * scale : float.NegativeInfinity;
+                            m = MathF.Max(m, scores[j]);
+                        }
+                        var sum = 0f;
+                        for (var j = 0; j < end; j++) sum += scores[j] = MathF.Exp(scores[j] - m);
+                        var o = output + (b * heads + g * groups + r) * d;
+                        for (var i = 0; i < d; i++) scratch[i] = 0;
+                        for (var j = 0; j < end; j++)
+                            if (scores[j] != 0) Axpy(scores[j] / sum, vp, slots + (long)j * d, scratch, d);
+                        for (var i = 0; i < d; i++) o[i] = Round(scratch[i]);
+                    }
+                }
+        }
+
+        float Dot(void* data, long at, float* x, int d)
+        {
+            var i = 0;
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= d; i += 8) acc = Vector256.FusedMultiplyAdd(Eight(data, at + i), Vector256.Load(x + i), acc);
+            var s = Vector256.Sum(acc);
+            for (; i < d; i++) s = MathF.FusedMultiplyAdd(Get(data, at + i), x[i], s);
+            return s;
+        }
+
+        void Axpy(float a, void* data, long at, float* y, int d)
+        {
+            var i = 0;
+            var av = Vector256.Create(a);
+            for (; i + 8 <= d; i += 8) Vector256.FusedMultiplyAdd(Eight(data, at + i), av, Vector256.Load(y + i)).Store(y + i);
+            for (; i < d; i++) y[i] = MathF.FusedMultiplyAdd(Get(data, at + i), a, y[i]);
+        }
+
+        /// <summary>8 consecutive elements as floats (bf16 widened: zero-extended and shifted into the high half).</summary>
+        Vector256<float> Eight(void* data, long at)
+        {
+            if (!bf16) return Vector256.Load((float*)data + at);
+            var (lower, upper) = Vector128.Widen(Vector128.Load((ushort*)data + at));
+            return Vector256.ShiftLeft(Vector256.Create(lower, upper), 16).AsSingle();
+        }
+
+        public void AddInto(float* h, float* y, int count)
+        {
+            for (var i = 0; i < count; i++) h[i] = Round(h[i] + y[i]);
+        }
+
+        /// <summary>gate = silu(gate) · up, in place.</summary>
+        public void SwiGlu(float* gate, float* up, int count)
+        {
+            for (var i = 0; i < count; i++) gate[i] = Round(Round(gate[i] / (1 + MathF.Exp(-gate[i]))) * up[i]);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using NanoVlm.Kernels;
+using NanoVlm.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+using static NanoVlm.Tests.Kernels.StreamingMatVecTests;
+
+namespace NanoVlm.Tests.Kernels;
+
+/// <summary>The fused C# decode step against the modules it stands in for: outputs and the cache slot it writes.</summary>
+[Collection(nameof(RunsAlone))]
+public class DecodeStepTests
+{
+    /// <summary>Head dim 8 (the vector loops exactly) and 12 (their scalar tails); 4 query heads on 2 kv heads.</summary>
+    static VlmConfig Config(int headDim) => TestModels.Tiny with { LmHiddenDim = 4 * headDim, LmInterDim = 40 };
+
+    public static TheoryData<int, ScalarType> Cases => new()
+    {
+        { 8, ScalarType.Float32 }, { 12, ScalarType.Float32 }, { 8, ScalarType.BFloat16 }, { 12, ScalarType.BFloat16 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void LeftPaddedRowsEqualTheModules(int headDim, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var decoder = Decoder(headDim, dtype);
+        // Row 0 has 3 padded positions at the start; the step's token is attended by both rows.
+        var mask = ones(2, 10, int64);
+        mask[0, ..3] = 0;
+        Compare(decoder, randn(2, 9, decoder.Hidden).to(dtype), mask, dtype);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void PositionsBeyondTheTrainedContextEqualTheModules(int headDim, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var decoder = Decoder(headDim, dtype);
+        // 130 cached positions: past lm_max_position_embeddings (128), where RoPE's frequencies are stretched.
+        Compare(decoder, randn(1, 130, decoder.Hidden).to(dtype), null, dtype);
+    }
+
+    [Fact]
+    public void MergedCachesWithTheirOwnPositionsEqualTheModules()
+    {
+        using var scope = NewDisposeScope();
+        var decoder = Decoder(8, ScalarType.Float32);
+        using var inference = inference_mode();
+        KvCache Prefill(int length)
+        {
+            var cache = new KvCache(decoder.Model.Config, 1, length, float32, CPU);
+            decoder.Model.Decoder.forward(randn(1, length, decoder.Hidden), null, cache);
+            return cache;
+        }
+        using var shorter = Prefill(4);
+        using var longer = Prefill(7);
+        // As the server joins prompts: right-aligned, each row keeping its own positions (RowStarts) and masking the slots before it.
+        using var merged = KvCache.Merge([(shorter, [0]), (longer, [0])], 2);
+        using var copy = KvCache.Merge([(merged, [0, 1])], 2);
+        var mask = arange(merged.Length + 1).unsqueeze(0).ge(merged.RowStarts!.unsqueeze(1));
+        var step = randn(2, 1, decoder.Hidden);
+        var (expected, actual) = Step(decoder, step, mask, merged, copy);
+        AssertClose(expected, actual, 1e-5, 1e-5, "hidden states of merged rows");
+    }
+
+    sealed record TestDecoder(VisionLanguageModel Model, int Hidden);
+
+    static TestDecoder Decoder(int headDim, ScalarType dtype)
+    {
+        var model = TestModels.Create(seed: 5, Config(headDim));
+        if (dtype != ScalarType.Float32) model.to(dtype);
+        return new TestDecoder(model, 4 * headDim);
+    }
+
+    /// <summary>Prefills <paramref name="prompt"/> into two caches, then runs one step through the modules and one through the fused step.</summary>
+    static void Compare(TestDecoder decoder, Tensor prompt, Tensor? mask, ScalarType dtype)
+    {
+        using var inference = inference_mode();
+        var (batch, length) = ((int)prompt.size(0), (int)prompt.size(1));
+        using var reference = new KvCache(decoder.Model.Config, batch, length + 1, dtype, CPU);
+        using var fused = new KvCache(decoder.Model.Config, batch, length + 1, dtype, CPU);
+        var prefillMask = mask?.narrow(1, 0, length);
+        decoder.Model.Decoder.forward(prompt, prefillMask, reference);
+        decoder.Model.Decoder.forward(prompt, prefillMask, fused);
+        var (expected, actual) = Step(decoder, randn(batch, 1, decoder.Hidden).to(dtype), mask, reference, fused);
+        var (rtol, atol) = dtype == ScalarType.Float32 ? (1e-5, 1e-5) : (0.05, 0.05);
+        AssertClose(expected.to(float32), actual.to(float32), rtol, atol, $"hidden states, {dtype}");
+        for (var layer = 0; layer < decoder.Model.Config.LmNBlocks; layer++)
+        {
+            var (k0, v0) = reference.Layer(layer);
+            var (k1, v1) = fused.Layer(layer);
+            AssertClose(k0.to(float32), k1.to(float32), rtol, atol, $"cached keys of layer {layer}");
+            AssertClose(v0.to(float32), v1.to(float32), rtol, atol, $"cached values of layer {layer}");
+        }
+    }
+
+    /// <summary>One decode step through the modules (kernels off) on one cache and through the fused step on the other.</summary>
+    static (Tensor Expected, Tensor Actual) Step(TestDecoder decoder, Tensor x, Tensor? mask, KvCache reference, KvCache fused)
+    {
+        using var inference = inference_mode();
+        MatVecLinear.Enabled = false;
+        try
+        {
+            var expected = decoder.Model.Decoder.forward(x, mask, reference);
+            MatVecLinear.Enabled = true;
+            var actual = DecodeStep.Run(decoder.Model.Decoder, x, mask, fused);
+            Assert.NotNull(actual);
+            Assert.Equal(reference.Length, fused.Length);
+            return (expected, actual);
+        }
+        finally
+        {
+            MatVecLinear.Enabled = true;
+        }
+    }
+}
