@@ -27,7 +27,7 @@ internal static unsafe class DecodeStep
 
         var s = new State(x.dtype == bfloat16, rows, MatVecLinear.Threads);
         var sizes = new[] { rows * hidden, rows * hidden, rows * Math.Max(hidden, inter), rows * nHeads * d, rows * nKv * d, rows * nKv * d,
-            rows * nHeads * d, rows * inter, rows * inter, nHeads / nKv * end, d };
+            rows * nHeads * d, rows * inter, rows * inter, rows * nHeads * end, rows * nHeads * d };
         var memory = (float*)NativeMemory.Alloc((nuint)sizes.Sum(), sizeof(float));
         try
         {
@@ -176,40 +176,50 @@ internal static unsafe class DecodeStep
         /// <summary>
         /// Writes this step's k, v into the cache at slot end - 1, then for each row and query head softmax(q·Kᵀ/√d, padded keys
         /// left out)·V over slots 0..end-1 of its kv head (query heads g·groups .. g·groups + groups - 1 share kv head g).
+        /// The (row, query head) pairs are shared out between the threads; each has its own <paramref name="scores"/> [end] and
+        /// <paramref name="sums"/> [d].
         /// </summary>
         public void Attend(float* q, float* k, float* v, Tensor keys, Tensor values, float[]? keep, int heads, int kvHeads, int d,
-            int capacity, int end, float* scores, float* scratch, float* output)
+            int capacity, int end, float* scores, float* sums, float* output)
         {
             var groups = heads / kvHeads;
             void* kp = (void*)MatVecLinear.Data(keys), vp = (void*)MatVecLinear.Data(values);
-            var scale = 1f / MathF.Sqrt(d);
+            long Slots(int b, int g) => (long)(b * kvHeads + g) * capacity * d;
             for (var b = 0; b < rows; b++)
                 for (var g = 0; g < kvHeads; g++)
-                {
-                    var slots = (long)(b * kvHeads + g) * capacity * d;
                     for (var i = 0; i < d; i++)
                     {
-                        Put(kp, slots + (long)(end - 1) * d + i, k[(b * kvHeads + g) * d + i]);
-                        Put(vp, slots + (long)(end - 1) * d + i, v[(b * kvHeads + g) * d + i]);
+                        Put(kp, Slots(b, g) + (long)(end - 1) * d + i, k[(b * kvHeads + g) * d + i]);
+                        Put(vp, Slots(b, g) + (long)(end - 1) * d + i, v[(b * kvHeads + g) * d + i]);
                     }
-                    for (var r = 0; r < groups; r++)
-                    {
-                        var query = q + (b * heads + g * groups + r) * d;
-                        var m = float.NegativeInfinity;
-                        for (var j = 0; j < end; j++)
-                        {
-                            scores[j] = keep is null || keep[b * end + j] != 0 ? Dot(kp, slots + (long)j * d, query, d) * scale : float.NegativeInfinity;
-                            m = MathF.Max(m, scores[j]);
-                        }
-                        var sum = 0f;
-                        for (var j = 0; j < end; j++) sum += scores[j] = MathF.Exp(scores[j] - m);
-                        var o = output + (b * heads + g * groups + r) * d;
-                        for (var i = 0; i < d; i++) scratch[i] = 0;
-                        for (var j = 0; j < end; j++)
-                            if (scores[j] != 0) Axpy(scores[j] / sum, vp, slots + (long)j * d, scratch, d);
-                        for (var i = 0; i < d; i++) o[i] = Round(scratch[i]);
-                    }
+            var scale = 1f / MathF.Sqrt(d);
+            void Head(int item)
+            {
+                var (b, h) = (item / heads, item % heads);
+                var slots = Slots(b, h / groups);
+                float* score = scores + (long)item * end, sum = sums + (long)item * d;
+                var query = q + item * d;
+                var m = float.NegativeInfinity;
+                for (var j = 0; j < end; j++)
+                {
+                    score[j] = keep is null || keep[b * end + j] != 0 ? Dot(kp, slots + (long)j * d, query, d) * scale : float.NegativeInfinity;
+                    m = MathF.Max(m, score[j]);
                 }
+                var total = 0f;
+                for (var j = 0; j < end; j++) total += score[j] = MathF.Exp(score[j] - m);
+                for (var i = 0; i < d; i++) sum[i] = 0;
+                for (var j = 0; j < end; j++)
+                    if (score[j] != 0) Axpy(score[j] / total, vp, slots + (long)j * d, sum, d);
+                for (var i = 0; i < d; i++) output[item * d + i] = Round(sum[i]);
+            }
+            var (items, parts) = (rows * heads, Math.Min(threads, rows * heads));
+            if (parts <= 1)
+                for (var item = 0; item < items; item++) Head(item);
+            else
+                SpinningWorkers.Run(parts, p =>
+                {
+                    for (var item = items * p / parts; item < items * (p + 1) / parts; item++) Head(item);
+                });
         }
 
         float Dot(void* data, long at, float* x, int d)
