@@ -110,6 +110,14 @@ internal static unsafe class DecodeStep
             return BitConverter.UInt32BitsToSingle((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000);
         }
 
+        Vector256<float> Round(Vector256<float> v)
+        {
+            if (!bf16) return v;
+            var bits = v.AsUInt32();
+            var rounded = (bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One)) & Vector256.Create(0xFFFF0000u);
+            return Vector256.ConditionalSelect(Vector256.Equals(v, v), rounded.AsSingle(), v); // NaN stays as it is
+        }
+
         float Get(void* p, long i) => bf16 ? BitConverter.UInt32BitsToSingle((uint)((ushort*)p)[i] << 16) : ((float*)p)[i];
 
         void Put(void* p, long i, float value)
@@ -136,10 +144,13 @@ internal static unsafe class DecodeStep
             for (var r = 0; r < rows; r++)
             {
                 float* row = x + r * dim, outRow = y + r * dim;
-                var squares = 0f;
-                for (var i = 0; i < dim; i++) squares += row[i] * row[i];
-                var scale = 1f / MathF.Sqrt(squares / dim + (float)eps);
-                for (var i = 0; i < dim; i++) outRow[i] = Round(row[i] * scale * Get(w, i));
+                var (i, squares) = (0, Vector256<float>.Zero);
+                for (; i + 8 <= dim; i += 8) squares = Vector256.FusedMultiplyAdd(Vector256.Load(row + i), Vector256.Load(row + i), squares);
+                var sum = Vector256.Sum(squares);
+                for (; i < dim; i++) sum += row[i] * row[i];
+                var scale = 1f / MathF.Sqrt(sum / dim + (float)eps);
+                for (i = 0; i + 8 <= dim; i += 8) Round(Vector256.Load(row + i) * scale * Eight(w, i)).Store(outRow + i);
+                for (; i < dim; i++) outRow[i] = Round(row[i] * scale * Get(w, i));
             }
         }
 
@@ -151,7 +162,9 @@ internal static unsafe class DecodeStep
             {
                 StreamingMatVec.Deinterleave(x, scratch, rows, k);
                 StreamingMatVec.Multiply((ushort*)w, scratch, y, rows, k, n, threads);
-                for (var i = 0; i < rows * n; i++) y[i] = Round(y[i]);
+                var i = 0;
+                for (; i + 8 <= rows * n; i += 8) Round(Vector256.Load(y + i)).Store(y + i);
+                for (; i < rows * n; i++) y[i] = Round(y[i]);
             }
             else
             {
@@ -250,13 +263,21 @@ internal static unsafe class DecodeStep
 
         public void AddInto(float* h, float* y, int count)
         {
-            for (var i = 0; i < count; i++) h[i] = Round(h[i] + y[i]);
+            var i = 0;
+            for (; i + 8 <= count; i += 8) Round(Vector256.Load(h + i) + Vector256.Load(y + i)).Store(h + i);
+            for (; i < count; i++) h[i] = Round(h[i] + y[i]);
         }
 
         /// <summary>gate = silu(gate) · up, in place.</summary>
         public void SwiGlu(float* gate, float* up, int count)
         {
-            for (var i = 0; i < count; i++) gate[i] = Round(Round(gate[i] / (1 + MathF.Exp(-gate[i]))) * up[i]);
+            var (i, one) = (0, Vector256<float>.One);
+            for (; i + 8 <= count; i += 8)
+            {
+                var g = Vector256.Load(gate + i);
+                Round(Round(g / (one + Vector256.Exp(-g))) * Vector256.Load(up + i)).Store(gate + i);
+            }
+            for (; i < count; i++) gate[i] = Round(Round(gate[i] / (1 + MathF.Exp(-gate[i]))) * up[i]);
         }
     }
 }

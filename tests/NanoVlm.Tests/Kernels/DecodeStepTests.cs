@@ -10,8 +10,8 @@ namespace NanoVlm.Tests.Kernels;
 [Collection(nameof(RunsAlone))]
 public class DecodeStepTests
 {
-    /// <summary>Head dim 8 (the vector loops exactly) and 12 (their scalar tails); 4 query heads on 2 kv heads.</summary>
-    static VlmConfig Config(int headDim) => TestModels.Tiny with { LmHiddenDim = 4 * headDim, LmInterDim = 40 };
+    /// <summary>Head dim 8 (the vector loops exactly) and 12 (their scalar tails); 4 query heads on 2 kv heads; an MLP 44 wide (tails again).</summary>
+    static VlmConfig Config(int headDim) => TestModels.Tiny with { LmHiddenDim = 4 * headDim, LmInterDim = 44 };
 
     public static TheoryData<int, ScalarType> Cases => new()
     {
