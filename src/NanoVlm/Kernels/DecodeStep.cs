@@ -128,14 +128,14 @@ internal static unsafe class DecodeStep
 
         public void Load(Tensor x, float* into)
         {
-            var p = (void*)MatVecLinear.Data(x);
-            for (var i = 0; i < x.numel(); i++) into[i] = Get(p, i);
+            var (p, count) = ((nint)MatVecLinear.Data(x), x.numel());
+            for (var i = 0; i < count; i++) into[i] = Get((void*)p, i);
         }
 
         public void Store(float* from, Tensor y)
         {
-            var p = (void*)MatVecLinear.Data(y);
-            for (var i = 0; i < y.numel(); i++) Put(p, i, from[i]);
+            var (p, count) = ((nint)MatVecLinear.Data(y), y.numel());
+            for (var i = 0; i < count; i++) Put((void*)p, i, from[i]);
         }
 
         public void RmsNorm(float* x, Tensor weight, double eps, float* y, int dim)

@@ -12,9 +12,15 @@ static class SpinningWorkers
     static readonly long SpinTime = Stopwatch.Frequency / 2000; // 0.5 ms
     static readonly Lock Gate = new();
     static readonly List<Helper> Helpers = [];
-    static Action<int>? job;
-    static int parts, remaining;
-    static long generation;
+    static Job? published;
+
+    /// <summary>One job; a helper runs its part of each job it sees once, and counts down the job's own <see cref="Remaining"/>.</summary>
+    sealed class Job(Action<int> body, int parts)
+    {
+        public readonly Action<int> Body = body;
+        public readonly int Parts = parts;
+        public int Remaining = parts - 1;
+    }
 
     sealed class Helper
     {
@@ -27,32 +33,31 @@ static class SpinningWorkers
     {
         lock (Gate)
         {
-            while (Helpers.Count < count - 1) Start(Helpers.Count, generation);
-            (job, parts) = (body, count);
-            Volatile.Write(ref remaining, count - 1);
-            Interlocked.Increment(ref generation);
+            var job = new Job(body, count);
+            while (Helpers.Count < count - 1) Start(Helpers.Count, published);
+            Volatile.Write(ref published, job);
             for (var i = 0; i < count - 1; i++)
                 if (Interlocked.Exchange(ref Helpers[i].Sleeping, 0) == 1) Helpers[i].Wake.Release();
             body(0);
             var spin = new SpinWait();
-            while (Volatile.Read(ref remaining) > 0) spin.SpinOnce(sleep1Threshold: -1);
-            job = null;
+            while (Volatile.Read(ref job.Remaining) > 0) spin.SpinOnce(sleep1Threshold: -1);
         }
     }
 
-    static void Start(int index, long seen)
+    static void Start(int index, Job? seen)
     {
         var helper = new Helper();
         Helpers.Add(helper);
         new Thread(() => Work(index, helper, seen)) { IsBackground = true, Name = $"matvec-{index + 1}" }.Start();
     }
 
-    static void Work(int index, Helper helper, long seen)
+    static void Work(int index, Helper helper, Job? seen)
     {
         while (true)
         {
             var idleSince = Stopwatch.GetTimestamp();
-            while (Interlocked.Read(ref generation) == seen)
+            Job? job;
+            while ((job = Volatile.Read(ref published)) == seen)
             {
                 if (Stopwatch.GetTimestamp() - idleSince < SpinTime)
                 {
@@ -61,13 +66,13 @@ static class SpinningWorkers
                 }
                 // Announce the sleep before the last look: a job published after that look finds Sleeping set and wakes us.
                 Interlocked.Exchange(ref helper.Sleeping, 1);
-                if (Interlocked.Read(ref generation) == seen) helper.Wake.Wait();
+                if (Volatile.Read(ref published) == seen) helper.Wake.Wait();
                 idleSince = Stopwatch.GetTimestamp();
             }
-            seen = Interlocked.Read(ref generation);
-            if (index + 1 >= Volatile.Read(ref parts)) continue; // this job needs fewer helpers
-            job!(index + 1);
-            Interlocked.Decrement(ref remaining);
+            seen = job;
+            if (index + 1 >= job!.Parts) continue; // this job needs fewer helpers
+            job.Body(index + 1);
+            Interlocked.Decrement(ref job.Remaining);
         }
     }
 }

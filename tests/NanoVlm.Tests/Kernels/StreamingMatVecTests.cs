@@ -185,6 +185,22 @@ public class StreamingMatVecTests
                 Assert.Equal(p < call % 4 + 1 ? 50 : 0, counts[call * 4 + p]);
     }
 
+    [Fact]
+    public void SpinningWorkersRunEachPartOnceWhenJobsOfOneAndTwoPartsAlternate()
+    {
+        // The helper sits out every job of one part; it must not then take the next job of two parts for that one and run it twice.
+        const int Jobs = 100_000;
+        var counts = new int[Jobs * 2];
+        for (var job = 0; job < Jobs; job++)
+        {
+            var at = job * 2;
+            SpinningWorkers.Run(job % 2 + 1, p => Interlocked.Increment(ref counts[at + p]));
+        }
+        for (var job = 0; job < Jobs; job++)
+            for (var p = 0; p < 2; p++)
+                Assert.True(counts[job * 2 + p] == (p <= job % 2 ? 1 : 0), $"job {job}, part {p} ran {counts[job * 2 + p]} times");
+    }
+
     internal static void AssertClose(Tensor expected, Tensor actual, double rtol, double atol, string what)
     {
         Assert.Equal(expected.shape, actual.shape);
