@@ -46,20 +46,18 @@ internal static unsafe class DecodeStep
             {
                 var block = model.blocks[l];
                 s.RmsNorm(h, block.norm1.weight, block.norm1.eps, a, hidden);
-                s.Project(block.attn.q_proj.weight!, a, input, q, hidden, nHeads * d);
-                s.Project(block.attn.k_proj.weight!, a, input, k, hidden, nKv * d);
-                s.Project(block.attn.v_proj.weight!, a, input, v, hidden, nKv * d);
+                s.Project(a, input, hidden, (block.attn.q_proj.weight!, (nint)q, nHeads * d), (block.attn.k_proj.weight!, (nint)k, nKv * d),
+                    (block.attn.v_proj.weight!, (nint)v, nKv * d));
                 s.Rope(q, nHeads, d, cos, sin);
                 s.Rope(k, nKv, d, cos, sin);
                 var (keys, values) = cache.Layer(l);
                 s.Attend(q, k, v, keys, values, keep, nHeads, nKv, d, cache.Capacity, end, scores, sums, att);
-                s.Project(block.attn.out_proj.weight!, att, input, a, nHeads * d, hidden);
+                s.Project(att, input, nHeads * d, (block.attn.out_proj.weight!, (nint)a, hidden));
                 s.AddInto(h, a, rows * hidden);
                 s.RmsNorm(h, block.norm2.weight, block.norm2.eps, a, hidden);
-                s.Project(block.mlp.gate_proj.weight!, a, input, gate, hidden, inter);
-                s.Project(block.mlp.up_proj.weight!, a, input, up, hidden, inter);
+                s.Project(a, input, hidden, (block.mlp.gate_proj.weight!, (nint)gate, inter), (block.mlp.up_proj.weight!, (nint)up, inter));
                 s.SwiGlu(gate, up, rows * inter);
-                s.Project(block.mlp.down_proj.weight!, gate, input, a, inter, hidden);
+                s.Project(gate, input, inter, (block.mlp.down_proj.weight!, (nint)a, hidden));
                 s.AddInto(h, a, rows * hidden);
             }
             cache.Advance(1);
@@ -154,21 +152,22 @@ internal static unsafe class DecodeStep
             }
         }
 
-        /// <summary>y [rows, n] = x [rows, k] · Wᵀ through the streaming kernel; <paramref name="scratch"/> holds x in the bf16 kernel's layout.</summary>
-        public void Project(Tensor weight, float* x, float* scratch, float* y, int k, int n)
+        /// <summary>
+        /// y [rows, n] = x [rows, k] · Wᵀ for each (W, y, n), in one job of the streaming kernel; <paramref name="scratch"/> holds
+        /// x in the bf16 kernel's layout.
+        /// </summary>
+        public void Project(float* x, float* scratch, int k, params (Tensor Weight, nint Output, int Rows)[] products)
         {
-            var w = MatVecLinear.Data(weight);
-            if (bf16)
+            if (bf16) StreamingMatVec.Deinterleave(x, scratch, rows, k);
+            StreamingMatVec.Multiply(products.Select(p => new StreamingMatVec.Product(MatVecLinear.Data(p.Weight), p.Output, p.Rows)).ToArray(),
+                bf16 ? scratch : x, rows, k, bf16, threads);
+            if (!bf16) return;
+            foreach (var (_, output, n) in products)
             {
-                StreamingMatVec.Deinterleave(x, scratch, rows, k);
-                StreamingMatVec.Multiply((ushort*)w, scratch, y, rows, k, n, threads);
+                var y = (float*)output;
                 var i = 0;
                 for (; i + 8 <= rows * n; i += 8) Round(Vector256.Load(y + i)).Store(y + i);
                 for (; i < rows * n; i++) y[i] = Round(y[i]);
-            }
-            else
-            {
-                StreamingMatVec.Multiply((float*)w, x, y, rows, k, n, threads);
             }
         }
 

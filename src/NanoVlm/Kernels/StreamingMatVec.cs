@@ -32,6 +32,29 @@ public static unsafe class StreamingMatVec
     public static void Multiply(ushort* w, float* x, float* y, int batch, int k, int n, int threads) =>
         Split(n, threads, (from, to) => RowsBf16(w, x, y, batch, k, n, from, to));
 
+    /// <summary>One W [N, K] (fp32, or bf16 as raw bits) and where its y [B, N] fp32 goes.</summary>
+    public readonly record struct Product(nint Weights, nint Output, int Rows);
+
+    /// <summary>
+    /// Several products of the same x in one job (q, k and v; gate and up): their rows are shared out between the threads as if
+    /// the matrices were stacked, so they cost one dispatch and stay balanced where a matrix alone has few rows.
+    /// </summary>
+    public static void Multiply(Product[] products, float* x, int batch, int k, bool bf16, int threads)
+    {
+        var total = products.Sum(p => p.Rows);
+        Split(total, threads, (from, to) =>
+        {
+            var offset = 0;
+            foreach (var p in products)
+            {
+                var (start, end) = (Math.Max(from, offset) - offset, Math.Min(to, offset + p.Rows) - offset);
+                if (start < end && bf16) RowsBf16((ushort*)p.Weights, x, (float*)p.Output, batch, k, p.Rows, start, end);
+                else if (start < end) RowsF32((float*)p.Weights, x, (float*)p.Output, batch, k, p.Rows, start, end);
+                offset += p.Rows;
+            }
+        });
+    }
+
     /// <summary>Contiguous row ranges, one per thread: each thread streams one region of W, which the prefetcher follows best.</summary>
     static void Split(int n, int threads, Action<int, int> rows)
     {
