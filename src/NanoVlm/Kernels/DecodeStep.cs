@@ -19,7 +19,7 @@ internal static unsafe class DecodeStep
         var first = model.blocks[0];
         var (nHeads, nKv, d) = (first.attn.nHeads, first.attn.nKvHeads, first.attn.headDim);
         if (!MatVecLinear.Applies(x, first.attn.q_proj.weight!) || !x.is_contiguous() || cache.Length + 1 > cache.Capacity
-            || !Weights(model).All(w => w.dtype == x.dtype && w.is_contiguous())) return null;
+            || !Weights(model).All(w => w.dtype == x.dtype && w.is_contiguous()) || cache.Layers != model.blocks.Count || !Fits(cache, x, nKv, d)) return null;
         var (rows, hidden, inter) = ((int)x.size(0), (int)x.size(2), (int)first.mlp.gate_proj.weight!.size(0));
         var end = cache.Length + 1;
         var keep = attentionMask?.narrow(1, 0, end).to(float32).contiguous().data<float>().ToArray();
@@ -71,6 +71,16 @@ internal static unsafe class DecodeStep
             NativeMemory.Free(memory);
         }
     }
+
+    /// <summary>Every layer's cache is [rows, kv heads, capacity, d] in x's dtype, contiguous: what the raw writes and reads assume.</summary>
+    static bool Fits(KvCache cache, Tensor x, int kvHeads, int d) =>
+        Enumerable.Range(0, cache.Layers).All(l =>
+        {
+            var (keys, values) = cache.Layer(l);
+            long[] shape = [x.size(0), kvHeads, cache.Capacity, d];
+            return keys.dtype == x.dtype && values.dtype == x.dtype && keys.is_contiguous() && values.is_contiguous()
+                && keys.shape.SequenceEqual(shape) && values.shape.SequenceEqual(shape);
+        });
 
     static IEnumerable<Tensor> Weights(LanguageModel model) =>
         model.blocks.SelectMany(b => new[] { b.norm1.weight, b.norm2.weight, b.attn.q_proj.weight!, b.attn.k_proj.weight!,

@@ -57,6 +57,8 @@ public sealed class KvCache : IDisposable
 
     internal int Capacity => capacity;
 
+    internal int Layers => keys.Length;
+
     /// <summary>
     /// Rows of several caches in one (a row may be taken more than once), each part right-aligned so that every row's next token
     /// goes into the same slot; slots before the earliest row start of a part are dropped. Room is left for <paramref name="extra"/> tokens.

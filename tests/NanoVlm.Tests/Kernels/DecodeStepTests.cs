@@ -63,6 +63,21 @@ public class DecodeStepTests
         AssertClose(expected, actual, 1e-5, 1e-5, "hidden states of merged rows");
     }
 
+    [Fact]
+    public void ACacheOfAnotherDtypeOrBatchIsLeftToTheModules()
+    {
+        using var scope = NewDisposeScope();
+        var decoder = Decoder(8, ScalarType.Float32);
+        using var inference = inference_mode();
+        var x = randn(1, 1, decoder.Hidden);
+        using var bf16Cache = new KvCache(decoder.Model.Config, 1, 4, bfloat16, CPU);
+        Assert.Null(DecodeStep.Run(decoder.Model.Decoder, x, null, bf16Cache));
+        using var widerCache = new KvCache(decoder.Model.Config, 2, 4, float32, CPU);
+        Assert.Null(DecodeStep.Run(decoder.Model.Decoder, x, null, widerCache));
+        using var fits = new KvCache(decoder.Model.Config, 1, 4, float32, CPU);
+        Assert.NotNull(DecodeStep.Run(decoder.Model.Decoder, x, null, fits));
+    }
+
     sealed record TestDecoder(VisionLanguageModel Model, int Hidden);
 
     static TestDecoder Decoder(int headDim, ScalarType dtype)
