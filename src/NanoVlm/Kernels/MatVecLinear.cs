@@ -21,9 +21,11 @@ public static partial class MatVecLinear
     /// <summary>Off: every linear goes through libtorch (for comparisons: <c>bench generate --matvec libtorch</c>).</summary>
     public static bool Enabled { get; set; } = true;
 
+    // Per thread, like libtorch's (OpenMP's) thread count that the scope lowers: the thread that decodes is the one that gets the cores.
+    [ThreadStatic]
     static int decodingThreads;
 
-    /// <summary>The threads the kernel uses now: all of libtorch's inside <see cref="Decoding"/>, else the calling thread only.</summary>
+    /// <summary>The threads the kernel uses on this thread: all of libtorch's inside <see cref="Decoding"/>, else this thread only.</summary>
     public static int Threads => Math.Max(1, decodingThreads);
 
     /// <summary>
