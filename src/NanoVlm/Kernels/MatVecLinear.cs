@@ -14,9 +14,10 @@ public static partial class MatVecLinear
 {
     /// <summary>
     /// Rows up to which streaming W once beats libtorch (fp32: measured up to 8 rows). In bf16 the widening costs compute
-    /// per row of x, and libtorch's AVX512-BF16 kernels, which .NET cannot reach, are as fast from 4 rows on.
+    /// per row of x, and libtorch's AVX512-BF16 kernels, which .NET cannot reach, catch up: at 4 rows a decode step here is
+    /// still 1.4× libtorch's (a lone linear only as fast), at 8 rows about the same.
     /// </summary>
-    public const int MaxRows = 8, MaxBf16Rows = 2;
+    public const int MaxRows = 8, MaxBf16Rows = 4;
 
     /// <summary>Off: every linear goes through libtorch (for comparisons: <c>bench generate --matvec libtorch</c>).</summary>
     public static bool Enabled { get; set; } = true;
