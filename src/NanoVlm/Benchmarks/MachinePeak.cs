@@ -32,7 +32,6 @@ public static class MachinePeak
         return best;
     }
 
-    /// <summary>Best GB/s reading a float32 tensor of <paramref name="bytes"/> bytes once (a sum), over <paramref name="repeats"/> runs.</summary>
     /// <summary>
     /// The same tensor read as decoding reads weights: as a [rows, 1024] matrix times a vector, by <see cref="StreamingMatVec"/>
     /// on every thread. On CPUs where libtorch's sum falls short of the memory's speed this is the faster reader, and the bound
@@ -55,6 +54,7 @@ public static class MachinePeak
         return best;
     }
 
+    /// <summary>Best GB/s reading a float32 tensor of <paramref name="bytes"/> bytes once (libtorch's sum, and on the CPU also the kernel's stream), over <paramref name="repeats"/> runs.</summary>
     public static double ReadBandwidthGbs(long bytes, int repeats, Device device)
     {
         MemoryBudget.EnsureFits(bytes, $"--bandwidth-mib {bytes >> 20}: the tensor read");

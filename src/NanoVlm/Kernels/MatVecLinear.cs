@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace NanoVlm.Kernels;
 
 /// <summary>
-/// A bias-free linear layer through <see cref="StreamingMatVec"/> when that pays — inference on the CPU with at most
-/// <see cref="MaxRows"/> input rows (<see cref="MaxBf16Rows"/> in bf16) and fp32 or bf16 weights — and through libtorch otherwise.
+/// A bias-free linear layer (the head) through <see cref="StreamingMatVec"/> when that pays — inference on the CPU with at most
+/// <see cref="MaxRows"/> input rows (<see cref="MaxBf16Rows"/> in bf16) and fp32 or bf16 weights — and through libtorch
+/// otherwise; the thread hand-over for decode loops; and the tensors' memory for the kernels.
 /// </summary>
 public static partial class MatVecLinear
 {

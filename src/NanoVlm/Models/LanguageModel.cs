@@ -93,9 +93,9 @@ public sealed class LanguageModelGroupedQueryAttention : Module
     {
         using var scope = NewDisposeScope();
         var (b, t, c) = (x.shape[0], x.shape[1], x.shape[2]);
-        var q = MatVecLinear.Forward(q_proj, x).view(b, t, nHeads, headDim).transpose(1, 2);
-        var k = MatVecLinear.Forward(k_proj, x).view(b, t, nKvHeads, headDim).transpose(1, 2);
-        var v = MatVecLinear.Forward(v_proj, x).view(b, t, nKvHeads, headDim).transpose(1, 2);
+        var q = q_proj.forward(x).view(b, t, nHeads, headDim).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
@@ -109,7 +109,7 @@ public sealed class LanguageModelGroupedQueryAttention : Module
             mask = mask.unsqueeze(2).expand(b, 1, groups, t, tKv).reshape(b, 1, groups * t, tKv);
         var y = F.scaled_dot_product_attention(q, k, v, mask, training ? dropoutP : 0.0);
         y = y.reshape(b, nHeads, t, headDim).transpose(1, 2).reshape(b, t, c);
-        return resid_dropout.forward(MatVecLinear.Forward(out_proj, y)).MoveToOuterDisposeScope();
+        return resid_dropout.forward(out_proj.forward(y)).MoveToOuterDisposeScope();
     }
 }
 
@@ -131,8 +131,7 @@ public sealed class LanguageModelMLP : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var hidden = F.silu(MatVecLinear.Forward(gate_proj, x)) * MatVecLinear.Forward(up_proj, x);
-        return dropout.forward(MatVecLinear.Forward(down_proj, hidden)).MoveToOuterDisposeScope();
+        return dropout.forward(down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x))).MoveToOuterDisposeScope();
     }
 }
 
