@@ -111,20 +111,9 @@ internal static unsafe class DecodeStep
     /// <summary>The step's settings and its element-wise pieces. In bf16 every stored activation is rounded to bf16, as the modules' tensors are.</summary>
     sealed class State(bool bf16, int rows, int threads)
     {
-        public float Round(float v)
-        {
-            if (!bf16 || float.IsNaN(v)) return v;
-            var bits = BitConverter.SingleToUInt32Bits(v);
-            return BitConverter.UInt32BitsToSingle((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000);
-        }
+        public float Round(float v) => bf16 ? StreamingMatVec.RoundToBf16(v) : v;
 
-        Vector256<float> Round(Vector256<float> v)
-        {
-            if (!bf16) return v;
-            var bits = v.AsUInt32();
-            var rounded = (bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One)) & Vector256.Create(0xFFFF0000u);
-            return Vector256.ConditionalSelect(Vector256.Equals(v, v), rounded.AsSingle(), v); // NaN stays as it is
-        }
+        Vector256<float> Round(Vector256<float> v) => bf16 ? StreamingMatVec.RoundToBf16(v) : v;
 
         float Get(void* p, long i) => bf16 ? BitConverter.UInt32BitsToSingle((uint)((ushort*)p)[i] << 16) : ((float*)p)[i];
 
@@ -142,8 +131,9 @@ internal static unsafe class DecodeStep
 
         public void Store(float* from, Tensor y)
         {
-            var (p, count) = ((nint)MatVecLinear.Data(y), y.numel());
-            for (var i = 0; i < count; i++) Put((void*)p, i, from[i]);
+            var (p, count) = (MatVecLinear.Data(y), (int)y.numel());
+            if (bf16) StreamingMatVec.Narrow(from, (ushort*)p, count);
+            else Buffer.MemoryCopy(from, (void*)p, count * sizeof(float), count * sizeof(float));
         }
 
         public void RmsNorm(float* x, Tensor weight, double eps, float* y, int dim)

@@ -26,11 +26,11 @@ public static unsafe class StreamingMatVec
 
     /// <summary>W [N, K] fp32, x [B, K] fp32 → y [B, N] fp32.</summary>
     public static void Multiply(float* w, float* x, float* y, int batch, int k, int n, int threads) =>
-        Split(n, threads, (from, to) => RowsF32(w, x, y, batch, k, n, from, to));
+        Multiply([new Product((nint)w, (nint)y, n)], x, batch, k, bf16: false, threads);
 
     /// <summary>W [N, K] bf16 (raw bits), x [B, K] fp32 in <see cref="Deinterleave"/>'s layout → y [B, N] fp32.</summary>
     public static void Multiply(ushort* w, float* x, float* y, int batch, int k, int n, int threads) =>
-        Split(n, threads, (from, to) => RowsBf16(w, x, y, batch, k, n, from, to));
+        Multiply([new Product((nint)w, (nint)y, n)], x, batch, k, bf16: true, threads);
 
     /// <summary>One W [N, K] (fp32, or bf16 as raw bits) and where its y [B, N] fp32 goes.</summary>
     public readonly record struct Product(nint Weights, nint Output, int Rows);
@@ -170,19 +170,28 @@ public static unsafe class StreamingMatVec
         var i = 0;
         for (; i + 16 <= count; i += 16)
         {
-            var (a, b) = (Vector256.Load(y + i), Vector256.Load(y + i + 8));
-            if (!Vector256.EqualsAll(a, a) || !Vector256.EqualsAll(b, b)) break; // a NaN: the scalar loop finishes
-            Vector256.Narrow(Round(a.AsUInt32()), Round(b.AsUInt32())).Store(into + i);
+            var (a, b) = (RoundToBf16(Vector256.Load(y + i)).AsUInt32(), RoundToBf16(Vector256.Load(y + i + 8)).AsUInt32());
+            Vector256.Narrow(Vector256.ShiftRightLogical(a, 16), Vector256.ShiftRightLogical(b, 16)).Store(into + i);
         }
-        for (; i < count; i++)
-        {
-            var bits = BitConverter.SingleToUInt32Bits(y[i]);
-            into[i] = float.IsNaN(y[i]) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
-        }
+        for (; i < count; i++) into[i] = (ushort)(BitConverter.SingleToUInt32Bits(RoundToBf16(y[i])) >> 16);
     }
 
-    static Vector256<uint> Round(Vector256<uint> bits) =>
-        Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One), 16);
+    /// <summary>The fp32 nearest to v that is a bf16 (its low 16 bits zero), ties to even; a NaN becomes a quiet NaN.</summary>
+    public static float RoundToBf16(float v)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(v);
+        return BitConverter.UInt32BitsToSingle(float.IsNaN(v) ? (bits | 0x00400000) & 0xFFFF0000 : (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000);
+    }
+
+    /// <inheritdoc cref="RoundToBf16(float)"/>
+    public static Vector256<float> RoundToBf16(Vector256<float> v)
+    {
+        var bits = v.AsUInt32();
+        var high = Vector256.Create(0xFFFF0000u);
+        var rounded = (bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One)) & high;
+        var quietNaN = (bits | Vector256.Create(0x00400000u)) & high;
+        return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsUInt32(), rounded, quietNaN).AsSingle();
+    }
 
     static float ToSingle(ushort bf16) => BitConverter.UInt32BitsToSingle((uint)bf16 << 16);
 }
