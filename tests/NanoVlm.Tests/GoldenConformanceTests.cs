@@ -82,15 +82,32 @@ public class GoldenConformanceTests
 
     static JsonElement Settings(string caseDir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(caseDir, "case.json"))).RootElement;
 
+    static SafetensorsFile Expected(string caseDir) => SafetensorsFile.Open(Path.Combine(caseDir, "expected.safetensors"));
+
+    /// <summary>The case's checkpoint in eval mode, read as the generation its format says.</summary>
+    static VisionLanguageModel LoadModel(string caseDir, CheckpointGeneration generation)
+    {
+        var model = Checkpoint.Load(caseDir);
+        try
+        {
+            Assert.Equal(generation, model.Config.Generation);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.eval();
+        return model;
+    }
+
     static void CheckSeed(string caseDir)
     {
         var settings = Settings(caseDir);
-        using var expected = SafetensorsFile.Open(Path.Combine(caseDir, "expected.safetensors"));
+        using var expected = Expected(caseDir);
         Tensor E(string name) => expected.Load(name);
 
-        using var model = Checkpoint.Load(caseDir);
-        model.eval();
-        Assert.Equal(CheckpointGeneration.SeedEra, model.Config.Generation);
+        using var model = LoadModel(caseDir, CheckpointGeneration.SeedEra);
         model.ImageTokenId = settings.GetProperty("image_token_id").GetInt32();
         model.EosTokenId = settings.GetProperty("eos_token_id").GetInt32();
 
@@ -112,12 +129,10 @@ public class GoldenConformanceTests
     static void CheckV01(string caseDir)
     {
         var settings = Settings(caseDir);
-        using var expected = SafetensorsFile.Open(Path.Combine(caseDir, "expected.safetensors"));
+        using var expected = Expected(caseDir);
         Tensor E(string name) => expected.Load(name);
 
-        using var model = Checkpoint.Load(caseDir);
-        model.eval();
-        Assert.Equal(CheckpointGeneration.V01, model.Config.Generation);
+        using var model = LoadModel(caseDir, CheckpointGeneration.V01);
         Assert.Equal(settings.GetProperty("image_tokens").GetInt32(), model.Config.MpImageTokenLength);
         Assert.Equal(settings.GetProperty("eos_token_id").GetInt32(), model.Config.LmEosTokenId);
 
@@ -139,7 +154,7 @@ public class GoldenConformanceTests
     static void CheckPipeline(string caseDir)
     {
         var settings = Settings(caseDir);
-        using var expected = SafetensorsFile.Open(Path.Combine(caseDir, "expected.safetensors"));
+        using var expected = Expected(caseDir);
         Tensor E(string name) => expected.Load(name);
 
         using var vlm = PretrainedVlm.Load(caseDir);
