@@ -8,6 +8,7 @@ namespace NanoVlm.Data;
 /// Turns images and messages into model inputs the way the checkpoint's nanoVLM generation did (nanovlm-generations.md):
 /// <list type="bullet">
 /// <item>current: images split into S x S tiles after a global tile, image strings with <c>&lt;row_i_col_j&gt;</c> tokens, ChatML;</item>
+/// <item>split, no global: the same without the global tile and its token;</item>
 /// <item>seed era: each image resized to S x S, <c>&lt;|image|&gt;</c> x T per image before <c>Question: ... Answer:</c>;</item>
 /// <item>v0.1: like the seed era but with no image tokens (the model prepends the image embeddings).</item>
 /// </list>
@@ -32,7 +33,7 @@ public sealed class VlmProcessor
         _imageToken = config.ImageToken;
         _tokensPerImage = config.MpImageTokenLength;
         _eosText = tokenizer.Decode([tokenizer.EosTokenId]);
-        if (Generation == CheckpointGeneration.Current)
+        if (Generation.SplitsImages())
         {
             ChatTemplate.Check(config.LmChatTemplate, "config.json");
             _splitter = new ImageSplitter(config.VitImgSize, config.MaxImgSize, config.ResizeToMaxSideLen,
@@ -52,7 +53,7 @@ public sealed class VlmProcessor
     /// <summary><c>&lt;|image|&gt;</c> found inside texts and removed (it would be taken for an image placeholder).</summary>
     public long StrayImageTokens => Interlocked.Read(ref _strayImageTokens);
 
-    /// <summary>An image as tiles (current generation) or one S x S square (older ones).</summary>
+    /// <summary>An image as tiles (the splitting generations) or one S x S square (older ones).</summary>
     public SplitImage ProcessImage(RgbImage image)
     {
         if (_splitter is null) return new SplitImage(Images.ToTensor(image).unsqueeze(0), 1, 1);
@@ -101,7 +102,7 @@ public sealed class VlmProcessor
         if (sample.Turns.Count == 0) { Skipped.Add("no turns", sample.Source); return null; }
         return WithImages(sample, null, enforceMaxLength, images =>
         {
-            if (Generation != CheckpointGeneration.Current) return SeedTrainingText(sample, ImageString(images));
+            if (!Generation.SplitsImages()) return SeedTrainingText(sample, ImageString(images));
             var messages = Messages(sample.Turns, images);
             var ids = Tokenizer.Encode(ChatTemplate.Apply(messages, addGenerationPrompt: false));
             var isTarget = new bool[ids.Length];
@@ -124,7 +125,7 @@ public sealed class VlmProcessor
         var images = sample.Images.Select(i => ProcessImage(i.Decode(Images))).ToList();
         try
         {
-            return Generation == CheckpointGeneration.Current
+            return Generation.SplitsImages()
                 ? ChatTemplate.Apply(Messages(sample.Turns, images), addGenerationPrompt: false)
                 : SeedText(sample, ImageString(images)).Text;
         }
@@ -136,7 +137,7 @@ public sealed class VlmProcessor
 
     /// <summary>The text of a generation prompt: the conversation so far with its images, then the assistant's turn.</summary>
     public string ChatText(IReadOnlyList<ChatMessage> messages, IReadOnlyList<SplitImage> images) =>
-        Generation == CheckpointGeneration.Current
+        Generation.SplitsImages()
             ? ChatTemplate.Apply(Messages(messages, images), addGenerationPrompt: true)
             : SeedChatText(messages, ImageString(images));
 
@@ -206,7 +207,7 @@ public sealed class VlmProcessor
             tiles, samples.Select(s => s.Sample).ToArray(), samples.Select(s => s.Answer ?? "").ToArray());
     }
 
-    /// <summary>Current generation: user/assistant messages, stray image tokens removed, every image's string before the first user text.</summary>
+    /// <summary>Splitting generations: user/assistant messages, stray image tokens removed, every image's string before the first user text.</summary>
     List<ChatMessage> Messages(IEnumerable<VqaTurn> turns, IReadOnlyList<SplitImage> images) =>
         Messages(turns.SelectMany(t => new[] { new ChatMessage("user", t.User), new ChatMessage("assistant", t.Assistant) }).ToList(), images);
 
@@ -257,7 +258,7 @@ public sealed class VlmProcessor
 
     /// <summary>An evaluation prompt; MMStar's letter-only instruction follows the question in every generation.</summary>
     string EvaluationText(IReadOnlyList<SplitImage> images, string question, PromptStyle style) =>
-        Generation == CheckpointGeneration.Current
+        Generation.SplitsImages()
             ? ChatText([new ChatMessage("user", style == PromptStyle.LetterChoice ? $"{question}\nAnswer only with the letter!" : question)], images)
             : ImageString(images) + Prompts.Question(WithoutImageTokens(question), style);
 

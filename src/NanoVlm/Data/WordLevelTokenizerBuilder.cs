@@ -45,12 +45,12 @@ public static partial class WordLevelTokenizerBuilder
 
     /// <summary>
     /// A word-level tokenizer for training on <paramref name="samples"/>: the corpus is every turn's prompt and answer as the generation
-    /// writes them (<c>Question: ... Answer:</c>, or for the current generation's ChatML the role names, with <c>&lt;|im_start|&gt;</c> and
+    /// writes them (<c>Question: ... Answer:</c>, or for the splitting generations' ChatML the role names, with <c>&lt;|im_start|&gt;</c> and
     /// <c>&lt;|im_end|&gt;</c> as special tokens).
     /// </summary>
     public static void Write(string folder, IEnumerable<VqaSample> samples, CheckpointGeneration generation = CheckpointGeneration.SeedEra)
     {
-        if (generation != CheckpointGeneration.Current)
+        if (!generation.SplitsImages())
         {
             Write(folder, samples.SelectMany(s => s.Turns.Select(t => Prompts.Question(t.User, s.Style) + " " + t.Assistant)));
             return;

@@ -8,7 +8,7 @@ namespace NanoVlm.Models;
 /// nanoVLM's <c>VLMConfig</c>: every key of its flat <c>config.json</c>. Defaults are the seed's 222M model
 /// (SigLIP-B/16-224 + SmolLM2-135M, pixel shuffle 2, 49 image tokens).
 /// </summary>
-public sealed record VlmConfig
+public sealed partial record VlmConfig
 {
     public int VitHiddenDim { get; init; } = 768;
     public int VitInterDim { get; init; } = 4 * 768;
@@ -57,9 +57,31 @@ public sealed record VlmConfig
     /// <summary>v0.1 checkpoints prepend the image embeddings to the text instead of replacing placeholder tokens.</summary>
     [JsonIgnore] public bool PrependsImages { get; init; }
 
+    /// <summary>
+    /// As nanoVLM's code reads the config: images are split when the tile tokens cover every grid <c>max_img_size</c> allows (its
+    /// processor looks the token of every tile up), with a global tile only when there is a <c>global_image_token</c>; tile tokens
+    /// that cannot cover that grid (the seed's <c>r1c1</c>..<c>r4c4</c> beside a 1024-px maximum) were never used to split.
+    /// </summary>
     [JsonIgnore]
     public CheckpointGeneration Generation => PrependsImages ? CheckpointGeneration.V01
-        : VlmExtraTokens.ContainsKey("global_image_token") ? CheckpointGeneration.Current : CheckpointGeneration.SeedEra;
+        : VlmExtraTokens.ContainsKey("global_image_token") ? CheckpointGeneration.Current
+        : TileTokenGrid > 0 && TileTokenGrid >= MaxTileGrid ? CheckpointGeneration.SplitNoGlobal
+        : CheckpointGeneration.SeedEra;
+
+    /// <summary>k when <c>vlm_extra_tokens</c> holds the tile tokens <c>r1c1</c>..<c>rkck</c> (0 without <c>r1c1</c>).</summary>
+    [JsonIgnore]
+    public int TileTokenGrid
+    {
+        get
+        {
+            var k = 0;
+            while (Enumerable.Range(1, k + 1).All(i => VlmExtraTokens.ContainsKey($"r{i}c{k + 1}") && VlmExtraTokens.ContainsKey($"r{k + 1}c{i}"))) k++;
+            return k;
+        }
+    }
+
+    /// <summary>The most tiles along one side of a split image: <c>max_img_size</c> / <c>vit_img_size</c>, rounded up.</summary>
+    [JsonIgnore] public int MaxTileGrid => (MaxImgSize + VitImgSize - 1) / VitImgSize;
 
     [JsonIgnore] public int VitHeadDim => VitHiddenDim / VitNHeads;
     [JsonIgnore] public int LmHeadDim => LmHiddenDim / LmNHeads;
@@ -204,7 +226,26 @@ public sealed record VlmConfig
             $"the model would have {parameters:0.###e0} parameters ({parameters * 4 / 1e12:0.##} TB in fp32), over the limit of {MaxParameters:0e0}");
         Check(LmVocabSize >= LmBaseVocabSize, $"lm_vocab_size {LmVocabSize} is smaller than lm_base_vocab_size {LmBaseVocabSize}");
         Check(LmEosTokenId >= 0 && LmEosTokenId < LmVocabSize, $"lm_eos_token_id {LmEosTokenId} is outside the vocabulary");
+        CheckTileTokens(Check);
     }
+
+    /// <summary>Tile tokens and the global image token as nanoVLM wrote them: a full r1c1..rkck block, and with a global token one that covers the grid.</summary>
+    void CheckTileTokens(Action<bool, string> check)
+    {
+        var k = TileTokenGrid;
+        foreach (var key in VlmExtraTokens.Keys)
+            if (TileKey().Match(key) is { Success: true } m && Math.Max(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)) is var n && n > k)
+                check(false, $"vlm_extra_tokens has the tile token {key} but not all of r1c1..r{n}c{n}, the block nanoVLM writes");
+        var grid = MaxTileGrid;
+        check(!VlmExtraTokens.ContainsKey("global_image_token") || k >= grid,
+            $"vlm_extra_tokens has global_image_token but its tile tokens cover {(k == 0 ? "no grid" : $"r1c1..r{k}c{k}")} where max_img_size {MaxImgSize} " +
+            $"with vit_img_size {VitImgSize} splits images up to {grid}x{grid}: a config nanoVLM never wrote");
+        check(!Generation.SplitsImages() || MaxImgSize % VitImgSize == 0,
+            $"max_img_size {MaxImgSize} must be a multiple of vit_img_size {VitImgSize} for image splitting");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^r(\d{1,4})c(\d{1,4})$")]
+    private static partial System.Text.RegularExpressions.Regex TileKey();
 
     /// <summary>The parameter count of the model this config builds, computed without building it (in double: no overflow).</summary>
     public double EstimatedParameters() => EstimatedParameterCounts().Total;

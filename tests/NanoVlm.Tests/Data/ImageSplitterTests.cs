@@ -36,7 +36,8 @@ public class ImageSplitterTests(ITestOutputHelper output)
         using var configJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(caseDir, "config.json")));
         var (entry, config) = (caseJson.RootElement.GetProperty("images")[k], configJson.RootElement);
         var tileSize = config.GetProperty("vit_img_size").GetInt32();
-        var splitter = new ImageSplitter(tileSize, config.GetProperty("max_img_size").GetInt32(), config.GetProperty("resize_to_max_side_len").GetBoolean(), globalTile: true);
+        var splitter = new ImageSplitter(tileSize, config.GetProperty("max_img_size").GetInt32(), config.GetProperty("resize_to_max_side_len").GetBoolean(),
+            globalTile: config.GetProperty("vlm_extra_tokens").TryGetProperty("global_image_token", out _));
         var file = Path.Combine(caseDir, entry.GetProperty("file").GetString()!);
 
         using var split = splitter.Split(new ImageProcessor(tileSize).DecodeFile(file));
@@ -90,6 +91,20 @@ public class ImageSplitterTests(ITestOutputHelper output)
         }
         using var single = new ImageSplitter(16, 64, resizeToMaxSideLen: false, globalTile: true).Split(new RgbImage(10, 12, ImageBytes.Pattern(10, 12)));
         Assert.Equal((1, 1, 1L), (single.Rows, single.Cols, single.Tiles.shape[0]));
+    }
+
+    /// <summary>Without a global image token a one-tile image is its <c>&lt;row_1_col_1&gt;</c> tile alone, as nanoVLM's get_image_string writes it.</summary>
+    [Fact]
+    public void WithoutAGlobalImageTokenAOneTileImageIsItsOnlyTile()
+    {
+        var caseDir = PipelineCases().First(c => !File.ReadAllText(Path.Combine(c, "config.json")).Contains("global_image_token"));
+        using var vlm = PretrainedVlm.Load(caseDir);
+        var processor = new VlmProcessor(vlm.Config with { ResizeToMaxSideLen = false }, vlm.Tokenizer);
+        using var single = processor.ProcessImage(new RgbImage(10, 12, ImageBytes.Pattern(10, 12)));
+        Assert.Equal((1, 1, 1L), (single.Rows, single.Cols, single.Tiles.shape[0]));
+        var block = string.Concat(Enumerable.Repeat("<|image|>", vlm.Config.MpImageTokenLength));
+        Assert.Equal($"<|im_start|>user\n<row_1_col_1>{block}hi<|im_end|>\n<|im_start|>assistant\n",
+            processor.ChatText([new ChatMessage("user", "hi")], [single]));
     }
 
     [Fact]

@@ -67,6 +67,47 @@ public class ConfigTests
         Assert.DoesNotContain("lm_eos_token_id", old.ToJson());
     }
 
+    /// <summary>nanoVLM splits images when the tile tokens cover the grid max_img_size allows, and adds a global tile only with its token.</summary>
+    [Fact]
+    public void ImageSplittingFollowsTheTileTokensAndTheGlobalTileItsToken()
+    {
+        var current = Presets.Get("230m");
+        var noGlobal = current with { VlmExtraTokens = current.VlmExtraTokens.Where(kv => kv.Key != "global_image_token").ToDictionary() };
+        Assert.Equal(CheckpointGeneration.SplitNoGlobal, VlmConfig.Parse(noGlobal.ToJson()).Generation);
+        Assert.True(CheckpointGeneration.SplitNoGlobal.SplitsImages());
+        // nanoVLM's first image-splitting config: r1c1..r4c4 with 512-px tiles of images up to 1024 px, no global image.
+        Assert.Equal(CheckpointGeneration.SplitNoGlobal, (current with { MaxImgSize = 1024, VlmExtraTokens = TileTokens(4) }).Generation);
+        // The seed's r1c1..r4c4 beside 224-px images up to 1024 px could never split an image: the seed era.
+        Assert.Equal(CheckpointGeneration.SeedEra, (new VlmConfig() with { VlmExtraTokens = TileTokens(4) }).Generation);
+        Assert.False(CheckpointGeneration.SeedEra.SplitsImages());
+        Assert.Equal(CheckpointGeneration.SeedEra, VlmConfig.Load(Path.Combine(GoldenCases.First(GoldenCases.SeedFormat), "config.json")).Generation);
+    }
+
+    [Theory]
+    [InlineData("""{"vit_img_size": 512, "max_img_size": 2048, "vlm_extra_tokens": {"image_token": "<|image|>", "global_image_token": "<|g|>"}}""",
+        "vlm_extra_tokens has global_image_token but its tile tokens cover no grid where max_img_size 2048 with vit_img_size 512 splits images up to 4x4")]
+    [InlineData("""{"vit_img_size": 512, "max_img_size": 2048, "vlm_extra_tokens": {"image_token": "<|image|>", "global_image_token": "<|g|>", "r1c1": "<a>", "r1c2": "<b>", "r2c1": "<c>", "r2c2": "<d>"}}""",
+        "its tile tokens cover r1c1..r2c2 where max_img_size 2048 with vit_img_size 512 splits images up to 4x4")]
+    [InlineData("""{"vlm_extra_tokens": {"image_token": "<|image|>", "r1c1": "<a>", "r2c1": "<c>"}}""",
+        "vlm_extra_tokens has the tile token r2c1 but not all of r1c1..r2c2")]
+    [InlineData("""{"vit_img_size": 512, "max_img_size": 1000, "vlm_extra_tokens": {"image_token": "<|image|>", "r1c1": "<a>", "r1c2": "<b>", "r2c1": "<c>", "r2c2": "<d>"}}""",
+        "max_img_size 1000 must be a multiple of vit_img_size 512")]
+    public void AConfigMixingTheGenerationsIsAOneLineError(string json, string message)
+    {
+        var e = Assert.Throws<NanoVlmException>(() => VlmConfig.Parse(json, "x/config.json"));
+        Assert.Contains(message, e.Message);
+        Assert.StartsWith("x/config.json: ", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    static Dictionary<string, string> TileTokens(int k)
+    {
+        var tokens = new Dictionary<string, string> { ["image_token"] = "<|image|>" };
+        for (var i = 1; i <= k; i++)
+            for (var j = 1; j <= k; j++) tokens[$"r{i}c{j}"] = $"<row_{i}_col_{j}>";
+        return tokens;
+    }
+
     [Fact]
     public void UnknownKeysAreIgnoredAndMissingKeysDefaulted()
     {
