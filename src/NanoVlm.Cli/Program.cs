@@ -4,6 +4,15 @@ using NanoVlm;
 using NanoVlm.Cli.Commands;
 
 NativeHeap.LimitArenas();
+try
+{
+    Libtorch.Initialize();
+}
+catch (NanoVlmException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
 Devices.ConfigureThreads();
 var root = new RootCommand("nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)");
 foreach (var command in new[]

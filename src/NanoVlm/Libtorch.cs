@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using static TorchSharp.torch;
 
@@ -10,6 +11,41 @@ namespace NanoVlm;
 /// </summary>
 public static partial class Libtorch
 {
+    /// <summary>
+    /// Loads TorchSharp's glue (and with it libtorch), then TorchSharp; a failure is one line with the loader's reason. The glue is
+    /// tried first because TorchSharp, when it fails, prints pages of trace, copies libtorch into the application and hides the reason.
+    /// </summary>
+    public static void Initialize()
+    {
+        if (GlueLoadError() is { } reason) throw new NanoVlmException($"libtorch could not be loaded: {reason}");
+        try
+        {
+            InitializeDeviceType(TorchSharp.DeviceType.CPU);
+        }
+        catch (TypeInitializationException e)
+        {
+            throw new NanoVlmException($"libtorch could not be loaded: {e.InnerException?.Message.Split('\n')[0] ?? e.Message}");
+        }
+    }
+
+    static string? GlueLoadError()
+    {
+        foreach (var path in new[] { Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"),
+                     Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so") }.Where(File.Exists))
+        {
+            try
+            {
+                NativeLibrary.Load(path);
+            }
+            catch (DllNotFoundException e)
+            {
+                var lines = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                return lines.FirstOrDefault(l => l.Contains("not found", StringComparison.Ordinal)) ?? lines[0];
+            }
+        }
+        return null;
+    }
+
     /// <summary>The loaded libtorch_cpu.so, read from /proc/self/maps after loading the backend; null if none is mapped.</summary>
     public static string? LoadedPath()
     {

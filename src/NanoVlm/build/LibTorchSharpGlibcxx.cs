@@ -22,11 +22,16 @@ public sealed class NanoVlmPatchGlue : Task
 
     public override bool Execute()
     {
-        var patched = new ITaskItem[Sources.Length];
+        var patched = new System.Collections.Generic.List<ITaskItem>();
+        var destinations = new System.Collections.Generic.HashSet<string>();
         for (var i = 0; i < Sources.Length; i++)
         {
+            // The same file reached through two references (a package and a project's output) is published once.
+            var destination = Sources[i].GetMetadata("RelativePath") + "|" + Sources[i].GetMetadata("DestinationSubPath");
+            if (destination != "|" && !destinations.Add(destination)) continue;
             var source = Sources[i].ItemSpec;
-            var target = Path.Combine(Folder, i.ToString(), Path.GetFileName(source));
+            // One copy per source file: items naming the same file stay one file for the SDK's conflict checks.
+            var target = Path.Combine(Folder, Fnv1a(Path.GetFullPath(source)).ToString("x8"), Path.GetFileName(source));
             try
             {
                 var bytes = File.ReadAllBytes(source);
@@ -45,10 +50,11 @@ public sealed class NanoVlmPatchGlue : Task
                 Log.LogError($"{source}: {e.Message}");
                 return false;
             }
-            patched[i] = new TaskItem(target);
-            Sources[i].CopyMetadataTo(patched[i]);
+            var item = new TaskItem(target);
+            Sources[i].CopyMetadataTo(item);
+            patched.Add(item);
         }
-        Patched = patched;
+        Patched = patched.ToArray();
         return true;
     }
 
@@ -118,6 +124,13 @@ public sealed class NanoVlmPatchGlue : Task
     {
         var end = Array.IndexOf(elf, (byte)0, checked((int)offset));
         return Encoding.ASCII.GetString(elf, (int)offset, end - (int)offset);
+    }
+
+    static uint Fnv1a(string text)
+    {
+        var hash = 2166136261;
+        foreach (var c in text) hash = (hash ^ c) * 16777619;
+        return hash;
     }
 
     static int U16(byte[] b, int o) => b[o] | b[o + 1] << 8;

@@ -1,8 +1,8 @@
 namespace NanoVlm.Tests.Packaging;
 
 /// <summary>
-/// <c>./run pack</c> produces packages a .NET user can install: the tool runs <c>nanovlm info</c>, and a fresh console
-/// project restoring the library runs a forward pass. Each run packs a version of its own, so the NuGet cache never serves
+/// <c>./run pack</c> produces packages a .NET user can install: the tool runs <c>nanovlm info --device</c>, and a fresh console
+/// project restoring the library runs a forward pass, both on Debian 12's libstdc++ 12.2. Each run packs a version of its own, so the NuGet cache never serves
 /// an older build of the same version.
 /// </summary>
 public sealed class PackageTests : IClassFixture<PackageTests.Packed>
@@ -34,8 +34,8 @@ public sealed class PackageTests : IClassFixture<PackageTests.Packed>
     {
         var tools = packed.Dir["tools"];
         Processes.Succeed("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", packed.Artifacts, "NanoVlm.Tool", "--version", packed.Version]);
-        var output = Processes.Succeed(Path.Combine(tools, "nanovlm"), ["info"]);
-        Assert.Contains("total parameters: 222,082,176", output);
+        var output = Processes.Succeed(Path.Combine(tools, "nanovlm"), ["info", "--device"], environment: Debian12Libstdcxx.Environment());
+        Assert.Contains("TorchSharp: 0.107", output);
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.Packed>
             var (logits, loss) = model.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Targets);
             Console.WriteLine($"logits [{string.Join(", ", logits.shape)}] loss {loss!.item<float>():F3}");
             """);
-        var output = Processes.Succeed("dotnet", ["run", "-c", "Release"], workingDirectory: app);
+        var output = Processes.Succeed("dotnet", ["run", "-c", "Release"], workingDirectory: app, environment: Debian12Libstdcxx.Environment());
         Assert.Matches(@"logits \[2, 16, \d+\] loss \d+\.\d{3}", output);
     }
 }
