@@ -240,8 +240,6 @@ public sealed partial record VlmConfig
         check(!VlmExtraTokens.ContainsKey("global_image_token") || k >= grid,
             $"vlm_extra_tokens has global_image_token but its tile tokens cover {(k == 0 ? "no grid" : $"r1c1..r{k}c{k}")} where max_img_size {MaxImgSize} " +
             $"with vit_img_size {VitImgSize} splits images up to {grid}x{grid}: a config nanoVLM never wrote");
-        check(!Generation.SplitsImages() || MaxImgSize % VitImgSize == 0,
-            $"max_img_size {MaxImgSize} must be a multiple of vit_img_size {VitImgSize} for image splitting");
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^r(\d{1,4})c(\d{1,4})$")]
