@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using NanoVlm;
 using NanoVlm.Cli.Commands;
+using NanoVlm.Runtime;
 
 NativeHeap.LimitArenas();
 try

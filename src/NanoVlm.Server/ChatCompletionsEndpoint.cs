@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using NanoVlm.Data;
 using NanoVlm.Serving;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Server;
 

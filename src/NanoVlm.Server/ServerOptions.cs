@@ -1,4 +1,5 @@
 using NanoVlm.Serving;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Server;
 

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NanoVlm.Serving;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Server;
 

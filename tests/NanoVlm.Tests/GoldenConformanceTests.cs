@@ -1,10 +1,11 @@
 using System.Text.Json;
 using NanoVlm.Data;
 using NanoVlm.Generation;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Tests;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using NanoVlm.Data;
 using NanoVlm.Models;
 using static TorchSharp.torch;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Tests;
 

@@ -1,3 +1,4 @@
+using NanoVlm.Generation;
 using System.CommandLine;
 using System.Diagnostics;
 using NanoVlm.Benchmarks;
@@ -6,6 +7,9 @@ using NanoVlm.Server;
 using NanoVlm.Serving;
 using Spectre.Console;
 using TorchSharp;
+using NanoVlm.Generation.Kernels;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 
@@ -123,10 +127,10 @@ public static class BenchCommand
         var repeats = IntOption("--repeats", 2, "timed runs per measurement (after one warm-up); the median is reported");
         var bandwidthMib = IntOption("--bandwidth-mib", 512, "size of the tensor read to measure memory bandwidth, in MiB");
         var kvCache = ListOption("--kv-cache", "on,off", "decode with the KV cache (on) and/or recomputing the whole sequence each step (off)");
-        var matVec = ListOption("--matvec", "streaming",
-            "small-batch linears through the streaming matrix-vector kernel and/or libtorch: streaming, libtorch (CPU; CUDA uses libtorch)");
+        var decodePaths = ListOption("--decode-path", "kernels",
+            "decode steps through the CPU kernels and/or the modules (libtorch): kernels, modules (CUDA: modules)");
         var cmd = new Command("generate", "Prefill latency, time to first token and decode tokens/s, with and without the KV cache")
-            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, matVec, json };
+            { preset, batchSizes, promptLen, newTokens, dtypes, repeats, bandwidthMib, kvCache, decodePaths, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -143,11 +147,11 @@ public static class BenchCommand
                     "off" => false,
                     _ => throw new NanoVlmException($"--kv-cache: '{v}' is not on or off"),
                 }).ToList(),
-                StreamingMatVec = parse.GetValue(matVec)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v switch
+                DecodePaths = parse.GetValue(decodePaths)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v switch
                 {
-                    "streaming" => true,
-                    "libtorch" => false,
-                    _ => throw new NanoVlmException($"--matvec: '{v}' is not streaming or libtorch"),
+                    "kernels" => DecodePath.Kernels,
+                    "modules" => DecodePath.Modules,
+                    _ => throw new NanoVlmException($"--decode-path: '{v}' is not kernels or modules"),
                 }).ToList(),
             };
             Positive(parse.GetValue(bandwidthMib), "--bandwidth-mib");
@@ -155,11 +159,11 @@ public static class BenchCommand
             Positive(o.Repeats, "--repeats");
             Presets.Get(o.Preset);
             var rows = Record(GenerateBench.Run(o), parse.GetValue(json), r =>
-                $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")} {r.MatVec}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
+                $"{r.Dtype} batch {r.BatchSize} kv cache {(r.KvCache ? "on" : "off")} {r.DecodePath}: prefill {r.PrefillS:F3} s, {r.DecodeTokensPerS:F1} tokens/s");
             var table = Table($"bench generate: {o.Preset}, image + {o.PromptLen} prompt tokens, {o.NewTokens} new tokens, {Where(device, threads)}",
-                "dtype", "batch", "KV cache", "matvec", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
+                "dtype", "batch", "KV cache", "decode path", "prefill s", "first token s", "decode tokens/s", "read GB/s", "bound tokens/s", "of bound");
             foreach (var r in rows)
-                table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", r.MatVec, $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
+                table.AddRow(r.Dtype, $"{r.BatchSize}", r.KvCache ? "on" : "off", r.DecodePath, $"{r.PrefillS:F3}", $"{r.TimeToFirstTokenS:F3}",
                     $"{r.DecodeTokensPerS:F2}", $"{r.ReadBandwidthGbs:F1}", $"{r.BandwidthBoundTokensPerS:F1}",
                     $"{r.DecodeTokensPerS / r.BandwidthBoundTokensPerS:P0}");
             AnsiConsole.Write(table);

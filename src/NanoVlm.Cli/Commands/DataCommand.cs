@@ -1,9 +1,10 @@
 using System.CommandLine;
 using NanoVlm.Data;
 using NanoVlm.Hub;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using Spectre.Console;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 
@@ -150,7 +151,7 @@ public static class DataCommand
             var folder = Directory.CreateTempSubdirectory("nanovlm-tokenizer-");
             try
             {
-                return (Pretrained.PrepareTokenizer(name ?? Config.LmTokenizer, Config, () => samples, folder.FullName), null);
+                return (PretrainedSources.PrepareTokenizer(name ?? Config.LmTokenizer, Config, () => samples, folder.FullName), null);
             }
             catch (NanoVlmException e) when (name is null)
             {

@@ -3,10 +3,10 @@ using System.Diagnostics;
 using NanoVlm.Cli.Training;
 using NanoVlm.Data;
 using NanoVlm.Evaluation;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using Spectre.Console;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Cli.Commands;
 

@@ -4,8 +4,9 @@ using System.Text.Json;
 using NanoVlm.Data;
 using NanoVlm.Evaluation;
 using NanoVlm.Hub;
-using NanoVlm.IO;
 using Spectre.Console;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 

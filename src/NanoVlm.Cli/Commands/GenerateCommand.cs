@@ -1,6 +1,8 @@
 using TorchSharp;
 using System.CommandLine;
 using NanoVlm.Generation;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 

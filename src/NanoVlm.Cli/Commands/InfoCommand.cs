@@ -1,7 +1,9 @@
 using System.CommandLine;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using Spectre.Console;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 
@@ -24,7 +26,7 @@ public static class InfoCommand
             if (parse.GetValue(checkpoint) is { } name)
             {
                 if (parse.GetValue(config) is not null) throw new NanoVlmException("give a checkpoint or --config, not both");
-                var folder = Pretrained.ResolveModelFolder(name, new ConsoleDownloadProgress());
+                var folder = PretrainedSources.ResolveModelFolder(name, new ConsoleDownloadProgress());
                 var cfg = Checkpoint.Verify(folder);
                 Print(cfg, folder);
                 Console.WriteLine("weights: ok");

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using NanoVlm.Hub;
-using NanoVlm.IO;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Cli.Commands;
 

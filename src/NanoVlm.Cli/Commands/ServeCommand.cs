@@ -2,6 +2,8 @@ using TorchSharp;
 using System.CommandLine;
 using NanoVlm.Server;
 using NanoVlm.Serving;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using NanoVlm.Data;
 using NanoVlm.Models;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 

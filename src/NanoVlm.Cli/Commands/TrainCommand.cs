@@ -2,6 +2,7 @@ using System.CommandLine;
 using NanoVlm.Cli.Training;
 using NanoVlm.Data;
 using NanoVlm.Training;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using ScottPlot;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Training;
 

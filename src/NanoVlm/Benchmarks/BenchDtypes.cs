@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

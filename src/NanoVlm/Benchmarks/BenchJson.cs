@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

@@ -1,10 +1,11 @@
 using System.Text.Json;
 using NanoVlm.Generation;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

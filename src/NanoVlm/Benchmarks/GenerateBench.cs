@@ -1,9 +1,9 @@
 using NanoVlm.Generation;
-using NanoVlm.Kernels;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 
@@ -16,8 +16,8 @@ public sealed record GenerateBenchOptions
     public int NewTokens { get; init; } = 20;
     public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
     public IReadOnlyList<bool> KvCache { get; init; } = [true, false];
-    /// <summary>Small-batch linears through the streaming kernel (true) and/or libtorch (false); CPU only, CUDA always uses libtorch.</summary>
-    public IReadOnlyList<bool> StreamingMatVec { get; init; } = [true];
+    /// <summary>The decode paths to measure (on CUDA the kernels never apply: Auto there is the modules).</summary>
+    public IReadOnlyList<DecodePath> DecodePaths { get; init; } = [DecodePath.Kernels];
     /// <summary>Timed runs per measurement, after one warm-up; the median is reported.</summary>
     public int Repeats { get; init; } = 2;
     /// <summary>Size of the tensor read to measure memory bandwidth (well beyond the caches).</summary>
@@ -27,7 +27,7 @@ public sealed record GenerateBenchOptions
 
 public sealed record GenerateBenchRow(string Preset, int BatchSize, int PromptLen, int NewTokens, string Dtype, bool KvCache,
     double PrefillS, double TimeToFirstTokenS, double DecodeTokensPerS, double ReadBandwidthGbs, double BandwidthBoundTokensPerS, int Threads, string Device,
-    string MatVec);
+    string DecodePath);
 
 /// <summary>
 /// Greedy generation on random weights (nanoVLM's benchmark-inference): prefill = vision tower, projector and decoder
@@ -58,40 +58,34 @@ public static class GenerateBench
             {
                 using var prompt = SyntheticBatch.Create(model, batch, cfg.MpImageTokenLength + o.PromptLen);
                 foreach (var kv in o.KvCache)
-                foreach (var streaming in o.Device.type == DeviceType.CPU ? o.StreamingMatVec.Distinct() : [false])
+                foreach (var path in o.Device.type == DeviceType.CPU ? o.DecodePaths.Distinct() : [DecodePath.Modules])
                 {
-                    MatVecLinear.Enabled = streaming;
-                    try
-                    {
-                        var before = Bandwidth();
-                        var (prefill, firstToken, decode) = Measure(model, prompt, o, kv);
-                        var bandwidth = Math.Max(before, Bandwidth());
-                        yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
-                            prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads(),
-                            Devices.Name(o.Device), streaming ? "streaming" : "libtorch");
-                    }
-                    finally
-                    {
-                        MatVecLinear.Enabled = true;
-                    }
+                    var before = Bandwidth();
+                    var (prefill, firstToken, decode) = Measure(model, prompt, o, kv, path);
+                    var bandwidth = Math.Max(before, Bandwidth());
+                    yield return new GenerateBenchRow(o.Preset, batch, o.PromptLen, o.NewTokens, BenchDtypes.Name(dtype), kv,
+                        prefill, firstToken, decode, bandwidth, batch * bandwidth * 1e9 / weightBytes, get_num_threads(),
+                        Devices.Name(o.Device), path.ToString().ToLowerInvariant());
                 }
             }
         }
     }
 
-    static (double Prefill, double FirstToken, double DecodeTokensPerS) Measure(VisionLanguageModel model, SyntheticBatch prompt, GenerateBenchOptions o, bool kv)
+    static (double Prefill, double FirstToken, double DecodeTokensPerS) Measure(VisionLanguageModel model, SyntheticBatch prompt, GenerateBenchOptions o,
+        bool kv, DecodePath path)
     {
-        var options = new GenerationOptions { Greedy = true, StopAtEos = false, UseKvCache = kv };
+        var options = new GenerationOptions { Greedy = true, StopAtEos = false, UseKvCache = kv, DecodePath = path };
+        var runner = new DecodeRunner(model, path);
         void Generate(int tokens) =>
             model.Generate(prompt.InputIds, prompt.Images, prompt.AttentionMask, options with { MaxNewTokens = tokens }).Dispose();
-        var prefill = Timing.Median(o.Device, o.Repeats, () => Prefill(model, prompt, kv ? o.NewTokens : null));
+        var prefill = Timing.Median(o.Device, o.Repeats, () => Prefill(model, runner, prompt, kv ? o.NewTokens : null));
         var firstToken = Timing.Median(o.Device, o.Repeats, () => Generate(1));
         var full = Timing.Median(o.Device, o.Repeats, () => Generate(o.NewTokens));
         return (prefill, firstToken, prompt.InputIds.shape[0] * (o.NewTokens - 1) / Math.Max(full - firstToken, 1e-9));
     }
 
     /// <summary>The prompt's forward pass as generate runs it, filling a KV cache with room for the new tokens when given.</summary>
-    static void Prefill(VisionLanguageModel model, SyntheticBatch prompt, int? newTokens)
+    static void Prefill(VisionLanguageModel model, DecodeRunner runner, SyntheticBatch prompt, int? newTokens)
     {
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
@@ -99,6 +93,6 @@ public static class GenerateBench
         using var cache = newTokens is { } n
             ? new KvCache(model.Config, embeddings.shape[0], (int)embeddings.shape[1] + n, embeddings.dtype, embeddings.device)
             : null;
-        model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
+        runner.NextLogits(embeddings, mask, cache);
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

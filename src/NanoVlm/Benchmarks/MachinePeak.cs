@@ -1,5 +1,6 @@
-using NanoVlm.Kernels;
 using static TorchSharp.torch;
+using NanoVlm.Generation.Kernels;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

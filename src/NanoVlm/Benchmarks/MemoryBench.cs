@@ -2,6 +2,7 @@ using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

@@ -1,5 +1,6 @@
 using NanoVlm.Models;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Benchmarks;
 

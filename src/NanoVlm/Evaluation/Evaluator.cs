@@ -3,6 +3,7 @@ using NanoVlm.Generation;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Evaluation;
 

@@ -1,7 +1,7 @@
-using NanoVlm.Kernels;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Generation;
 
@@ -10,8 +10,10 @@ namespace NanoVlm.Generation;
 /// right-aligned with the running rows' (each row keeps its own positions, so it computes what it would alone); rows leave when they
 /// finish or when the caller drops them. Each row samples with its own options and seed. Not thread-safe: one thread drives it.
 /// </summary>
-public sealed class BatchDecoder(VisionLanguageModel model) : IDisposable
+public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = DecodePath.Auto) : IDisposable
 {
+    readonly DecodeRunner runner = new(model, path);
+
     sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng)
     {
         public int Produced { get; set; }
@@ -43,7 +45,7 @@ public sealed class BatchDecoder(VisionLanguageModel model) : IDisposable
         using var scope = NewDisposeScope();
         var (embeddings, mask) = model.Embed(inputIds, images, attentionMask);
         using var prefill = new KvCache(model.Config, 1, (int)embeddings.shape[1], embeddings.dtype, embeddings.device);
-        var logits = model.Head(model.Decoder.forward(embeddings, mask, prefill)[.., -1]);
+        var logits = runner.NextLogits(embeddings, mask, prefill);
 
         var joined = options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
         var parts = new List<(KvCache, long[])>();
@@ -103,9 +105,8 @@ public sealed class BatchDecoder(VisionLanguageModel model) : IDisposable
         using var scope = NewDisposeScope();
         var cache = _cache!;
         var mask = arange(cache.Length + 1, device: model.Device).unsqueeze(0).ge(cache.RowStarts!.unsqueeze(1));
-        using var decoding = MatVecLinear.Decoding(_pending!.shape[0], model.Dtype, model.Device);
-        var hidden = model.Decoder.forward(model.Decoder.token_embedding.forward(_pending!), mask, cache);
-        _logits = model.Head(hidden[.., -1]).DetachFromDisposeScope();
+        using var decoding = runner.Stepping(_pending!.shape[0]);
+        _logits = runner.NextLogits(model.Decoder.token_embedding.forward(_pending!), mask, cache).DetachFromDisposeScope();
         _pending!.Dispose();
         _pending = null;
     }

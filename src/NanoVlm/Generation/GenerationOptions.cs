@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Generation;
 
 /// <summary>Decoding settings; the defaults are nanoVLM's.</summary>
@@ -13,6 +14,8 @@ public sealed record GenerationOptions
     public bool UseKvCache { get; init; } = true;
     /// <summary>Stop once every row has produced eos; the result is padded with eos, so it is the same as running every step.</summary>
     public bool StopAtEos { get; init; } = true;
+    /// <summary>How decode steps are computed (the numbers are the same on every path the model allows).</summary>
+    public DecodePath DecodePath { get; init; } = DecodePath.Auto;
 
     public void Validate()
     {

@@ -1,7 +1,7 @@
-using NanoVlm.Kernels;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Generation;
 
@@ -37,11 +37,12 @@ public static class TextGeneration
         using var cache = options.UseKvCache
             ? new KvCache(model.Config, batch, (int)embeddings.shape[1] + options.MaxNewTokens, embeddings.dtype, embeddings.device)
             : null;
-        var logits = model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
+        var runner = new DecodeRunner(model, options.DecodePath);
+        var logits = runner.NextLogits(embeddings, mask, cache);
 
         var generated = new List<Tensor>();
         var finished = zeros(batch, ScalarType.Bool, model.Device);
-        using var decoding = cache is null ? default : MatVecLinear.Decoding(batch, embeddings.dtype, embeddings.device);
+        using var decoding = cache is null ? default : runner.Stepping(batch);
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
             var next = NextToken(logits, options, rng);                  // [B, 1]
@@ -59,12 +60,12 @@ public static class TextGeneration
             var nextEmbedding = model.Decoder.token_embedding.forward(next);
             if (cache is not null)
             {
-                logits = model.Head(model.Decoder.forward(nextEmbedding, mask, cache)[.., -1]);
+                logits = runner.NextLogits(nextEmbedding, mask, cache);
             }
             else
             {
                 embeddings = cat([embeddings, nextEmbedding], 1);
-                logits = model.Head(model.Decoder.forward(embeddings, mask)[.., -1]);
+                logits = runner.NextLogits(embeddings, mask);
             }
         }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Hub;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Hub;
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Hub;
 

@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Hub;
 
 /// <summary>The README.md that <c>push_to_hub</c> puts next to a checkpoint: nanoVLM's Hub metadata and how to use the model.</summary>

@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Models;
 
 /// <summary>The longest token sequence a model takes: its decoder's positions (<c>lm_max_position_embeddings</c>).</summary>

@@ -1,4 +1,3 @@
-using NanoVlm.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -190,7 +189,6 @@ public sealed class LanguageModel : Module
     public Tensor forward(Tensor x, Tensor? attentionMask, KvCache? cache = null, Tensor? sequenceIds = null)
     {
         if (cache is not null && sequenceIds is not null) throw new ArgumentException("packed sequences are not decoded with a KV cache", nameof(sequenceIds));
-        if (cache is not null && x.size(1) == 1 && DecodeStep.Run(this, x, attentionMask, cache) is { } decoded) return decoded;
         using var scope = NewDisposeScope();
         var (b, t) = (x.shape[0], x.shape[1]);
         var start = cache?.Length ?? 0;

@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Models;
 
 /// <summary>Named model configurations for <c>--preset</c> (training, benchmarks).</summary>

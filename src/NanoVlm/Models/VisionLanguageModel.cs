@@ -1,9 +1,9 @@
-using NanoVlm.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Models;
 
@@ -113,7 +113,7 @@ public sealed class VisionLanguageModel : Module
     Tensor EncodeImages(Tensor images, ScalarType dtype) => MP.forward(vision_encoder.forward(images.to(dtype, Device)));
 
     /// <summary>Hidden states -> logits through the (usually tied) head.</summary>
-    public Tensor Head(Tensor hidden) => MatVecLinear.Forward(decoder.head, hidden);
+    public Tensor Head(Tensor hidden) => decoder.head.forward(hidden);
 
     /// <summary>The state-dict name under which a tied tensor is also reachable, and the one nanoVLM stores.</summary>
     public const string TiedHead = "decoder.head.weight", TiedEmbedding = "decoder.token_embedding.weight";

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Models;
 
@@ -244,6 +245,16 @@ public sealed partial record VlmConfig
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^r(\d{1,4})c(\d{1,4})$")]
     private static partial System.Text.RegularExpressions.Regex TileKey();
+
+    /// <summary>
+    /// The model fits in memory: its fp32 weights (4 bytes a parameter), or to train it the weights, gradients and AdamW's two
+    /// moments (16); activations come on top.
+    /// </summary>
+    public void EnsureFitsInMemory(string source, bool training = false, long? available = null)
+    {
+        var parameters = EstimatedParameters();
+        MemoryBudget.EnsureFits(parameters * (training ? 16 : 4), $"{source}: {(training ? "training " : "")}the model ({parameters:0.###e0} parameters)", available);
+    }
 
     /// <summary>The parameter count of the model this config builds, computed without building it (in double: no overflow).</summary>
     public double EstimatedParameters() => EstimatedParameterCounts().Total;

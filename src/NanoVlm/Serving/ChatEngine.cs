@@ -1,5 +1,7 @@
 using System.Threading.Channels;
 using NanoVlm.Generation;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Serving;
 

@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Serving;
 
 /// <summary>How many answers decode together, and how many requests may wait for a place.</summary>

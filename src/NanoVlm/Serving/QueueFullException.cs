@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Serving;
 
 /// <summary>The engine's queue is full: the request was not taken and may be retried later.</summary>

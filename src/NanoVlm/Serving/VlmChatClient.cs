@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using NanoVlm.Data;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Serving;
 

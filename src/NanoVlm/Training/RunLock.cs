@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Training;
 
 /// <summary>

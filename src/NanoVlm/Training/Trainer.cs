@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json;
 using NanoVlm.Data;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Training;
 

@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Training;
 
 /// <summary>The recipe (spec §8). Defaults follow nanoVLM's train config.</summary>

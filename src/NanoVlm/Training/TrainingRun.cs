@@ -2,10 +2,12 @@ using System.Text.Json;
 using NanoVlm.Data;
 using NanoVlm.Evaluation;
 using NanoVlm.Hub;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Training;
 
@@ -103,7 +105,7 @@ public sealed class TrainingRun : IDisposable
         if (new[] { args.Preset, args.ConfigFile, args.Model }.Count(x => x is not null) > 1)
             throw new NanoVlmException("give one of --preset, --config and --model");
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
-        var modelFolder = args.Model is { } model ? Pretrained.ResolveModelFolder(model, progress) : null;
+        var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
         var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
         var runLock = held ?? RunLock.Acquire(runDir);
@@ -184,15 +186,15 @@ public sealed class TrainingRun : IDisposable
         IProgress<DownloadProgress>? progress, Action<string>? log)
     {
         var source = args.Tokenizer ?? (modelFolder is not null && new CheckpointLayout(modelFolder).HasTokenizer ? modelFolder : cfg.LmTokenizer);
-        return Pretrained.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
+        return PretrainedSources.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
     }
 
     static VisionLanguageModel BuildModel(TrainArgs args, string? modelFolder, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
     {
-        MemoryBudget.EnsureModelFits(cfg, args.Model ?? args.ConfigFile ?? $"--preset {args.Preset ?? "tiny"}", training: true);
+        cfg.EnsureFitsInMemory(args.Model ?? args.ConfigFile ?? $"--preset {args.Preset ?? "tiny"}", training: true);
         if (modelFolder is not null) return Checkpoint.Load(modelFolder);
         manual_seed(args.Options.Seed);
-        if (cfg.VlmLoadBackboneWeights) return Pretrained.FromBackbones(cfg, progress);
+        if (cfg.VlmLoadBackboneWeights) return PretrainedSources.FromBackbones(cfg, progress);
         // From scratch: the vocabulary is the tokenizer's (extra tokens included).
         var extra = tokenizer.ExtraTokenIds.Count;
         return new VisionLanguageModel(cfg with

@@ -1,7 +1,9 @@
 using System.Text.Json;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Training;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using NanoVlm.Benchmarks;
 using NanoVlm.Cli.Commands;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Benchmarks;
 

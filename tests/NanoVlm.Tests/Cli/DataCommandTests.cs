@@ -1,4 +1,5 @@
 using NanoVlm.Data;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Cli;
 

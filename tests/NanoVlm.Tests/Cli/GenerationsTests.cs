@@ -1,7 +1,8 @@
 using NanoVlm.Data;
 using NanoVlm.Generation;
-using NanoVlm.IO;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Tests.Cli;
 

@@ -1,7 +1,7 @@
-using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Hub;
 using NanoVlm.Tests.Hub;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Cli;
 

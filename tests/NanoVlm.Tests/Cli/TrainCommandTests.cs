@@ -1,8 +1,8 @@
 using System.Text.Json;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Cli;
 

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using NanoVlm.Data;
 using SkiaSharp;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Data;
 

@@ -2,6 +2,7 @@ using NanoVlm.Data;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Data;
 

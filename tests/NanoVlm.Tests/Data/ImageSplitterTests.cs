@@ -1,8 +1,10 @@
 using System.Text.Json;
 using NanoVlm.Data;
-using NanoVlm.IO;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Data;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NanoVlm.Data;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Data;
 

@@ -1,5 +1,7 @@
 using NanoVlm.Hub;
-using NanoVlm.IO;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Hub;
 
@@ -185,20 +187,20 @@ public sealed class HubDownloadTests : IDisposable
         var local = Directory.CreateDirectory(Path.Combine(_f.CacheDir, "local")).FullName;
         File.WriteAllText(Path.Combine(local, "config.json"), "{}");
         File.WriteAllText(Path.Combine(local, "model.safetensors"), "x");
-        Assert.Equal(local, Pretrained.ResolveModelFolder(local, client));
-        var folder = Pretrained.ResolveModelFolder("org/tiny", client);
+        Assert.Equal(local, PretrainedSources.ResolveModelFolder(local, client));
+        var folder = PretrainedSources.ResolveModelFolder("org/tiny", client);
         Assert.Equal(repo.Snapshots[repo.Head]["model.safetensors"], File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
         Assert.True(File.Exists(Path.Combine(folder, "config.json")));
 
-        var sharded = Pretrained.ResolveModelFolder("sharded", client);
+        var sharded = PretrainedSources.ResolveModelFolder("sharded", client);
         Assert.Equal(["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"],
             Directory.GetFiles(sharded).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"],
             new CheckpointLayout(sharded).WeightFiles().Select(Path.GetFileName));
 
-        var e = Assert.Throws<NanoVlmException>(() => Pretrained.ResolveModelFolder("no/such/folder", client));
+        var e = Assert.Throws<NanoVlmException>(() => PretrainedSources.ResolveModelFolder("no/such/folder", client));
         Assert.Contains("'no/such/folder' is neither an existing folder nor a Hub repo id", e.Message);
-        var missing = Assert.Throws<HubException>(() => Pretrained.ResolveModelFolder("runs/best", client));
+        var missing = Assert.Throws<HubException>(() => PretrainedSources.ResolveModelFolder("runs/best", client));
         Assert.Contains("model repo 'runs/best' not found", missing.Message);
     }
 

@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using NanoVlm.Hub;
-using NanoVlm.IO;
+using NanoVlm.Checkpoints;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Hub;
 
@@ -48,7 +50,7 @@ public sealed class HubUploadTests : IDisposable
         var lfs = lines[3]["value"]!;
         Assert.Equal(("model.safetensors", "sha256", oid, (long)weights.Length), ((string?)lfs["path"], (string?)lfs["algo"], (string?)lfs["oid"], (long?)lfs["size"]));
 
-        var folder = Pretrained.ResolveModelFolder("me/pushed", client);
+        var folder = PretrainedSources.ResolveModelFolder("me/pushed", client);
         Assert.Equal(weights, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
         Assert.False(File.Exists(Path.Combine(folder, "optimizer.bin")));
     }

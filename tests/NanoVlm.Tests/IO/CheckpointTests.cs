@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.IO;
 

@@ -1,8 +1,8 @@
-using NanoVlm.Kernels;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 using static NanoVlm.Tests.Kernels.StreamingMatVecTests;
+using NanoVlm.Generation.Kernels;
 
 namespace NanoVlm.Tests.Kernels;
 
@@ -71,11 +71,11 @@ public class DecodeStepTests
         using var inference = inference_mode();
         var x = randn(1, 1, decoder.Hidden);
         using var bf16Cache = new KvCache(decoder.Model.Config, 1, 4, bfloat16, CPU);
-        Assert.Null(DecodeStep.Run(decoder.Model.Decoder, x, null, bf16Cache));
+        Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), x, null, bf16Cache));
         using var widerCache = new KvCache(decoder.Model.Config, 2, 4, float32, CPU);
-        Assert.Null(DecodeStep.Run(decoder.Model.Decoder, x, null, widerCache));
+        Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), x, null, widerCache));
         using var fits = new KvCache(decoder.Model.Config, 1, 4, float32, CPU);
-        Assert.NotNull(DecodeStep.Run(decoder.Model.Decoder, x, null, fits));
+        Assert.NotNull(DecodeStep.Run(DecoderWeights.From(decoder.Model), x, null, fits));
     }
 
     sealed record TestDecoder(VisionLanguageModel Model, int Hidden);
@@ -109,23 +109,14 @@ public class DecodeStepTests
         }
     }
 
-    /// <summary>One decode step through the modules (kernels off) on one cache and through the fused step on the other.</summary>
+    /// <summary>One decode step through the modules on one cache and through the fused step on the other.</summary>
     static (Tensor Expected, Tensor Actual) Step(TestDecoder decoder, Tensor x, Tensor? mask, KvCache reference, KvCache fused)
     {
         using var inference = inference_mode();
-        MatVecLinear.Enabled = false;
-        try
-        {
-            var expected = decoder.Model.Decoder.forward(x, mask, reference);
-            MatVecLinear.Enabled = true;
-            var actual = DecodeStep.Run(decoder.Model.Decoder, x, mask, fused);
-            Assert.NotNull(actual);
-            Assert.Equal(reference.Length, fused.Length);
-            return (expected, actual);
-        }
-        finally
-        {
-            MatVecLinear.Enabled = true;
-        }
+        var expected = decoder.Model.Decoder.forward(x, mask, reference);
+        var actual = DecodeStep.Run(DecoderWeights.From(decoder.Model), x, mask, fused);
+        Assert.NotNull(actual);
+        Assert.Equal(reference.Length, fused.Length);
+        return (expected, actual);
     }
 }

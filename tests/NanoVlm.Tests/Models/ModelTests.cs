@@ -1,6 +1,7 @@
 using NanoVlm.Generation;
 using NanoVlm.Models;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Models;
 

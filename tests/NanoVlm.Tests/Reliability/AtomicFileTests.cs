@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Tests.Reliability;
 
 /// <summary>Atomic writes (every file nanovlm writes: eval --json, configs, checkpoints, plots) never replace a FIFO, a device or a symlink.</summary>

@@ -1,4 +1,5 @@
 using NanoVlm.Models;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Reliability;
 

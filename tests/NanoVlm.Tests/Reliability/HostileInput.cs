@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 namespace NanoVlm.Tests.Reliability;
 
 /// <summary>Checks for hostile inputs: the parser must refuse with a one-line <see cref="NanoVlmException"/> naming the input.</summary>

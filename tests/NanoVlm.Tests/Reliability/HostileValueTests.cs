@@ -1,10 +1,11 @@
 using NanoVlm.Data;
 using NanoVlm.Evaluation;
 using NanoVlm.Generation;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Reliability;
 
@@ -126,9 +127,9 @@ public sealed class HostileValueTests : IDisposable
     public void A_model_too_big_for_the_memory_left_is_refused_from_its_config()
     {
         var vocab16M = new VlmConfig { LmVocabSize = 1 << 24, LmBaseVocabSize = (1 << 24) - 1 };
-        HostileInput.Refused(() => MemoryBudget.EnsureModelFits(vocab16M, "config.json", available: 8L << 30), "config.json", "needs about 36.7 GiB");
-        HostileInput.Refused(() => MemoryBudget.EnsureModelFits(TestModels.Tiny, "config.json", training: true, available: 1000), "training the model");
-        MemoryBudget.EnsureModelFits(TestModels.Tiny, "config.json", training: true, available: 1L << 30);
+        HostileInput.Refused(() => vocab16M.EnsureFitsInMemory("config.json", available: 8L << 30), "config.json", "needs about 36.7 GiB");
+        HostileInput.Refused(() => TestModels.Tiny.EnsureFitsInMemory("config.json", training: true, available: 1000), "training the model");
+        TestModels.Tiny.EnsureFitsInMemory("config.json", training: true, available: 1L << 30);
         Assert.InRange(MemoryBudget.Available() ?? 0, 1L << 20, long.MaxValue);
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using NanoVlm.Hub;
 using NanoVlm.Tests.Hub;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Reliability;
 

@@ -1,6 +1,7 @@
 using NanoVlm.Data;
 using SkiaSharp;
 using static NanoVlm.Tests.Data.ImageBytes;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Reliability;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using NanoVlm.IO;
 using Xunit.Abstractions;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Reliability;
 

@@ -1,8 +1,8 @@
-using NanoVlm.IO;
 using NanoVlm.Data;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Reliability;
 

@@ -1,6 +1,7 @@
 using NanoVlm.Data;
 using Parquet.Schema;
 using static NanoVlm.Tests.Data.ParquetFixtures;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Reliability;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using NanoVlm.IO;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Reliability;
 

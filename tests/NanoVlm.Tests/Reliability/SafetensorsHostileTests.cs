@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
-using NanoVlm.IO;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Reliability;
 

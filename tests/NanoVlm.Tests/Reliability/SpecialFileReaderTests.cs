@@ -1,6 +1,7 @@
 using NanoVlm.Data;
-using NanoVlm.IO;
 using NanoVlm.Models;
+using NanoVlm.Checkpoints;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Reliability;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using NanoVlm.IO;
 using NanoVlm.Models;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Tests.Reliability;
 

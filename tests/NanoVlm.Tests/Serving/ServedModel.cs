@@ -4,6 +4,7 @@ using NanoVlm.Server;
 using NanoVlm.Serving;
 using OpenAI;
 using OpenAI.Chat;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Tests.Serving;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.AI;
 using NanoVlm.Generation;
 using NanoVlm.Serving;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Serving;
 

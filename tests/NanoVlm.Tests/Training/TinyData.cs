@@ -1,7 +1,7 @@
 using NanoVlm.Data;
 using NanoVlm.Models;
-using NanoVlm.IO;
 using NanoVlm.Training;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Tests.Training;
 

@@ -1,9 +1,10 @@
 using NanoVlm.Data;
-using NanoVlm.IO;
 using NanoVlm.Models;
 using NanoVlm.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Checkpoints;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Tests.Training;
 

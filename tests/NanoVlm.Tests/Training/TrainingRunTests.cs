@@ -1,6 +1,7 @@
 using NanoVlm.Generation;
 using NanoVlm.Models;
 using NanoVlm.Training;
+using NanoVlm.Pretrained;
 
 namespace NanoVlm.Tests.Training;
 

@@ -1,6 +1,6 @@
 using NanoVlm.Data;
-using NanoVlm.IO;
 using NanoVlm.Models;
+using NanoVlm.Checkpoints;
 
 namespace NanoVlm.Fuzz;
 

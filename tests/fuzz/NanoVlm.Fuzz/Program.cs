@@ -1,6 +1,7 @@
 using NanoVlm;
 using NanoVlm.Fuzz;
 using SharpFuzz;
+using NanoVlm.Runtime;
 
 // One fuzz target per run (argument: safetensors, config or image). A NanoVlmException is the expected refusal of a bad input;
 // any other exception escapes and AFL records the input as a crash.

@@ -1,0 +1,50 @@
+using NanoVlm.Generation.Kernels;
+using NanoVlm.Models;
+using NanoVlm.Runtime;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Generation;
+
+/// <summary>
+/// The next-token logits of a generation through the decode path chosen for it: the modules, or the kernels, which read a
+/// <see cref="DecoderWeights"/> snapshot and serve only models they compute exactly. A step the kernels do not take (more rows, a
+/// full cache) runs the modules, which give the same numbers.
+/// </summary>
+public sealed class DecodeRunner
+{
+    static readonly HashSet<string> Said = [];
+    readonly VisionLanguageModel model;
+    readonly DecoderWeights? weights;
+
+    public DecodeRunner(VisionLanguageModel model, DecodePath path)
+    {
+        this.model = model;
+        if (path == DecodePath.Modules) return;
+        var (reason, deviceOnly) = DecoderWeights.Refusal(model);
+        if (reason is null)
+        {
+            weights = DecoderWeights.From(model);
+            return;
+        }
+        if (path == DecodePath.Kernels) throw new NanoVlmException($"the kernel decode path cannot serve this model: {reason}");
+        lock (Said)
+            if (!deviceOnly && Said.Add(reason)) Console.Error.WriteLine($"decoding through the modules: {reason}");
+    }
+
+    /// <summary>The path the steps take: <see cref="DecodePath.Kernels"/> or <see cref="DecodePath.Modules"/>.</summary>
+    public DecodePath Path => weights is null ? DecodePath.Modules : DecodePath.Kernels;
+
+    /// <summary>Logits [B, V] after the last of <paramref name="embeddings"/> [B, T, H]; appends to <paramref name="cache"/> when given.</summary>
+    public Tensor NextLogits(Tensor embeddings, Tensor? mask, KvCache? cache = null)
+    {
+        if (weights is null) return model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
+        var hidden = cache is not null && embeddings.size(1) == 1 && DecodeStep.Run(weights, embeddings, mask, cache) is { } stepped
+            ? stepped
+            : model.Decoder.forward(embeddings, mask, cache);
+        return MatVecLinear.Forward(weights.Head, hidden[.., -1]);
+    }
+
+    /// <summary>Around a decode loop of <paramref name="rows"/> tokens a step on the kernels: libtorch single-threaded, the kernels get its threads.</summary>
+    public MatVecLinear.DecodingScope Stepping(long rows) =>
+        weights is null ? default : MatVecLinear.Decoding(rows, weights.Dtype, model.Device);
+}

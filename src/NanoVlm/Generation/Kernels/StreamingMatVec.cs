@@ -1,0 +1,197 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NanoVlm.Generation.Kernels;
+
+/// <summary>
+/// y[b, n] = Σ_k x[b, k] · W[n, k] for a handful of rows x: the decoder's linears while decoding. With one or a few tokens
+/// per step a linear is a matrix-vector product whose cost is reading W once, so the rows of W are split between threads and
+/// each thread streams its share straight through, every weight row used for all of x's rows while it is in L1.
+/// W is fp32 or bf16; sums are in fp32. Vector256 is hardware-accelerated on AVX2 and emulated with 128-bit vectors elsewhere.
+/// </summary>
+public static unsafe class StreamingMatVec
+{
+    /// <summary>Weight rows per unit of work: enough to amortise a dispatch, few enough to balance the threads.</summary>
+    const int RowsPerChunk = 16;
+
+    /// <summary>
+    /// Bytes ahead of the reads that are prefetched: a block's matrices are 0.2-3.5 MB, too short for the hardware prefetcher
+    /// to reach full distance on its own (+10-15 % on them in bf16). Prefetching past the end of W is harmless: it never faults.
+    /// </summary>
+    const int Ahead = 4096;
+
+    /// <summary>Elements per step of the bf16 kernel: 8 bf16 pairs, read as 8 uint32.</summary>
+    public const int Bf16Step = 16;
+
+    /// <summary>W [N, K] fp32, x [B, K] fp32 → y [B, N] fp32.</summary>
+    public static void Multiply(float* w, float* x, float* y, int batch, int k, int n, int threads) =>
+        Multiply([new Product((nint)w, (nint)y, n)], x, batch, k, bf16: false, threads);
+
+    /// <summary>W [N, K] bf16 (raw bits), x [B, K] fp32 in <see cref="Deinterleave"/>'s layout → y [B, N] fp32.</summary>
+    public static void Multiply(ushort* w, float* x, float* y, int batch, int k, int n, int threads) =>
+        Multiply([new Product((nint)w, (nint)y, n)], x, batch, k, bf16: true, threads);
+
+    /// <summary>One W [N, K] (fp32, or bf16 as raw bits) and where its y [B, N] fp32 goes.</summary>
+    public readonly record struct Product(nint Weights, nint Output, int Rows);
+
+    /// <summary>
+    /// Several products of the same x in one job (q, k and v; gate and up): their rows are shared out between the threads as if
+    /// the matrices were stacked, so they cost one dispatch and stay balanced where a matrix alone has few rows.
+    /// </summary>
+    public static void Multiply(Product[] products, float* x, int batch, int k, bool bf16, int threads)
+    {
+        var total = products.Sum(p => p.Rows);
+        Split(total, threads, (from, to) =>
+        {
+            var offset = 0;
+            foreach (var p in products)
+            {
+                var (start, end) = (Math.Max(from, offset) - offset, Math.Min(to, offset + p.Rows) - offset);
+                if (start < end && bf16) RowsBf16((ushort*)p.Weights, x, (float*)p.Output, batch, k, p.Rows, start, end);
+                else if (start < end) RowsF32((float*)p.Weights, x, (float*)p.Output, batch, k, p.Rows, start, end);
+                offset += p.Rows;
+            }
+        });
+    }
+
+    /// <summary>Contiguous row ranges, one per thread: each thread streams one region of W, which the prefetcher follows best.</summary>
+    static void Split(int n, int threads, Action<int, int> rows)
+    {
+        var chunks = (n + RowsPerChunk - 1) / RowsPerChunk;
+        var parts = Math.Min(threads, chunks);
+        if (parts <= 1) rows(0, n);
+        else SpinningWorkers.Run(parts, p => rows(chunks * p / parts * RowsPerChunk, Math.Min(n, chunks * (p + 1) / parts * RowsPerChunk)));
+    }
+
+    // One row at a time, so that each thread reads its share of W as a single sequential stream (4 rows interleaved were 4
+    // short streams that the prefetcher kept losing: 26 instead of 36 GB/s on one core). No calls inside the vector loops:
+    // around a call the JIT spills the accumulators to the stack on every step.
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsF32(float* w, float* x, float* y, int batch, int k, int n, int from, int to)
+    {
+        for (var r = from; r < to; r++)
+            for (var b = 0; b < batch; b++)
+                y[(long)b * n + r] = Dot(w + (long)r * k, x + (long)b * k, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsBf16(ushort* w, float* x, float* y, int batch, int k, int n, int from, int to)
+    {
+        for (var r = from; r < to; r++)
+            for (var b = 0; b < batch; b++)
+                y[(long)b * n + r] = Dot(w + (long)r * k, x + (long)b * k, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static float Dot(float* w, float* x, int k)
+    {
+        const int Width = 4 * 8;
+        var (wide, vk) = (k - k % Width, k - k % 8);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var i = 0;
+        for (; i < wide; i += Width)
+        {
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0((byte*)(w + i) + Ahead);
+                Sse.Prefetch0((byte*)(w + i) + Ahead + 64);
+            }
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 8), Vector256.Load(x + i + 8), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 16), Vector256.Load(x + i + 16), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 24), Vector256.Load(x + i + 24), a3);
+        }
+        for (; i < vk; i += 8) a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
+        var s = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < k; i++) s = MathF.FusedMultiplyAdd(w[i], x[i], s);
+        return s;
+    }
+
+    /// <remarks>
+    /// A bf16 pair read as one uint32 holds its even element in the low half and its odd one in the high half, so
+    /// <c>u &lt;&lt; 16</c> and <c>u &amp; 0xFFFF0000</c> are the two as floats, with no shuffle; x comes de-interleaved to match.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static float Dot(ushort* w, float* x, int k)
+    {
+        var (wide, vk) = (k - k % (2 * Bf16Step), k - k % Bf16Step);
+        var high = Vector256.Create(0xFFFF0000u);
+        var u = (uint*)w;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var i = 0;
+        for (; i < wide; i += 2 * Bf16Step)
+        {
+            if (Sse.IsSupported) Sse.Prefetch0((byte*)(u + i / 2) + Ahead);
+            var (p0, p1) = (Vector256.Load(u + i / 2), Vector256.Load(u + i / 2 + 8));
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p0, 16).AsSingle(), Vector256.Load(x + i), a0);
+            a1 = Vector256.FusedMultiplyAdd((p0 & high).AsSingle(), Vector256.Load(x + i + 8), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p1, 16).AsSingle(), Vector256.Load(x + i + 16), a2);
+            a3 = Vector256.FusedMultiplyAdd((p1 & high).AsSingle(), Vector256.Load(x + i + 24), a3);
+        }
+        for (; i < vk; i += Bf16Step)
+        {
+            var p = Vector256.Load(u + i / 2);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(p, 16).AsSingle(), Vector256.Load(x + i), a0);
+            a1 = Vector256.FusedMultiplyAdd((p & high).AsSingle(), Vector256.Load(x + i + 8), a1);
+        }
+        var s = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < k; i++) s = MathF.FusedMultiplyAdd(ToSingle(w[i]), x[i], s);
+        return s;
+    }
+
+    /// <summary>bf16 x [B, K] → fp32 in the bf16 kernel's layout: each whole block of 16 as its 8 even then its 8 odd elements, the tail as is.</summary>
+    public static void WidenDeinterleaved(ushort* x, float* into, int batch, int k) => Deinterleave(i => ToSingle(x[i]), into, batch, k);
+
+    /// <summary>fp32 x [B, K] → the bf16 kernel's layout (see <see cref="WidenDeinterleaved"/>).</summary>
+    public static void Deinterleave(float* x, float* into, int batch, int k) => Deinterleave(i => x[i], into, batch, k);
+
+    static void Deinterleave(Func<long, float> x, float* into, int batch, int k)
+    {
+        var vk = k - k % Bf16Step;
+        for (var b = 0; b < batch; b++)
+        {
+            var from = (long)b * k;
+            var to = into + from;
+            for (var i = 0; i < vk; i += Bf16Step)
+                for (var j = 0; j < Bf16Step / 2; j++)
+                {
+                    to[i + j] = x(from + i + 2 * j);
+                    to[i + Bf16Step / 2 + j] = x(from + i + 2 * j + 1);
+                }
+            for (var i = vk; i < k; i++) to[i] = x(from + i);
+        }
+    }
+
+    /// <summary>fp32 → bf16, rounding to nearest even as libtorch does (NaN stays a quiet NaN).</summary>
+    public static void Narrow(float* y, ushort* into, int count)
+    {
+        var i = 0;
+        for (; i + 16 <= count; i += 16)
+        {
+            var (a, b) = (RoundToBf16(Vector256.Load(y + i)).AsUInt32(), RoundToBf16(Vector256.Load(y + i + 8)).AsUInt32());
+            Vector256.Narrow(Vector256.ShiftRightLogical(a, 16), Vector256.ShiftRightLogical(b, 16)).Store(into + i);
+        }
+        for (; i < count; i++) into[i] = (ushort)(BitConverter.SingleToUInt32Bits(RoundToBf16(y[i])) >> 16);
+    }
+
+    /// <summary>The fp32 nearest to v that is a bf16 (its low 16 bits zero), ties to even; a NaN becomes a quiet NaN.</summary>
+    public static float RoundToBf16(float v)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(v);
+        return BitConverter.UInt32BitsToSingle(float.IsNaN(v) ? (bits | 0x00400000) & 0xFFFF0000 : (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000);
+    }
+
+    /// <inheritdoc cref="RoundToBf16(float)"/>
+    public static Vector256<float> RoundToBf16(Vector256<float> v)
+    {
+        var bits = v.AsUInt32();
+        var high = Vector256.Create(0xFFFF0000u);
+        var rounded = (bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One)) & high;
+        var quietNaN = (bits | Vector256.Create(0x00400000u)) & high;
+        return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsUInt32(), rounded, quietNaN).AsSingle();
+    }
+
+    static float ToSingle(ushort bf16) => BitConverter.UInt32BitsToSingle((uint)bf16 << 16);
+}
