@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using NanoVlm;
+using NanoVlm.Cli;
 using NanoVlm.Cli.Commands;
 using NanoVlm.Runtime;
 
@@ -11,7 +12,7 @@ try
 }
 catch (NanoVlmException e)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine($"error: {ParameterFlags.Message(e)}");
     return 1;
 }
 Devices.ConfigureThreads();
@@ -45,7 +46,7 @@ try
 }
 catch (Exception e) when (e is NanoVlmException or IOException or UnauthorizedAccessException or OperationCanceledException)
 {
-    Console.Error.WriteLine(e is OperationCanceledException ? "interrupted" : $"error: {e.Message}");
+    Console.Error.WriteLine(e is OperationCanceledException ? "interrupted" : $"error: {ParameterFlags.Message(e)}");
     return e is OperationCanceledException ? 130 : 1;
 }
 catch (ExternalException e) when (e.Message.Contains("can't allocate memory", StringComparison.Ordinal))

@@ -51,7 +51,7 @@ public static class DeviceCheck
             model.eval();
             using (no_grad())
             {
-                var (logits, loss) = model.forward(ids, images, mask, targets);
+                var (logits, loss) = model.call(ids, images, mask, targets, null);
                 rows.Add(Row("forward: logits", RelativeError(refLogits, logits), 1e-4, 5e-2));
                 rows.Add(Row("forward: loss", Math.Abs(loss!.item<float>() - refLoss) / Math.Abs(refLoss), 1e-5, 2e-2));
             }
@@ -76,7 +76,7 @@ public static class DeviceCheck
     {
         model.train();
         model.zero_grad();
-        var (_, loss) = model.forward(ids, images, mask, targets);
+        var (_, loss) = model.call(ids, images, mask, targets, null);
         loss!.backward();
         return model.named_parameters().Where(p => p.parameter.grad is not null)
             .ToDictionary(p => p.name, p => p.parameter.grad!.to(float32).cpu());

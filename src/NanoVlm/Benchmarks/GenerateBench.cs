@@ -39,7 +39,7 @@ public static class GenerateBench
 {
     public static IEnumerable<GenerateBenchRow> Run(GenerateBenchOptions o)
     {
-        if (o.NewTokens < 2) throw new NanoVlmException($"--new-tokens must be at least 2 to time decoding, got {o.NewTokens}");
+        if (o.NewTokens < 2) throw NanoVlmException.For(nameof(o.NewTokens), $"must be at least 2 to time decoding, got {o.NewTokens}");
         var cfg = Presets.Get(o.Preset);
         // Measured around every row, the better of before and after: on a shared host the bandwidth moves within minutes,
         // and a bound taken at a slow moment would flatter the rows measured at a fast one.

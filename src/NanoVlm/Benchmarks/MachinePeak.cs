@@ -15,8 +15,8 @@ public static class MachinePeak
     {
         foreach (var n in sizes)
         {
-            if (n > MaxMatmulSize) throw new NanoVlmException($"--peak-sizes: {n} is over the limit of {MaxMatmulSize}");
-            MemoryBudget.EnsureFits(3.0 * n * n * sizeof(float), $"--peak-sizes {n}: three {n}x{n} matrices");
+            if (n > MaxMatmulSize) throw NanoVlmException.For("PeakSizes", $"{n} is over the limit of {MaxMatmulSize}");
+            MemoryBudget.EnsureFits(3.0 * n * n * sizeof(float), $"the peak measurement's three {n}x{n} matrices");
         }
         using var _ = inference_mode();
         var best = 0.0;
@@ -58,7 +58,7 @@ public static class MachinePeak
     /// <summary>Best GB/s reading a float32 tensor of <paramref name="bytes"/> bytes once (libtorch's sum, and on the CPU also the kernel's stream), over <paramref name="repeats"/> runs.</summary>
     public static double ReadBandwidthGbs(long bytes, int repeats, Device device)
     {
-        MemoryBudget.EnsureFits(bytes, $"--bandwidth-mib {bytes >> 20}: the tensor read");
+        MemoryBudget.EnsureFits(bytes, $"the {bytes >> 20} MiB tensor read to measure bandwidth");
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
         var x = ones(bytes / sizeof(float), device: device);

@@ -16,8 +16,8 @@ public sealed record SyntheticBatch(Tensor InputIds, Tensor Images, Tensor Atten
         var cfg = model.Config;
         var imageTokens = cfg.MpImageTokenLength;
         if (seqLen <= imageTokens)
-            throw new NanoVlmException($"--seq-len {seqLen} leaves no text after the image's {imageTokens} tokens");
-        ContextWindow.Check(cfg, seqLen, $"--seq-len {seqLen}: a sample");
+            throw NanoVlmException.For("SeqLen", $"{seqLen} leaves no text after the image's {imageTokens} tokens");
+        ContextWindow.Check(cfg, seqLen, $"a sample of {seqLen} tokens");
         using var scope = NewDisposeScope();
         var gen = new Generator((ulong)seed);
         var text = randint(1, cfg.LmBaseVocabSize, [batch, seqLen - imageTokens + 1], generator: gen);

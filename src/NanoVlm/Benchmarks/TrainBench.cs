@@ -60,7 +60,7 @@ public static class TrainBench
         model.train();
         worker.train();
         using var scope = NewDisposeScope();
-        var (_, loss) = worker.forward(data.InputIds, data.Images, data.AttentionMask, data.Targets);
+        var (_, loss) = worker.call(data.InputIds, data.Images, data.AttentionMask, data.Targets, null);
         loss!.backward();
         compute?.MoveGradients();
         stack([loss.detach(), optimizer.ClipGradNorm(1.0)]).cpu();

@@ -1,7 +1,6 @@
 using NanoVlm.Data;
 using NanoVlm.Generation;
 using NanoVlm.Models;
-using NanoVlm.Training;
 using static TorchSharp.torch;
 using NanoVlm.Runtime;
 
@@ -30,8 +29,8 @@ public static class Evaluator
         Func<string, string, bool> score, int batchSize = 64, int maxNewTokens = 8, Action<int>? progress = null,
         CancellationToken cancel = default)
     {
-        if (batchSize is < 1 or > TrainingOptions.MaxBatchSize)
-            throw new NanoVlmException($"--batch-size must be between 1 and {TrainingOptions.MaxBatchSize}, got {batchSize}");
+        if (batchSize is < 1 or > VqaDataLoader.MaxBatchSize)
+            throw NanoVlmException.For("BatchSize", $"must be between 1 and {VqaDataLoader.MaxBatchSize}, got {batchSize}");
         var wasTraining = model.training;
         model.eval();
         var predictions = new List<Prediction>();

@@ -106,7 +106,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         var cache = _cache!;
         var mask = arange(cache.Length + 1, device: model.Device).unsqueeze(0).ge(cache.RowStarts!.unsqueeze(1));
         using var decoding = runner.Stepping(_pending!.shape[0]);
-        _logits = runner.NextLogits(model.Decoder.token_embedding.forward(_pending!), mask, cache).DetachFromDisposeScope();
+        _logits = runner.NextLogits(model.Decoder.token_embedding.call(_pending!), mask, cache).DetachFromDisposeScope();
         _pending!.Dispose();
         _pending = null;
     }

@@ -37,10 +37,10 @@ public sealed class DecodeRunner
     /// <summary>Logits [B, V] after the last of <paramref name="embeddings"/> [B, T, H]; appends to <paramref name="cache"/> when given.</summary>
     public Tensor NextLogits(Tensor embeddings, Tensor? mask, KvCache? cache = null)
     {
-        if (weights is null) return model.Head(model.Decoder.forward(embeddings, mask, cache)[.., -1]);
+        if (weights is null) return model.Head(model.Decoder.call(embeddings, mask, cache, null)[.., -1]);
         var hidden = cache is not null && embeddings.size(1) == 1 && DecodeStep.Run(weights, embeddings, mask, cache) is { } stepped
             ? stepped
-            : model.Decoder.forward(embeddings, mask, cache);
+            : model.Decoder.call(embeddings, mask, cache, null);
         return MatVecLinear.Forward(weights.Head, hidden[.., -1]);
     }
 

@@ -57,7 +57,7 @@ public static class TextGeneration
             if (options.StopAtEos && (onStep is not null || (step + 1) % EosCheckInterval == 0) && finished.all().item<bool>()) break;
 
             if (mask is not null) mask = cat([mask, ones(batch, 1, mask.dtype, mask.device)], 1);
-            var nextEmbedding = model.Decoder.token_embedding.forward(next);
+            var nextEmbedding = model.Decoder.token_embedding.call(next);
             if (cache is not null)
             {
                 logits = runner.NextLogits(nextEmbedding, mask, cache);

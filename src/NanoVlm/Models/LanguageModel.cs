@@ -69,7 +69,7 @@ public sealed class RotaryEmbedding : Module<Tensor, (Tensor Cos, Tensor Sin)>
 }
 
 /// <summary>Grouped-query attention with RoPE and an optional KV cache.</summary>
-public sealed class LanguageModelGroupedQueryAttention : Module
+public sealed class LanguageModelGroupedQueryAttention : Module<Tensor, Tensor, Tensor, Tensor?, KvCache?, int, Tensor>
 {
     internal readonly Linear q_proj, k_proj, v_proj, out_proj;
     readonly Dropout resid_dropout;
@@ -88,13 +88,13 @@ public sealed class LanguageModelGroupedQueryAttention : Module
     }
 
     /// <param name="mask">Additive mask [B, 1, T, T_kv] (causal and/or padding) or null for none.</param>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
         var (b, t, c) = (x.shape[0], x.shape[1], x.shape[2]);
-        var q = q_proj.forward(x).view(b, t, nHeads, headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
+        var q = q_proj.call(x).view(b, t, nHeads, headDim).transpose(1, 2);
+        var k = k_proj.call(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
+        var v = v_proj.call(x).view(b, t, nKvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
@@ -108,7 +108,7 @@ public sealed class LanguageModelGroupedQueryAttention : Module
             mask = mask.unsqueeze(2).expand(b, 1, groups, t, tKv).reshape(b, 1, groups * t, tKv);
         var y = F.scaled_dot_product_attention(q, k, v, mask, training ? dropoutP : 0.0);
         y = y.reshape(b, nHeads, t, headDim).transpose(1, 2).reshape(b, t, c);
-        return resid_dropout.forward(out_proj.forward(y)).MoveToOuterDisposeScope();
+        return resid_dropout.call(out_proj.call(y)).MoveToOuterDisposeScope();
     }
 }
 
@@ -130,11 +130,11 @@ public sealed class LanguageModelMLP : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return dropout.forward(down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x))).MoveToOuterDisposeScope();
+        return dropout.call(down_proj.call(F.silu(gate_proj.call(x)) * up_proj.call(x))).MoveToOuterDisposeScope();
     }
 }
 
-public sealed class LanguageModelBlock : Module
+public sealed class LanguageModelBlock : Module<Tensor, Tensor, Tensor, Tensor?, KvCache?, int, Tensor>
 {
     internal readonly RMSNorm norm1, norm2;
     internal readonly LanguageModelGroupedQueryAttention attn;
@@ -149,17 +149,17 @@ public sealed class LanguageModelBlock : Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        x = x + attn.forward(norm1.forward(x), cos, sin, mask, cache, layer);
-        x = x + mlp.forward(norm2.forward(x));
+        x = x + attn.call(norm1.call(x), cos, sin, mask, cache, layer);
+        x = x + mlp.call(norm2.call(x));
         return x.MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>The decoder: embeddings [B, T, H] -> final hidden states [B, T, H]. The VLM applies <c>head</c>.</summary>
-public sealed class LanguageModel : Module
+public sealed class LanguageModel : Module<Tensor, Tensor?, KvCache?, Tensor?, Tensor>
 {
     internal readonly Embedding token_embedding;
     internal readonly RotaryEmbedding rotary_embd;
@@ -186,7 +186,7 @@ public sealed class LanguageModel : Module
     /// For packed rows, [B, T]: the sample each token belongs to (1..k, 0 = padding). Tokens then attend causally within their own
     /// sample only and positions restart at 0 for each sample, so every sample computes what it would alone. Not with a cache.
     /// </param>
-    public Tensor forward(Tensor x, Tensor? attentionMask, KvCache? cache = null, Tensor? sequenceIds = null)
+    public override Tensor forward(Tensor x, Tensor? attentionMask, KvCache? cache, Tensor? sequenceIds)
     {
         if (cache is not null && sequenceIds is not null) throw new ArgumentException("packed sequences are not decoded with a KV cache", nameof(sequenceIds));
         using var scope = NewDisposeScope();
@@ -198,14 +198,14 @@ public sealed class LanguageModel : Module
             ? arange(start, start + t, int64, x.device).unsqueeze(0).expand(b, -1)
             : SamplePositions(sequenceIds);
         if (cache?.RowStarts is { } rowStarts) positions = positions - rowStarts.unsqueeze(1);
-        var (cos, sin) = rotary_embd.forward(positions);
+        var (cos, sin) = rotary_embd.call(positions);
         cos = cos.unsqueeze(1).to(x.dtype);
         sin = sin.unsqueeze(1).to(x.dtype);
         var mask = sequenceIds is null ? CausalMask(t, start + t, x.dtype, x.device) : SampleMask(sequenceIds, x.dtype);
         if (attentionMask is not null) mask = PaddingMask(attentionMask, start + t, mask, x.dtype);
-        for (var i = 0; i < blocks.Count; i++) x = blocks[i].forward(x, cos, sin, mask, cache, i);
+        for (var i = 0; i < blocks.Count; i++) x = blocks[i].call(x, cos, sin, mask, cache, i);
         cache?.Advance((int)t);
-        return norm.forward(x).MoveToOuterDisposeScope();
+        return norm.call(x).MoveToOuterDisposeScope();
     }
 
     /// <summary>Additive causal mask [1, 1, T, T_kv] when the queries are the whole key range (prefill), else null (decoding is causal by itself).</summary>

@@ -32,6 +32,6 @@ public sealed class ModalityProjector : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var shuffled = PixelShuffle(x, factor);
-        return proj.forward(shuffled);
+        return proj.call(shuffled);
     }
 }

@@ -67,7 +67,7 @@ public static class Presets
     public static VlmConfig Get(string name)
     {
         if (!All.TryGetValue(name.ToLowerInvariant(), out var preset))
-            throw new NanoVlmException($"--preset: unknown preset '{name}' (known: {string.Join(", ", Names)})");
+            throw NanoVlmException.For("Preset", $"'{name}' is not a preset (known: {string.Join(", ", Names)})");
         var cfg = preset();
         return cfg with { VlmExtraTokens = new Dictionary<string, string>(cfg.VlmExtraTokens) }; // callers may not change the shared one
     }

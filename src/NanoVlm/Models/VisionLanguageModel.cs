@@ -11,7 +11,7 @@ namespace NanoVlm.Models;
 /// nanoVLM: images -> ViT -> modality projector -> embeddings that replace the image placeholder tokens of the
 /// prompt (v0.1: that precede the text) -> Llama-style decoder -> logits. State-dict names: <c>vision_encoder.*</c>, <c>MP.*</c>, <c>decoder.*</c>.
 /// </summary>
-public sealed class VisionLanguageModel : Module
+public sealed class VisionLanguageModel : Module<Tensor, Tensor?, Tensor?, Tensor?, Tensor?, (Tensor Logits, Tensor? Loss)>
 {
     readonly ViT vision_encoder;
     readonly ModalityProjector MP;
@@ -47,29 +47,21 @@ public sealed class VisionLanguageModel : Module
 
     /// <summary>Logits [B, T, V] over the text positions and, when targets are given, the mean cross-entropy over targets != -100.</summary>
     /// <param name="sequenceIds">Packed rows: the sample of each token (1..k, 0 = padding); each sample then attends only to itself.</param>
-    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null,
+    public override (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? targets = null,
         Tensor? sequenceIds = null)
     {
         if (sequenceIds is not null && Config.PrependsImages)
             throw new NanoVlmException("packed rows need image placeholders in the text: a v0.1 model prepends its images");
         using var scope = NewDisposeScope();
         var (embeddings, mask) = Embed(inputIds, images, attentionMask);
-        var hidden = decoder.forward(embeddings, mask, sequenceIds: sequenceIds);
+        var hidden = decoder.call(embeddings, mask, null, sequenceIds);
         // v0.1 prepends the image embeddings: its logits and targets cover the text positions only.
-        var logits = decoder.head.forward(hidden[.., (int)(hidden.shape[1] - inputIds.shape[1])..]);
+        var logits = decoder.head.call(hidden[.., (int)(hidden.shape[1] - inputIds.shape[1])..]);
         Tensor? loss = null;
         if (targets is not null)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.to(Device).reshape(-1), ignore_index: -100)
                 .MoveToOuterDisposeScope();
         return (logits.MoveToOuterDisposeScope(), loss);
-    }
-
-    /// <summary>Images given per sample (any number each, possibly none), flattened in batch order.</summary>
-    public (Tensor Logits, Tensor? Loss) forward(Tensor inputIds, IReadOnlyList<IReadOnlyList<Tensor>> images,
-        Tensor? attentionMask = null, Tensor? targets = null, Tensor? sequenceIds = null)
-    {
-        using var flat = StackImages(images.SelectMany(x => x).ToList());
-        return forward(inputIds, flat, attentionMask, targets, sequenceIds);
     }
 
     /// <summary>Images as one flat list of [3, S, S] or [n, 3, S, S] tensors; null when there are none.</summary>
@@ -86,7 +78,7 @@ public sealed class VisionLanguageModel : Module
         using var scope = NewDisposeScope();
         inputIds = inputIds.to(Device);
         var mask = attentionMask?.to(Device);
-        var tokens = decoder.token_embedding.forward(inputIds);
+        var tokens = decoder.token_embedding.call(inputIds);
         var nImages = images?.shape[0] ?? 0;
         if (Config.PrependsImages)
         {
@@ -110,10 +102,10 @@ public sealed class VisionLanguageModel : Module
     }
 
     /// <summary>Images [N, 3, S, S] -> ViT -> projector: [N, mp_image_token_length, lm_hidden_dim].</summary>
-    Tensor EncodeImages(Tensor images, ScalarType dtype) => MP.forward(vision_encoder.forward(images.to(dtype, Device)));
+    Tensor EncodeImages(Tensor images, ScalarType dtype) => MP.call(vision_encoder.call(images.to(dtype, Device)));
 
     /// <summary>Hidden states -> logits through the (usually tied) head.</summary>
-    public Tensor Head(Tensor hidden) => decoder.head.forward(hidden);
+    public Tensor Head(Tensor hidden) => decoder.head.call(hidden);
 
     /// <summary>The state-dict name under which a tied tensor is also reachable, and the one nanoVLM stores.</summary>
     public const string TiedHead = "decoder.head.weight", TiedEmbedding = "decoder.token_embedding.weight";

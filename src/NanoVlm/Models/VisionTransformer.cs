@@ -25,7 +25,7 @@ public sealed class ViTPatchEmbeddings : Module<Tensor, Tensor>
     public override Tensor forward(Tensor images)
     {
         using var scope = NewDisposeScope();
-        var x = conv.forward(images).flatten(2).transpose(1, 2); // [B, C, g, g] -> [B, g*g, C]
+        var x = conv.call(images).flatten(2).transpose(1, 2); // [B, C, g, g] -> [B, g*g, C]
         return (x + position_embedding).MoveToOuterDisposeScope();
     }
 }
@@ -53,10 +53,10 @@ public sealed class ViTMultiHeadAttention : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var (b, t, c) = (x.shape[0], x.shape[1], x.shape[2]);
         // [B, T, 3C] -> [3, B, heads, T, head_dim]: q, k, v without copies.
-        var qkv = qkv_proj.forward(x).view(b, t, 3, nHeads, c / nHeads).permute(2, 0, 3, 1, 4);
+        var qkv = qkv_proj.call(x).view(b, t, 3, nHeads, c / nHeads).permute(2, 0, 3, 1, 4);
         var y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], p: training ? dropoutP : 0.0);
         y = y.transpose(1, 2).reshape(b, t, c);
-        return resid_dropout.forward(out_proj.forward(y)).MoveToOuterDisposeScope();
+        return resid_dropout.call(out_proj.call(y)).MoveToOuterDisposeScope();
     }
 }
 
@@ -76,7 +76,7 @@ public sealed class ViTMLP : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return dropout.forward(fc2.forward(F.gelu(fc1.forward(x), TorchSharp.Modules.GELU.Approximate.tanh))).MoveToOuterDisposeScope();
+        return dropout.call(fc2.call(F.gelu(fc1.call(x), TorchSharp.Modules.GELU.Approximate.tanh))).MoveToOuterDisposeScope();
     }
 }
 
@@ -99,8 +99,8 @@ public sealed class ViTBlock : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + attn.forward(ln1.forward(x));
-        x = x + mlp.forward(ln2.forward(x));
+        x = x + attn.call(ln1.call(x));
+        x = x + mlp.call(ln2.call(x));
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -125,8 +125,8 @@ public sealed class ViT : Module<Tensor, Tensor>
     public override Tensor forward(Tensor images)
     {
         using var scope = NewDisposeScope();
-        var x = dropout.forward(patch_embedding.forward(images));
-        foreach (var block in blocks) x = block.forward(x);
-        return layer_norm.forward(x).MoveToOuterDisposeScope();
+        var x = dropout.call(patch_embedding.call(images));
+        foreach (var block in blocks) x = block.call(x);
+        return layer_norm.call(x).MoveToOuterDisposeScope();
     }
 }

@@ -11,9 +11,8 @@ public static class Devices
         "cpu" => CPU,
         "auto" => cuda.is_available() ? CUDA : CPU,
         "cuda" when cuda.is_available() => CUDA,
-        "cuda" => throw new NanoVlmException(
-            $"--device cuda: CUDA is not available in the libtorch loaded ({Libtorch.Describe()}); see 'nanovlm info --device'"),
-        var other => throw new NanoVlmException($"--device: unknown device '{other}' (use cpu, cuda or auto)"),
+        "cuda" => throw NanoVlmException.For("Device", $"cuda: CUDA is not available in the libtorch loaded ({Libtorch.Describe()})"),
+        var other => throw NanoVlmException.For("Device", $"'{other}' is not a device (use cpu, cuda or auto)"),
     };
 
     /// <summary>How <c>--device</c> names a device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
@@ -26,7 +25,7 @@ public static class Devices
     /// <summary>Uses <paramref name="threads"/> (default: every core; libtorch's own default can be lower inside containers) for intra-op parallelism.</summary>
     public static void ConfigureThreads(int? threads = null)
     {
-        if (threads is < 1 or > MaxThreads) throw new NanoVlmException($"--threads must be between 1 and {MaxThreads}, got {threads}");
+        if (threads is < 1 or > MaxThreads) throw NanoVlmException.For("Threads", $"must be between 1 and {MaxThreads}, got {threads}");
         set_num_threads(threads ?? Environment.ProcessorCount);
     }
 

@@ -28,7 +28,7 @@ public sealed class RunLock : IDisposable
         {
             var pidFile = Path.Combine(runDir, PidFile);
             var holder = File.Exists(pidFile) ? RegularFile.ReadAllText(pidFile, RegularFile.MaxConfigBytes, "pid file").Trim() : "unknown";
-            throw new NanoVlmException($"{runDir}: another training run (pid {holder}) is using this folder; wait for it to end or choose another --run-name");
+            throw new NanoVlmException($"{runDir}: another training run (pid {holder}) is using this folder; wait for it to end or choose another run name");
         }
         AtomicFile.WriteAllText(Path.Combine(runDir, PidFile), $"{Environment.ProcessId}\n");
         return new RunLock(held);

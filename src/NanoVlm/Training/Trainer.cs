@@ -77,7 +77,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var (_, loss) = worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
+                    var (_, loss) = worker.call(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
                     (loss! / options.GradientAccumulationSteps).backward();
                     using (no_grad()) lossTotal.add_(loss!);
                     tokens += batch.AttentionMask.sum().item<long>();
@@ -200,7 +200,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     using (batch)
                     using (NewDisposeScope())
                     {
-                        sum += worker.forward(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds).Loss!.item<float>();
+                        sum += worker.call(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds).Loss!.item<float>();
                         n++;
                     }
                 if (n > 0) valLoss = sum / n;

@@ -1,3 +1,4 @@
+using NanoVlm.Data;
 using NanoVlm.Runtime;
 namespace NanoVlm.Training;
 
@@ -32,25 +33,25 @@ public sealed record TrainingOptions
     public double WeightDecay { get; init; } = 0.01;
 
     /// <summary>The largest batch accepted (samples per micro-batch).</summary>
-    public const int MaxBatchSize = 1 << 16;
+    public const int MaxBatchSize = VqaDataLoader.MaxBatchSize;
 
     public void Validate()
     {
-        Check(LrMp >= 0 && double.IsFinite(LrMp), $"--lr-mp must be a finite number >= 0, got {LrMp}");
-        Check(LrVision >= 0 && double.IsFinite(LrVision), $"--lr-vision must be a finite number >= 0, got {LrVision}");
-        Check(LrLanguage >= 0 && double.IsFinite(LrLanguage), $"--lr-language must be a finite number >= 0, got {LrLanguage}");
-        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"--weight-decay must be a finite number >= 0, got {WeightDecay}");
-        Check(BatchSize is > 0 and <= MaxBatchSize, $"--batch-size must be between 1 and {MaxBatchSize}, got {BatchSize}");
-        Check(GradientAccumulationSteps > 0, $"--grad-accum must be > 0, got {GradientAccumulationSteps}");
-        Check(MaxGradNorm > 0 && double.IsFinite(MaxGradNorm), $"--max-grad-norm must be a finite number > 0, got {MaxGradNorm}");
-        Check(Epochs > 0, $"--epochs must be > 0, got {Epochs}");
-        Check(MaxSteps is null or > 0, $"--max-steps must be > 0, got {MaxSteps}");
-        Check(EvalInterval > 0, $"--eval-interval must be > 0, got {EvalInterval}");
-        Check(ValRatio is >= 0 and < 1, $"--val-ratio must be in [0, 1), got {ValRatio}");
+        Check(LrMp >= 0 && double.IsFinite(LrMp), nameof(LrMp), $"must be a finite number >= 0, got {LrMp}");
+        Check(LrVision >= 0 && double.IsFinite(LrVision), nameof(LrVision), $"must be a finite number >= 0, got {LrVision}");
+        Check(LrLanguage >= 0 && double.IsFinite(LrLanguage), nameof(LrLanguage), $"must be a finite number >= 0, got {LrLanguage}");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), $"must be a finite number >= 0, got {WeightDecay}");
+        Check(BatchSize is > 0 and <= MaxBatchSize, nameof(BatchSize), $"must be between 1 and {MaxBatchSize}, got {BatchSize}");
+        Check(GradientAccumulationSteps > 0, nameof(GradientAccumulationSteps), $"must be > 0, got {GradientAccumulationSteps}");
+        Check(MaxGradNorm > 0 && double.IsFinite(MaxGradNorm), nameof(MaxGradNorm), $"must be a finite number > 0, got {MaxGradNorm}");
+        Check(Epochs > 0, nameof(Epochs), $"must be > 0, got {Epochs}");
+        Check(MaxSteps is null or > 0, nameof(MaxSteps), $"must be > 0, got {MaxSteps}");
+        Check(EvalInterval > 0, nameof(EvalInterval), $"must be > 0, got {EvalInterval}");
+        Check(ValRatio is >= 0 and < 1, nameof(ValRatio), $"must be in [0, 1), got {ValRatio}");
         Check(LrMp > 0 || (LrVision > 0 && !FreezeVision) || (LrLanguage > 0 && !FreezeDecoder),
             "nothing to train: every part is frozen or at learning rate 0");
-        Check(MaxBadSteps > 0, $"--max-bad-steps must be > 0, got {MaxBadSteps}");
-        Check(CheckpointInterval >= 0, $"--checkpoint-interval must be >= 0, got {CheckpointInterval}");
+        Check(MaxBadSteps > 0, nameof(MaxBadSteps), $"must be > 0, got {MaxBadSteps}");
+        Check(CheckpointInterval >= 0, nameof(CheckpointInterval), $"must be >= 0, got {CheckpointInterval}");
     }
 
     /// <summary>
@@ -62,15 +63,20 @@ public sealed record TrainingOptions
     {
         Validate();
         var batches = (long)batchesPerEpoch * Epochs;
-        Check(GradientAccumulationSteps <= batches,
-            $"--grad-accum {GradientAccumulationSteps} needs more micro-batches than the {batches:N0} of {Epochs} epoch(s) of {batchesPerEpoch:N0}: no optimizer step could happen");
+        Check(GradientAccumulationSteps <= batches, nameof(GradientAccumulationSteps),
+            $"{GradientAccumulationSteps} needs more micro-batches than the {batches:N0} of {Epochs} epoch(s) of {batchesPerEpoch:N0}: no optimizer step could happen");
         var steps = MaxSteps ?? Math.Max(1, batches / GradientAccumulationSteps);
-        Check(steps <= int.MaxValue, $"--epochs {Epochs} gives {steps:N0} optimizer steps, over the limit of {int.MaxValue:N0}");
+        Check(steps <= int.MaxValue, nameof(Epochs), $"{Epochs} gives {steps:N0} optimizer steps, over the limit of {int.MaxValue:N0}");
         return (int)steps;
     }
 
     static void Check(bool ok, string message)
     {
         if (!ok) throw new NanoVlmException(message);
+    }
+
+    static void Check(bool ok, string parameter, string problem)
+    {
+        if (!ok) throw NanoVlmException.For(parameter, problem);
     }
 }

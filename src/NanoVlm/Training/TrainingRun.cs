@@ -76,7 +76,7 @@ public sealed class TrainingRun : IDisposable
             }
             catch (JsonException e) { throw new NanoVlmException($"{file}: invalid ({e.Message.Split('\n')[0]})"); }
             if (TrainingState.LatestFolder(runDir) is null)
-                throw new NanoVlmException($"{runDir}: no checkpoint to resume from (the run stopped before its first one); start it again without --resume");
+                throw new NanoVlmException($"{runDir}: no checkpoint to resume from (the run stopped before its first one); start it again instead of resuming it");
             return Start(change?.Invoke(args) ?? args, progress, log, cancel, runDir, runLock);
         }
         catch
@@ -101,9 +101,9 @@ public sealed class TrainingRun : IDisposable
         Devices.ConfigureThreads(args.Threads);
         var device = Devices.Parse(args.Device);
         var sources = args.Data.Select(DataSource.Parse).ToList();
-        if (sources.Count == 0) throw new NanoVlmException("--data: at least one data source is needed");
+        if (sources.Count == 0) throw NanoVlmException.For("Data", "needs at least one data source");
         if (new[] { args.Preset, args.ConfigFile, args.Model }.Count(x => x is not null) > 1)
-            throw new NanoVlmException("give one of --preset, --config and --model");
+            throw new NanoVlmException("a model is needed: give one of a preset, a config file and a checkpoint (Preset, ConfigFile, Model)");
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
@@ -164,7 +164,7 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>Pushes a checkpoint of this run (the best one, or the latest) to the Hub repo of <c>--push-to-hub</c>.</summary>
     public string Push(string checkpointFolder, CancellationToken cancel = default) =>
-        _hub.PushToHubAsync(new CheckpointLayout(checkpointFolder).Files(), Args.PushToHub ?? throw new InvalidOperationException("no --push-to-hub repo"),
+        _hub.PushToHubAsync(new CheckpointLayout(checkpointFolder).Files(), Args.PushToHub ?? throw new InvalidOperationException("no PushToHub repo"),
             Args.Private, ct: cancel).GetAwaiter().GetResult();
 
     public void Dispose()
@@ -191,7 +191,7 @@ public sealed class TrainingRun : IDisposable
 
     static VisionLanguageModel BuildModel(TrainArgs args, string? modelFolder, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
     {
-        cfg.EnsureFitsInMemory(args.Model ?? args.ConfigFile ?? $"--preset {args.Preset ?? "tiny"}", training: true);
+        cfg.EnsureFitsInMemory(args.Model ?? args.ConfigFile ?? $"the {args.Preset ?? "tiny"} preset", training: true);
         if (modelFolder is not null) return Checkpoint.Load(modelFolder);
         manual_seed(args.Options.Seed);
         if (cfg.VlmLoadBackboneWeights) return PretrainedSources.FromBackbones(cfg, progress);

@@ -49,7 +49,7 @@ public class DecodeStepTests
         KvCache Prefill(int length)
         {
             var cache = new KvCache(decoder.Model.Config, 1, length, float32, CPU);
-            decoder.Model.Decoder.forward(randn(1, length, decoder.Hidden), null, cache);
+            decoder.Model.Decoder.call(randn(1, length, decoder.Hidden), null, cache, null);
             return cache;
         }
         using var shorter = Prefill(4);
@@ -95,8 +95,8 @@ public class DecodeStepTests
         using var reference = new KvCache(decoder.Model.Config, batch, length + 1, dtype, CPU);
         using var fused = new KvCache(decoder.Model.Config, batch, length + 1, dtype, CPU);
         var prefillMask = mask?.narrow(1, 0, length);
-        decoder.Model.Decoder.forward(prompt, prefillMask, reference);
-        decoder.Model.Decoder.forward(prompt, prefillMask, fused);
+        decoder.Model.Decoder.call(prompt, prefillMask, reference, null);
+        decoder.Model.Decoder.call(prompt, prefillMask, fused, null);
         var (expected, actual) = Step(decoder, randn(batch, 1, decoder.Hidden).to(dtype), mask, reference, fused);
         var (rtol, atol) = dtype == ScalarType.Float32 ? (1e-5, 1e-5) : (0.05, 0.05);
         AssertClose(expected.to(float32), actual.to(float32), rtol, atol, $"hidden states, {dtype}");
@@ -113,7 +113,7 @@ public class DecodeStepTests
     static (Tensor Expected, Tensor Actual) Step(TestDecoder decoder, Tensor x, Tensor? mask, KvCache reference, KvCache fused)
     {
         using var inference = inference_mode();
-        var expected = decoder.Model.Decoder.forward(x, mask, reference);
+        var expected = decoder.Model.Decoder.call(x, mask, reference, null);
         var actual = DecodeStep.Run(DecoderWeights.From(decoder.Model), x, mask, fused);
         Assert.NotNull(actual);
         Assert.Equal(reference.Length, fused.Length);

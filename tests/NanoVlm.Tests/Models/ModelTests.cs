@@ -95,7 +95,7 @@ public class ModelTests
         var (ids, mask, images) = TestModels.Batch(model, [2, 0, 1], [3, 4, 2]);
         var perSample = new List<IReadOnlyList<Tensor>> { new[] { images![0], images[1] }, Array.Empty<Tensor>(), new[] { images[2] } };
         var flat = model.forward(ids, images, mask).Logits;
-        var nested = model.forward(ids, perSample, mask).Logits;
+        var nested = model.forward(ids, VisionLanguageModel.StackImages(perSample.SelectMany(x => x).ToList()), mask).Logits;
         Assert.True(flat.allclose(nested, rtol: 0, atol: 0));
     }
 

@@ -14,9 +14,9 @@ public sealed record PackingOptions
 
     public void Validate()
     {
-        if (MaxSampleLength <= 1) throw new NanoVlmException($"--max-sample-length must be > 1, got {MaxSampleLength}");
-        if (MaxImagesPerPack <= 0) throw new NanoVlmException($"--max-images-per-pack must be > 0, got {MaxImagesPerPack}");
+        if (MaxSampleLength <= 1) throw NanoVlmException.For(nameof(MaxSampleLength), $"must be > 1, got {MaxSampleLength}");
+        if (MaxImagesPerPack <= 0) throw NanoVlmException.For(nameof(MaxImagesPerPack), $"must be > 0, got {MaxImagesPerPack}");
         if (MaxImagesPerSample <= 0 || MaxImagesPerSample > MaxImagesPerPack)
-            throw new NanoVlmException($"--max-images-per-sample must be in 1..{MaxImagesPerPack} (--max-images-per-pack), got {MaxImagesPerSample}");
+            throw NanoVlmException.For(nameof(MaxImagesPerSample), $"must be in 1..{MaxImagesPerPack} (the images a pack holds), got {MaxImagesPerSample}");
     }
 }

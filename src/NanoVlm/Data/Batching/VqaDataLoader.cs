@@ -9,6 +9,9 @@ namespace NanoVlm.Data;
 /// </summary>
 public static class VqaDataLoader
 {
+    /// <summary>The largest batch accepted (samples per micro-batch).</summary>
+    public const int MaxBatchSize = 1 << 16;
+
     public static IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, Func<VqaSample, EncodedSample?> prepare,
         Func<IReadOnlyList<EncodedSample>, VlmBatch> collate, int batchSize, int workers = 0, bool dropLast = false,
         CancellationToken cancel = default)

@@ -24,16 +24,16 @@ public sealed record DataSource(string Kind, string? Location, IReadOnlyList<str
         if (at > 0)
         {
             if (!double.TryParse(text[(at + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out weight) || !(weight > 0))
-                throw new NanoVlmException($"--data '{spec}': weight '{text[(at + 1)..]}' must be a positive number");
+                throw NanoVlmException.For("Data", $"'{spec}': weight '{text[(at + 1)..]}' must be a positive number");
             text = text[..at];
         }
         var colon = text.IndexOf(':');
         var kind = (colon < 0 ? text : text[..colon]).ToLowerInvariant();
         var rest = colon < 0 ? "" : text[(colon + 1)..];
         if (!Kinds.Contains(kind))
-            throw new NanoVlmException($"--data '{spec}': unknown kind '{kind}' (use {string.Join(", ", Kinds)})");
+            throw NanoVlmException.For("Data", $"'{spec}': unknown kind '{kind}' (use {string.Join(", ", Kinds)})");
         if (rest.Length == 0 && kind != "fashion-mnist")
-            throw new NanoVlmException($"--data '{spec}': {kind} needs a location, e.g. {kind}:path");
+            throw NanoVlmException.For("Data", $"'{spec}': {kind} needs a location, e.g. {kind}:path");
         return kind switch
         {
             "cauldron" or "finevision" when !rest.Split(',').All(p => p.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) =>
