@@ -39,7 +39,7 @@ public static class DeviceCheck
         {
             var fp32 = dtype == ScalarType.Float32;
             using var loaded = Load(caseDir, imageToken, eos);
-            using var converted = fp32 ? null : Trainer.CloneAs(loaded, dtype);
+            using var converted = fp32 ? null : ModelCopy.CloneAs(loaded, dtype);
             var model = converted ?? loaded;
             model.to(device);
             DeviceCheckRow Row(string check, double error, double fp32Tolerance, double bf16Tolerance)

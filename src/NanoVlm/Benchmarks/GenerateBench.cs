@@ -50,7 +50,7 @@ public static class GenerateBench
         var decoderParams = master.ParameterCounts().Decoder;
         foreach (var dtype in o.Dtypes)
         {
-            using var converted = dtype == ScalarType.Float32 ? null : Trainer.CloneAs(master, dtype);
+            using var converted = dtype == ScalarType.Float32 ? null : ModelCopy.CloneAs(master, dtype);
             var model = converted ?? master;
             model.eval();
             var weightBytes = (double)decoderParams * BenchDtypes.Bytes(dtype);

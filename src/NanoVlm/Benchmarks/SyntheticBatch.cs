@@ -17,7 +17,14 @@ public sealed record SyntheticBatch(Tensor InputIds, Tensor Images, Tensor Atten
         var imageTokens = cfg.MpImageTokenLength;
         if (seqLen <= imageTokens)
             throw NanoVlmException.For("SeqLen", $"{seqLen} leaves no text after the image's {imageTokens} tokens");
-        ContextWindow.Check(cfg, seqLen, $"a sample of {seqLen} tokens");
+        try
+        {
+            ContextWindow.Check(cfg, seqLen, $"a sample of {seqLen} tokens");
+        }
+        catch (NanoVlmException e)
+        {
+            throw NanoVlmException.For("SeqLen", $"{seqLen}: {e.Message}");
+        }
         using var scope = NewDisposeScope();
         var gen = new Generator((ulong)seed);
         var text = randint(1, cfg.LmBaseVocabSize, [batch, seqLen - imageTokens + 1], generator: gen);

@@ -23,6 +23,24 @@ public static partial class NativeHeap
     /// <summary>Returns freed heap memory to the system.</summary>
     public static void Trim() => Glibc(() => MallocTrim(0));
 
+    /// <summary>
+    /// Collects finalizable tensor handles and hands freed native memory back (a few milliseconds), so that resident memory stays
+    /// flat over long runs instead of following allocator high-water marks.
+    /// </summary>
+    public static void Release()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Trim();
+    }
+
+    /// <summary>Resident memory of the process in MiB, native tensors included.</summary>
+    public static long ResidentMiB()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.WorkingSet64 >> 20;
+    }
+
     static void Glibc(Func<int> call)
     {
         if (!OperatingSystem.IsLinux()) return;

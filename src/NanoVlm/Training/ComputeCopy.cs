@@ -15,7 +15,7 @@ public sealed class ComputeCopy : IDisposable
 
     public ComputeCopy(VisionLanguageModel master, AdamW optimizer, ScalarType dtype)
     {
-        Model = Trainer.CloneAs(master, dtype);
+        Model = ModelCopy.CloneAs(master, dtype);
         var named = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         masters = optimizer.Buffers;
         copies = masters.Select(b => new FlatParameters(b.Names.Select(n => (n, named[n])).ToList())).ToList();

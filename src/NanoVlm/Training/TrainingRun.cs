@@ -103,7 +103,7 @@ public sealed class TrainingRun : IDisposable
         var sources = args.Data.Select(DataSource.Parse).ToList();
         if (sources.Count == 0) throw NanoVlmException.For("Data", "needs at least one data source");
         if (new[] { args.Preset, args.ConfigFile, args.Model }.Count(x => x is not null) > 1)
-            throw new NanoVlmException("a model is needed: give one of a preset, a config file and a checkpoint (Preset, ConfigFile, Model)");
+            throw new NanoVlmException("give only one of a preset, a config file and a checkpoint (Preset, ConfigFile, Model)");
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);

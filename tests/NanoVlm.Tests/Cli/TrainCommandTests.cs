@@ -212,11 +212,11 @@ public sealed class TrainCommandTests : IDisposable
     [Theory]
     [InlineData("error: --batch-size must be between 1 and 65536, got 0", "--batch-size", "0")]
     [InlineData("error: --data 'bogus:x': unknown kind 'bogus'", "--data", "bogus:x")]
-    [InlineData("error: --preset: unknown preset 'huge'", "--preset", "huge")]
-    [InlineData("error: --device: unknown device 'tpu'", "--device", "tpu")]
+    [InlineData("error: --preset 'huge' is not a preset", "--preset", "huge")]
+    [InlineData("error: --device 'tpu' is not a device", "--device", "tpu")]
     [InlineData("not a training run folder", "--resume", "/nonexistent-run")]
     [InlineData("error: nothing to train: every part is frozen or at learning rate 0", "--lr-mp", "0", "--lr-backbones", "0")]
-    [InlineData("error: --max-images-per-sample must be in 1..2 (--max-images-per-pack), got 4", "--max-images-per-pack", "2")]
+    [InlineData("error: --max-images-per-sample must be in 1..2 (the images a pack holds), got 4", "--max-images-per-pack", "2")]
     public void BadArgumentsGiveOneLineErrors(string expected, params string[] args)
     {
         var (code, _, err) = CliProcess.Run(["train", .. args]);

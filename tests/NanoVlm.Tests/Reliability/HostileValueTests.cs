@@ -23,13 +23,13 @@ public sealed class HostileValueTests : IDisposable
 
     public static TheoryData<string, TrainingOptions> HostileRecipes() => new()
     {
-        { "--weight-decay", new TrainingOptions { WeightDecay = double.NaN } },
-        { "--lr-mp", new TrainingOptions { LrMp = double.PositiveInfinity } },
-        { "--lr-vision", new TrainingOptions { LrVision = double.NaN } },
-        { "--lr-language", new TrainingOptions { LrLanguage = double.PositiveInfinity } },
-        { "--max-grad-norm", new TrainingOptions { MaxGradNorm = double.PositiveInfinity } },
-        { "--batch-size", new TrainingOptions { BatchSize = int.MaxValue } },
-        { "--checkpoint-interval", new TrainingOptions { CheckpointInterval = -1 } },
+        { "WeightDecay", new TrainingOptions { WeightDecay = double.NaN } },
+        { "LrMp", new TrainingOptions { LrMp = double.PositiveInfinity } },
+        { "LrVision", new TrainingOptions { LrVision = double.NaN } },
+        { "LrLanguage", new TrainingOptions { LrLanguage = double.PositiveInfinity } },
+        { "MaxGradNorm", new TrainingOptions { MaxGradNorm = double.PositiveInfinity } },
+        { "BatchSize", new TrainingOptions { BatchSize = int.MaxValue } },
+        { "CheckpointInterval", new TrainingOptions { CheckpointInterval = -1 } },
     };
 
     [Theory]
@@ -39,8 +39,8 @@ public sealed class HostileValueTests : IDisposable
     [Fact]
     public void Accumulation_beyond_the_data_and_epochs_that_overflow_are_refused()
     {
-        HostileInput.Refused(() => new TrainingOptions { GradientAccumulationSteps = int.MaxValue }.Steps(16), "--grad-accum", "no optimizer step could happen");
-        HostileInput.Refused(() => new TrainingOptions { Epochs = int.MaxValue, GradientAccumulationSteps = 1 }.Steps(16), "--epochs", "over the limit");
+        HostileInput.Refused(() => new TrainingOptions { GradientAccumulationSteps = int.MaxValue }.Steps(16), "GradientAccumulationSteps", "no optimizer step could happen");
+        HostileInput.Refused(() => new TrainingOptions { Epochs = int.MaxValue, GradientAccumulationSteps = 1 }.Steps(16), "Epochs", "over the limit");
         Assert.Equal(10, new TrainingOptions { Epochs = 5, GradientAccumulationSteps = 4 }.Steps(8));
         Assert.Equal(1, new TrainingOptions { Epochs = 2, GradientAccumulationSteps = 4 }.Steps(2));
     }
@@ -48,17 +48,17 @@ public sealed class HostileValueTests : IDisposable
     [Theory]
     [InlineData(-1)]
     [InlineData(100_000)]
-    public void Thread_counts_out_of_range_are_refused(int threads) => HostileInput.Refused(() => Devices.ConfigureThreads(threads), "--threads");
+    public void Thread_counts_out_of_range_are_refused(int threads) => HostileInput.Refused(() => Devices.ConfigureThreads(threads), "Threads");
 
     [Fact]
     public void A_negative_cutoff_is_refused() =>
-        HostileInput.Refused(() => DatasetView.Split(new JsonlDataset(Cli.TestJsonl.Write(_dir["data"])), cutoff: -5), "--cutoff");
+        HostileInput.Refused(() => DatasetView.Split(new JsonlDataset(Cli.TestJsonl.Write(_dir["data"])), cutoff: -5), "Cutoff");
 
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]
     public void An_evaluation_batch_size_below_one_is_refused(int batchSize) =>
-        HostileInput.Refused(() => Evaluator.Run(null!, null!, [], Scoring.ExactMatch, batchSize), "--batch-size");
+        HostileInput.Refused(() => Evaluator.Run(null!, null!, [], Scoring.ExactMatch, batchSize), "BatchSize");
 
     [Theory]
     [InlineData("[null]")]

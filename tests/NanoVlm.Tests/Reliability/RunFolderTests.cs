@@ -21,7 +21,7 @@ public sealed class RunFolderTests : IDisposable
             {
                 var (code, _, err) = CliProcess.Run(args);
                 Assert.Equal(1, code);
-                Assert.Equal($"error: {run.RunDir}: another training run (pid {first.Id}) is using this folder; wait for it to end or choose another --run-name",
+                Assert.Equal($"error: {run.RunDir}: another training run (pid {first.Id}) is using this folder; wait for it to end or choose another run name",
                     err.Trim());
             }
         }

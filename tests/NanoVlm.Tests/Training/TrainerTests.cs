@@ -146,7 +146,7 @@ public class TrainerTests
     {
         var e = Assert.Throws<NanoVlmException>(() => (Options with { LrMp = 0, LrVision = 0, FreezeDecoder = true }).Validate());
         Assert.Contains("nothing to train", e.Message);
-        Assert.Contains("--lr-vision", Assert.Throws<NanoVlmException>(() => (Options with { LrVision = -1 }).Validate()).Message);
+        Assert.Contains("LrVision", Assert.Throws<NanoVlmException>(() => (Options with { LrVision = -1 }).Validate()).Message);
     }
 
     [Fact]

@@ -1,0 +1,35 @@
+using static TorchSharp.torch;
+
+namespace NanoVlm.Training;
+
+/// <summary>
+/// Where the processes of a data-parallel run meet: after backward, each optimizer step's accumulated gradients are averaged
+/// over them before clipping; scalars for the log are averaged the same way (nanoVLM's <c>dist_mean_scalar</c>). One process
+/// (<see cref="Local"/>) has nothing to combine.
+/// </summary>
+public abstract class GradientSync : IDisposable
+{
+    /// <summary>A run in one process.</summary>
+    public static GradientSync Local { get; } = new LocalSync();
+
+    public abstract int Rank { get; }
+    public abstract int WorldSize { get; }
+    /// <summary>The process that writes checkpoints, metrics and the console (rank 0).</summary>
+    public bool IsMain => Rank == 0;
+
+    /// <summary>Replaces each gradient buffer by its mean over the processes, in place.</summary>
+    public abstract void AverageGradients(IReadOnlyList<Tensor> gradients);
+
+    /// <summary>The mean of <paramref name="value"/> over the processes.</summary>
+    public abstract double Mean(double value);
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+
+    sealed class LocalSync : GradientSync
+    {
+        public override int Rank => 0;
+        public override int WorldSize => 1;
+        public override void AverageGradients(IReadOnlyList<Tensor> gradients) { }
+        public override double Mean(double value) => value;
+    }
+}
