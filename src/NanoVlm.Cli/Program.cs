@@ -29,6 +29,7 @@ foreach (var command in new[]
              DataCommand.Create(),
              DownloadCommand.Create(),
              PushCommand.Create(),
+             MergeCommand.Create(),
              BenchCommand.Create(),
          })
     root.Subcommands.Add(command);

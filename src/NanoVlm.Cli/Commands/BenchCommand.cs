@@ -322,7 +322,7 @@ public static class BenchCommand
                 if (parse.GetValue(model) is { } m)
                 {
                     vlm = PretrainedVlm.Load(m, new ConsoleDownloadProgress());
-                    vlm.Model.to(Devices.Parse(parse.GetValue(deviceOption)!));
+                    vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
                     vlm.Model.eval();
                     server = await VlmServer.StartAsync(vlm, new ServerOptions
                         { Port = 0, ModelId = "bench", Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch) } });

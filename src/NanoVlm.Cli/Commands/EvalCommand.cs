@@ -16,6 +16,7 @@ public static class EvalCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var adapter = AdapterOption.Create();
         var data = new Option<string>("--data")
         {
             Description = "mmstar:<file|folder> or hf:Lin-Chen/MMStar (letter scoring), or fashion-mnist[:folder] | jsonl:<file> | cauldron:<...> | hf:<repo> (exact match)",
@@ -28,7 +29,7 @@ public static class EvalCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("eval", "Evaluate a model: MMStar accuracy with a per-category table, or exact-match VQA accuracy")
         {
-            model, data, batchSize, limit, maxNew, json, device,
+            model, adapter, data, batchSize, limit, maxNew, json, device,
         };
         cmd.SetAction(parse =>
         {
@@ -37,8 +38,8 @@ public static class EvalCommand
             var progress = new ConsoleDownloadProgress();
             using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
             var dataset = source.Open(trainSplit: false, hub, cancel.Token);
-            using var vlm = PretrainedVlm.Load(parse.GetValue(model)!, progress);
-            vlm.Model.to(Devices.Parse(parse.GetValue(device)!));
+            using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), progress);
+            vlm.MoveTo(Devices.Parse(parse.GetValue(device)!));
             var total = Math.Min(dataset.Count, parse.GetValue(limit) ?? int.MaxValue);
             var samples = DatasetView.All(dataset).ReadInOrder(cancel.Token).Take(total);
             var multipleChoice = dataset is MmStarDataset;

@@ -13,6 +13,7 @@ public static class GenerateCommand
     {
         var d = new GenerationOptions();
         var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var adapter = AdapterOption.Create();
         var image = new Option<string[]>("--image") { Description = "image file (repeatable: several images per prompt)", AllowMultipleArgumentsPerToken = true };
         var prompt = new Option<string>("--prompt") { Description = "the question", DefaultValueFactory = _ => "What is this?" };
         var generations = new Option<int>("--generations") { Description = "how many answers to sample", DefaultValueFactory = _ => 5 };
@@ -25,13 +26,13 @@ public static class GenerateCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("generate", "Answer a question about one or more images")
         {
-            model, image, prompt, generations, maxNew, greedy, topK, topP, temperature, seed, device,
+            model, adapter, image, prompt, generations, maxNew, greedy, topK, topP, temperature, seed, device,
         };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(generations) < 1) throw new NanoVlmException("--generations must be >= 1");
-            using var vlm = PretrainedVlm.Load(parse.GetValue(model)!, new ConsoleDownloadProgress());
-            vlm.Model.to(Devices.Parse(parse.GetValue(device)!));
+            using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), new ConsoleDownloadProgress());
+            vlm.MoveTo(Devices.Parse(parse.GetValue(device)!));
             vlm.Model.eval();
             var images = (parse.GetValue(image) ?? []).Select(vlm.Processor.Images.DecodeFile).ToList();
             var options = new GenerationOptions

@@ -14,6 +14,7 @@ public static class ServeCommand
     {
         var d = new ServerOptions();
         var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var adapter = AdapterOption.Create();
         var name = new Option<string?>("--served-name") { Description = "the model's name in the API (default: the --model value)" };
         var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => d.Host };
         var port = new Option<int>("--port") { Description = "port (0: any free port)", DefaultValueFactory = _ => d.Port };
@@ -24,7 +25,7 @@ public static class ServeCommand
         var maxBody = new Option<long>("--max-body-bytes") { Description = "largest request body", DefaultValueFactory = _ => d.MaxBodyBytes };
         var cmd = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions, a chat page at /, /metrics")
         {
-            model, name, host, port, device, maxBatch, maxQueue, maxImages, maxBody,
+            model, adapter, name, host, port, device, maxBatch, maxQueue, maxImages, maxBody,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -35,8 +36,8 @@ public static class ServeCommand
                 MaxImages = parse.GetValue(maxImages), MaxBodyBytes = parse.GetValue(maxBody), Log = Console.WriteLine,
             };
             options.Validate();
-            using var vlm = PretrainedVlm.Load(parse.GetValue(model)!, new ConsoleDownloadProgress());
-            vlm.Model.to(Devices.Parse(parse.GetValue(device)!));
+            using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), new ConsoleDownloadProgress());
+            vlm.MoveTo(Devices.Parse(parse.GetValue(device)!));
             vlm.Model.eval();
             await using var server = await VlmServer.StartAsync(vlm, options);
             Console.WriteLine($"serving {options.ModelId} at {server.Url} (chat page at /, API at /v1, batch {options.Engine.MaxBatch}); Ctrl+C stops");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using NanoVlm.Cli.Training;
 using NanoVlm.Data;
+using NanoVlm.Models;
 using NanoVlm.Training;
 using NanoVlm.Runtime;
 
@@ -60,6 +61,14 @@ public static class TrainCommand
         var freezeDecoder = new Option<bool>("--freeze-decoder") { Description = "do not train the language decoder" };
         var bf16 = new Option<bool>("--bf16") { Description = "bf16 compute with fp32 master weights" };
         var checkpointInterval = new Option<int>("--checkpoint-interval") { Description = "also checkpoint every N optimizer steps (0 = at evaluations)" };
+        var l = new LoraConfig();
+        var loraRank = new Option<int?>("--lora-rank") { Description = "train a LoRA adapter of this rank on the frozen model (saved as a PEFT adapter) instead of the model" };
+        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha: the update is scaled by alpha / rank", DefaultValueFactory = _ => l.Alpha };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "dropout on the adapter's input", DefaultValueFactory = _ => l.Dropout };
+        var loraTargets = new Option<string>("--lora-targets") { Description = "decoder linears to adapt", DefaultValueFactory = _ => string.Join(',', LoraConfig.DecoderLinears) };
+        var loraVision = new Option<bool>("--lora-vision") { Description = "also adapt the vision encoder's linears" };
+        var loraProjector = new Option<bool>("--lora-projector") { Description = "also adapt the modality projector" };
+        var lrLora = new Option<double>("--lr-lora") { Description = "learning rate of the LoRA adapter", DefaultValueFactory = _ => d.LrLora };
         var maxBadSteps = new Option<int>("--max-bad-steps") { Description = "stop after this many non-finite steps", DefaultValueFactory = _ => d.MaxBadSteps };
 
         var cmd = new Command("train", "Train or fine-tune a VLM (nanoVLM's recipe); Ctrl+C saves a resumable checkpoint")
@@ -67,7 +76,7 @@ public static class TrainCommand
             preset, config, model, data, tokenizer, evalData, evalSamples, cutoff, output, runName, resume, device, workers, threads, push,
             isPrivate, lrMp, lrBackbones, lrVision, lrLanguage, packing, maxSampleLength, maxImagesPerPack, maxImagesPerSample, minRelevance,
             minImageCorrespondence, minVisualDependency, minFormatting, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
-            freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps,
+            freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps, loraRank, loraAlpha, loraDropout, loraTargets, loraVision, loraProjector, lrLora,
         };
         cmd.SetAction(parse =>
         {
@@ -90,6 +99,14 @@ public static class TrainCommand
                         : null,
                     MinRatings = new MinRatings(parse.GetValue(minRelevance), parse.GetValue(minImageCorrespondence),
                         parse.GetValue(minVisualDependency), parse.GetValue(minFormatting)),
+                    Lora = parse.GetValue(loraRank) is { } rank
+                        ? new LoraConfig
+                        {
+                            Rank = rank, Alpha = parse.GetValue(loraAlpha), Dropout = parse.GetValue(loraDropout),
+                            TargetModules = LoraConfig.Targets(parse.GetValue(loraTargets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                                parse.GetValue(loraVision), parse.GetValue(loraProjector)),
+                        }
+                        : null,
                     Options = new TrainingOptions
                     {
                         LrMp = parse.GetValue(lrMp), LrVision = parse.GetValue(lrVision) ?? parse.GetValue(lrBackbones),
@@ -98,7 +115,7 @@ public static class TrainCommand
                         Epochs = parse.GetValue(epochs), MaxSteps = parse.GetValue(maxSteps), EvalInterval = parse.GetValue(evalInterval),
                         ValRatio = parse.GetValue(valRatio), Seed = parse.GetValue(seed), WeightDecay = parse.GetValue(weightDecay),
                         FreezeVision = parse.GetValue(freezeVision), FreezeDecoder = parse.GetValue(freezeDecoder), Bf16 = parse.GetValue(bf16),
-                        CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps),
+                        CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps), LrLora = parse.GetValue(lrLora),
                     },
                 }, cancel.Token);
             Console.WriteLine($"model: {outcome.ModelFolder}");

@@ -36,6 +36,20 @@ public static class PretrainedSources
         return folder;
     }
 
+    /// <summary>A LoRA adapter folder (<c>adapter_config.json</c>, <c>adapter_model.safetensors</c>): the path itself, or a repo id's adapter files.</summary>
+    public static string ResolveAdapterFolder(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
+    {
+        if (Directory.Exists(pathOrRepoId))
+            return AdapterFiles.IsAdapterFolder(pathOrRepoId) ? pathOrRepoId
+                : throw new NanoVlmException($"{pathOrRepoId}: not an adapter folder (no {AdapterFiles.ConfigFile})");
+        if (!HubNames.IsRepoId(pathOrRepoId))
+            throw new NanoVlmException($"'{pathOrRepoId}' is neither an existing folder nor a Hub repo id ('name' or 'org/name')");
+        using var hub = NewHub(progress);
+        var folder = hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: [AdapterFiles.ConfigFile, AdapterFiles.WeightsFile]).GetAwaiter().GetResult();
+        if (!AdapterFiles.IsAdapterFolder(folder)) throw new NanoVlmException($"{pathOrRepoId}: the repo has no {AdapterFiles.ConfigFile} (not a LoRA adapter)");
+        return folder;
+    }
+
     /// <summary>A folder holding tokenizer.json: a local folder or file, or a repo id's tokenizer files.</summary>
     public static string ResolveTokenizer(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
     {

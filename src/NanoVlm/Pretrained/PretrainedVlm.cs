@@ -2,6 +2,7 @@ using NanoVlm.Data;
 using NanoVlm.Generation;
 using NanoVlm.Hub;
 using NanoVlm.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 using NanoVlm.Checkpoints;
 using NanoVlm.Runtime;
@@ -44,10 +45,65 @@ public sealed class PretrainedVlm : IDisposable
     public VlmProcessor Processor { get; }
     public VlmConfig Config => Model.Config;
     public CheckpointGeneration Generation => Config.Generation;
+    /// <summary>The LoRA adapter applied to the model (its hooks add the update), if any.</summary>
+    public LoraAdapter? Adapter { get; private set; }
+
+    /// <summary>
+    /// Applies a LoRA adapter (a folder or Hub repo id in PEFT's format) on top of the model: generation then runs the modules, which
+    /// add the adapter's update, in prefill and decoding alike.
+    /// </summary>
+    public void ApplyAdapter(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
+    {
+        var adapter = AdapterFiles.Load(PretrainedSources.ResolveAdapterFolder(pathOrRepoId, progress), Model);
+        adapter.eval();
+        UseAdapter(adapter);
+    }
+
+    /// <summary>Moves the model and its adapter to <paramref name="device"/>.</summary>
+    public void MoveTo(Device device)
+    {
+        Model.to(device);
+        Adapter?.to(device);
+    }
+
+    /// <summary>Attaches <paramref name="adapter"/> (made for this model) and takes ownership of it.</summary>
+    public void UseAdapter(LoraAdapter adapter)
+    {
+        if (Adapter is not null) throw new NanoVlmException("an adapter is already applied; load the model again to apply another");
+        adapter.Attach(Model);
+        Adapter = adapter;
+    }
+
+    /// <summary>Folds the applied adapter into the weights (W += alpha/r B A) and removes it: a plain model with the same outputs.</summary>
+    public void MergeAdapter()
+    {
+        if (Adapter is null) throw new NanoVlmException("no adapter is applied");
+        Adapter.Detach();
+        Adapter.Merge(Model);
+        Adapter.Dispose();
+        Adapter = null;
+    }
 
     /// <summary>A checkpoint folder or Hub repo id (config, weights and tokenizer fetched from one commit into the shared cache).</summary>
     public static PretrainedVlm Load(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
     {
+        // An adapter folder stands for its base model with the adapter applied.
+        if (Directory.Exists(pathOrRepoId) && AdapterFiles.IsAdapterFolder(pathOrRepoId))
+        {
+            var baseModel = AdapterFiles.ReadConfig(pathOrRepoId).BaseModel
+                ?? throw new NanoVlmException($"{pathOrRepoId}: the adapter names no base_model_name_or_path; load the base and apply the adapter to it");
+            var vlm = Load(baseModel, progress);
+            try
+            {
+                vlm.ApplyAdapter(pathOrRepoId, progress);
+                return vlm;
+            }
+            catch
+            {
+                vlm.Dispose();
+                throw;
+            }
+        }
         var folder = PretrainedSources.ResolveModelFolder(pathOrRepoId, progress);
         var model = Checkpoint.Load(folder);
         Tokenizer? tokenizer = null;
@@ -107,6 +163,7 @@ public sealed class PretrainedVlm : IDisposable
 
     public void Dispose()
     {
+        Adapter?.Dispose();
         Model.Dispose();
         Tokenizer.Dispose();
     }

@@ -18,7 +18,7 @@ public static class ModelCopy
         return copy;
     }
 
-    public static void CopyWeights(VisionLanguageModel from, VisionLanguageModel to)
+    public static void CopyWeights(nn.Module from, nn.Module to)
     {
         using var _ = no_grad();
         var source = from.state_dict();

@@ -1,3 +1,4 @@
+using NanoVlm.Models;
 using NanoVlm.Data;
 
 namespace NanoVlm.Training;
@@ -29,4 +30,6 @@ public sealed record TrainArgs
     public PackingOptions? Packing { get; init; }
     /// <summary>Minimum per-turn quality ratings of FineVision-style rows.</summary>
     public MinRatings MinRatings { get; init; } = MinRatings.Default;
+    /// <summary>Train a LoRA adapter on the frozen model instead of the model itself; null: full training.</summary>
+    public LoraConfig? Lora { get; init; }
 }

@@ -27,6 +27,7 @@ public sealed record TrainingResult(int Steps, string? BestFolder, string Latest
 public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string runDir, TrainingData data, GradientSync? sync = null)
 {
     readonly VisionLanguageModel model = vlm.Model;
+    readonly LoraAdapter? adapter = vlm.Adapter;
     readonly GradientSync sync = sync ?? GradientSync.Local;
 
     public event Action<StepReport>? Step;
@@ -44,21 +45,32 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
     {
         options.Validate();
         Directory.CreateDirectory(runDir);
-        var groups = ParameterGroups.Build(model, options);
+        var groups = ParameterGroups.Build(model, options, adapter);
         using var optimizer = new AdamW(groups.Select(g => g.Group).ToList(), weightDecay: options.WeightDecay);
         var progress = new TrainingProgress(0, 0, 0, null, 0);
         string? lastSaved = null;
         if (resume && TrainingState.LatestFolder(runDir) is { } latest)
         {
             lastSaved = latest;
-            using (var saved = Checkpoint.Load(latest)) ModelCopy.CopyWeights(saved, model);
+            if (adapter is null)
+                using (var saved = Checkpoint.Load(latest)) ModelCopy.CopyWeights(saved, model);
+            else
+                using (var saved = AdapterFiles.Load(latest, model)) ModelCopy.CopyWeights(saved, adapter);
             progress = TrainingState.Restore(latest, optimizer);
             Note?.Invoke($"resumed from {latest} at step {progress.Step}");
         }
         var metrics = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"), progress.Step);
-        // bf16: a bf16 copy runs forward/backward; its gradients flow into the fp32 master weights that AdamW updates.
-        using var compute = options.Bf16 ? new ComputeCopy(model, optimizer, ScalarType.BFloat16) : null;
-        var worker = compute?.Model ?? model;
+        // bf16: a bf16 copy runs forward/backward; its gradients flow into the fp32 master weights that AdamW updates. With an
+        // adapter the copy is frozen and the adapter (fp32) is attached to it: its weights are the ones AdamW updates.
+        using var compute = options.Bf16 && adapter is null ? new ComputeCopy(model, optimizer, ScalarType.BFloat16) : null;
+        using var frozenCopy = options.Bf16 && adapter is not null ? ModelCopy.CloneAs(model, ScalarType.BFloat16) : null;
+        if (frozenCopy is not null) adapter!.Attach(frozenCopy);
+        var worker = compute?.Model ?? frozenCopy ?? model;
+        void Save(string folder)
+        {
+            if (adapter is null) vlm.Save(folder);
+            else AdapterFiles.Save(folder, adapter);
+        }
         var (step, epoch, batchInEpoch, best, bad) = progress;
         var stepper = new OptimizerStep(optimizer, groups, compute, options, sync, Note) { BadSteps = bad };
         // The loss stays on the device until the step's one read, together with the gradient norm.
@@ -71,6 +83,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
 
         model.train();
         worker.train();
+        adapter?.train();
         optimizer.ZeroGrad();
         var (micro, tokens, window) = (0, 0L, Stopwatch.StartNew());
         while (step < MaxSteps && !interrupted)
@@ -101,7 +114,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     if (isBest)
                     {
                         best = metric;
-                        CheckpointFolder.Replace(BestFolder, vlm.Save);
+                        CheckpointFolder.Replace(BestFolder, Save);
                     }
                     metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds, rss_mb = NativeHeap.ResidentMiB() });
                     Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
@@ -109,14 +122,15 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 interrupted = cancel.IsCancellationRequested;
                 if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
-                    (lastSaved, savedStep) = (TrainingState.Save(runDir, vlm, optimizer, Progress()), step);
+                    (lastSaved, savedStep) = (TrainingState.Save(runDir, Save, optimizer, Progress()), step);
                 if (step % TrimInterval == 0) NativeHeap.Release();
                 if (last || interrupted) break;
             }
             if (batchInEpoch == 0) throw new NanoVlmException($"epoch {epoch} produced no training batch: every sample was skipped");
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
-        if (step != savedStep || lastSaved is null) lastSaved = TrainingState.Save(runDir, vlm, optimizer, Progress());
+        if (step != savedStep || lastSaved is null) lastSaved = TrainingState.Save(runDir, Save, optimizer, Progress());
+        adapter?.eval();
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
     }
 
@@ -136,6 +150,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
     (double? ValLoss, double? Accuracy) Evaluate(VisionLanguageModel worker)
     {
         worker.eval();
+        adapter?.eval();
         try
         {
             double? valLoss = null;
@@ -157,6 +172,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         finally
         {
             worker.train();
+            adapter?.train();
         }
     }
 }

@@ -31,6 +31,8 @@ public sealed record TrainingOptions
     /// <summary>Steps whose loss or gradient is NaN/Inf are skipped; after this many the run stops.</summary>
     public int MaxBadSteps { get; init; } = 10;
     public double WeightDecay { get; init; } = 0.01;
+    /// <summary>The peak learning rate of a LoRA adapter's weights (PEFT's usual range is 1e-4 to 3e-4).</summary>
+    public double LrLora { get; init; } = 2e-4;
 
     /// <summary>The largest batch accepted (samples per micro-batch).</summary>
     public const int MaxBatchSize = VqaDataLoader.MaxBatchSize;
@@ -40,6 +42,7 @@ public sealed record TrainingOptions
         Check(LrMp >= 0 && double.IsFinite(LrMp), nameof(LrMp), $"must be a finite number >= 0, got {LrMp}");
         Check(LrVision >= 0 && double.IsFinite(LrVision), nameof(LrVision), $"must be a finite number >= 0, got {LrVision}");
         Check(LrLanguage >= 0 && double.IsFinite(LrLanguage), nameof(LrLanguage), $"must be a finite number >= 0, got {LrLanguage}");
+        Check(LrLora > 0 && double.IsFinite(LrLora), nameof(LrLora), $"must be a finite number > 0, got {LrLora}");
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), $"must be a finite number >= 0, got {WeightDecay}");
         Check(BatchSize is > 0 and <= MaxBatchSize, nameof(BatchSize), $"must be between 1 and {MaxBatchSize}, got {BatchSize}");
         Check(GradientAccumulationSteps > 0, nameof(GradientAccumulationSteps), $"must be > 0, got {GradientAccumulationSteps}");

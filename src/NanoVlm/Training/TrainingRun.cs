@@ -119,7 +119,8 @@ public sealed class TrainingRun : IDisposable
 
             var tokenizer = PrepareTokenizer(args, modelFolder, baseConfig, datasets, Path.Combine(runDir, "tokenizer"), progress, log);
             vlm = PretrainedVlm.Create(BuildModel(args, modelFolder, baseConfig, tokenizer, progress), tokenizer);
-            vlm.Model.to(device);
+            vlm.MoveTo(device);
+            if (args.Lora is { } lora) vlm.UseAdapter(NewAdapter(args, lora, vlm, runDir));
             var processor = vlm.Processor;
 
             var splits = datasets.Select(d => DatasetView.Split(d, args.Options.Seed, args.Cutoff, args.Options.ValRatio)).ToList();
@@ -172,6 +173,24 @@ public sealed class TrainingRun : IDisposable
         Vlm.Dispose();
         _hub.Dispose();
         _lock.Dispose();
+    }
+
+    /// <summary>
+    /// A fresh adapter for the run's model. Its base must load again as it is (for resume, generate and merge): the checkpoint or repo
+    /// the run fine-tunes, else the model as built, saved once into the run's <c>base/</c> folder (and read back from there on resume).
+    /// </summary>
+    static LoraAdapter NewAdapter(TrainArgs args, LoraConfig lora, PretrainedVlm vlm, string runDir)
+    {
+        string baseModel;
+        if (args.Model is { } model) baseModel = Directory.Exists(model) ? Path.GetFullPath(model) : model;
+        else
+        {
+            baseModel = Path.GetFullPath(Path.Combine(runDir, "base"));
+            if (File.Exists(Path.Combine(baseModel, CheckpointLayout.ConfigFile)))
+                using (var saved = Checkpoint.Load(baseModel)) ModelCopy.CopyWeights(saved, vlm.Model);
+            else CheckpointFolder.Replace(baseModel, vlm.Save);
+        }
+        return new LoraAdapter(vlm.Model, lora with { BaseModel = baseModel });
     }
 
     static VlmConfig BaseConfig(TrainArgs args, string? modelFolder)

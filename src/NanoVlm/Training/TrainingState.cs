@@ -23,7 +23,7 @@ public static class TrainingState
 
     public static string Folder(string runDir) => Path.Combine(runDir, "checkpoints");
 
-    public static string Save(string runDir, PretrainedVlm vlm, AdamW optimizer, TrainingProgress progress)
+    public static string Save(string runDir, Action<string> saveModel, AdamW optimizer, TrainingProgress progress)
     {
         var root = Folder(runDir);
         var name = $"step-{progress.Step:D7}";
@@ -32,7 +32,7 @@ public static class TrainingState
         if (Directory.Exists(root))
             foreach (var stale in Directory.GetDirectories(root, ".step-*.tmp-*")) Directory.Delete(stale, true); // left by a killed run
         Directory.CreateDirectory(tmp);
-        vlm.Save(tmp);
+        saveModel(tmp);
         using var rng = get_rng_state();
         SafetensorsFile.Save(Path.Combine(tmp, StateFile), optimizer.State().Append(new("rng", rng)),
             new Dictionary<string, string> { ["optimizer_steps"] = optimizer.Steps.ToString() });
