@@ -88,8 +88,9 @@ public static class BenchCommand
         {
             Description = "square matmul sizes for the machine's peak (comma-separated; default 512,1024,2048 on the CPU, 2048,4096,8192 on a GPU)",
         };
+        var loraRanks = ListOption("--lora-ranks", "0", "0 = full training; r > 0 = a LoRA adapter of rank r on the decoder's linears, the model frozen");
         var cmd = new Command("train", "Training step time, samples/s, tokens/s and model FLOP utilisation against the measured matmul peak")
-            { preset, batchSizes, seqLen, steps, dtypes, peakSizes, json };
+            { preset, batchSizes, seqLen, steps, dtypes, peakSizes, loraRanks, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -100,17 +101,19 @@ public static class BenchCommand
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
                 Steps = parse.GetValue(steps), Dtypes = Dtypes(parse.GetValue(dtypes)!),
                 PeakSizes = Ints(parse.GetValue(peakSizes) ?? defaultPeakSizes, "--peak-sizes"), Device = device,
+                LoraRanks = parse.GetValue(loraRanks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(v => int.TryParse(v, out var r) && r >= 0 ? r : throw new NanoVlmException($"--lora-ranks: '{v}' is not a rank (0 for full training)")).ToList(),
             };
             Positive(o.SeqLen, "--seq-len");
             Positive(o.Steps, "--steps");
             Presets.Get(o.Preset);
             var rows = Record(TrainBench.Run(o), parse.GetValue(json), r =>
-                $"{r.Dtype} batch {r.BatchSize}: {r.StepS:F3} s/step, MFU {r.Mfu:P1}");
+                $"{r.Dtype} {r.Training} batch {r.BatchSize}: {r.StepS:F3} s/step{(double.IsNaN(r.Mfu) ? "" : $", MFU {r.Mfu:P1}")}");
             var table = Table($"bench train: {o.Preset}, seq {o.SeqLen}, {Where(device, threads)}",
-                "dtype", "batch", "step s", "samples/s", "tokens/s", "GFLOP/step", "GFLOP/s", "peak GFLOP/s", "MFU");
+                "dtype", "training", "trained params", "checkpoint", "batch", "step s", "samples/s", "tokens/s", "GFLOP/step", "GFLOP/s", "peak GFLOP/s", "MFU");
             foreach (var r in rows)
-                table.AddRow(r.Dtype, $"{r.BatchSize}", $"{r.StepS:F3}", $"{r.SamplesPerS:F2}", $"{r.TokensPerS:F1}", $"{r.ModelGflopPerStep:F1}",
-                    $"{r.ModelGflopPerStep / r.StepS:F1}", $"{r.PeakGflops:F1}", $"{r.Mfu:P1}");
+                table.AddRow(r.Dtype, r.Training, $"{r.TrainableParameters:N0}", Mib(r.CheckpointBytes), $"{r.BatchSize}", $"{r.StepS:F3}", $"{r.SamplesPerS:F2}", $"{r.TokensPerS:F1}", $"{r.ModelGflopPerStep:F1}",
+                    double.IsNaN(r.Mfu) ? "-" : $"{r.ModelGflopPerStep / r.StepS:F1}", $"{r.PeakGflops:F1}", double.IsNaN(r.Mfu) ? "-" : $"{r.Mfu:P1}");
             AnsiConsole.Write(table);
             return 0;
         });
@@ -179,9 +182,10 @@ public static class BenchCommand
         var seqLen = IntOption("--seq-len", 128, "tokens per sample, the image's tokens included");
         var steps = IntOption("--steps", 2, "training steps per batch size");
         var dtype = new Option<string>("--dtype") { Description = "fp32 or bf16 (bf16 compute with fp32 master weights)", DefaultValueFactory = _ => "fp32" };
+        var loraRank = IntOption("--lora-rank", 0, "0 = full training; r > 0 = a LoRA adapter of rank r, the model frozen");
         var cmd = new Command("memory",
                 "Peak memory of training steps per batch size (process RSS, or GPU memory held), each in a fresh process (nanoVLM's measure_vram)")
-            { preset, batchSizes, seqLen, steps, dtype, json };
+            { preset, batchSizes, seqLen, steps, dtype, loraRank, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -190,15 +194,16 @@ public static class BenchCommand
             {
                 Device = device,
                 Preset = parse.GetValue(preset)!, BatchSizes = Ints(parse.GetValue(batchSizes)!, "--batch-sizes"), SeqLen = parse.GetValue(seqLen),
-                Steps = parse.GetValue(steps), Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!),
+                Steps = parse.GetValue(steps), Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!), LoraRank = parse.GetValue(loraRank),
             };
             Positive(o.SeqLen, "--seq-len");
             Positive(o.Steps, "--steps");
+            if (o.LoraRank < 0) throw new NanoVlmException($"--lora-rank must be >= 0, got {o.LoraRank}");
             Presets.Get(o.Preset);
             var rows = Record(MemoryBench.Run(o, batch => MeasureInChild(o, batch, threads)), parse.GetValue(json), r =>
                 r.Oom ? $"batch {r.BatchSize}: out of memory" : $"batch {r.BatchSize}: peak {Mib(r.PeakBytes)}");
             var measured = device.type == TorchSharp.DeviceType.CUDA ? "peak GPU memory held" : "peak RSS";
-            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, {measured} of {o.Steps} training steps, {Where(device, threads)}",
+            var table = Table($"bench memory: {o.Preset}, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, {(o.LoraRank > 0 ? $"LoRA rank {o.LoraRank}" : "full training")}, {measured} of {o.Steps} training steps, {Where(device, threads)}",
                 "batch", "after loading", "peak", "training step adds");
             foreach (var r in rows)
                 table.AddRow($"{r.BatchSize}", r.Oom ? "" : Mib(r.ModelBytes), r.Oom ? "[red]OOM[/]" : Mib(r.PeakBytes),
@@ -244,7 +249,8 @@ public static class BenchCommand
         var seqLen = IntOption("--seq-len", 128, "tokens per sample");
         var steps = IntOption("--steps", 2, "training steps");
         var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "fp32" };
-        var cmd = new Command("memory-one", "one batch size of bench memory, in this process") { preset, batch, seqLen, steps, dtype };
+        var loraRank = IntOption("--lora-rank", 0, "LoRA rank (0: full training)");
+        var cmd = new Command("memory-one", "one batch size of bench memory, in this process") { preset, batch, seqLen, steps, dtype, loraRank };
         cmd.Hidden = true;
         cmd.SetAction(parse =>
         {
@@ -253,7 +259,7 @@ public static class BenchCommand
             {
                 Device = Devices.Parse(parse.GetValue(deviceOption)!),
                 Preset = parse.GetValue(preset)!, SeqLen = parse.GetValue(seqLen), Steps = parse.GetValue(steps),
-                Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!),
+                Dtype = BenchDtypes.Parse(parse.GetValue(dtype)!), LoraRank = parse.GetValue(loraRank),
             };
             Console.WriteLine(BenchJson.Line(MemoryBench.MeasureHere(o, parse.GetValue(batch))));
             return 0;
@@ -266,7 +272,8 @@ public static class BenchCommand
         var (file, prefix) = SelfCommand();
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in prefix.Concat(["bench", "memory-one", "--preset", o.Preset, "--batch-size", $"{batch}", "--seq-len", $"{o.SeqLen}",
-                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype), "--threads", $"{threads}", "--device", Devices.Name(o.Device)]))
+                     "--steps", $"{o.Steps}", "--dtype", BenchDtypes.Name(o.Dtype), "--lora-rank", $"{o.LoraRank}", "--threads", $"{threads}",
+                     "--device", Devices.Name(o.Device)]))
             start.ArgumentList.Add(arg);
         using var child = Process.Start(start) ?? throw new NanoVlmException($"could not start {file}");
         var stderr = child.StandardError.ReadToEndAsync();
@@ -380,5 +387,5 @@ public static class BenchCommand
         return table;
     }
 
-    static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):N0} MiB";
+    static string Mib(long bytes) => bytes < 10L << 20 ? $"{bytes / (1024.0 * 1024.0):N2} MiB" : $"{bytes / (1024.0 * 1024.0):N0} MiB";
 }

@@ -9,7 +9,7 @@ public static class PushCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<string>("checkpoint") { Description = "checkpoint folder (config.json, weights and tokenizer files are uploaded)" };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "checkpoint folder (config.json, weights and tokenizer files are uploaded with a model card), or a LoRA adapter folder (uploaded as it is)" };
         var repo = new Argument<string>("repo-id") { Description = "Hub repo id: name or org/name (created if missing)" };
         var isPrivate = new Option<bool>("--private") { Description = "create the repo private" };
         var message = new Option<string>("--message") { Description = "commit message", DefaultValueFactory = _ => HubClient.DefaultPushMessage };
@@ -20,7 +20,13 @@ public static class PushCommand
         cmd.SetAction(async (parse, ct) =>
         {
             using var client = new HubClient(HubOptions.FromEnvironment());
-            Console.WriteLine(await client.PushToHubAsync(new CheckpointLayout(parse.GetValue(checkpoint)!).Files(), parse.GetValue(repo)!, parse.GetValue(isPrivate), parse.GetValue(message), ct));
+            var folder = parse.GetValue(checkpoint)!;
+            var adapter = AdapterFiles.IsAdapterFolder(folder);
+            IReadOnlyList<string> files = adapter
+                ? [.. new[] { AdapterFiles.ConfigFile, AdapterFiles.WeightsFile }.Select(f => Path.Combine(folder, f))]
+                : new CheckpointLayout(folder).Files();
+            if (adapter) AdapterFiles.ReadConfig(folder);
+            Console.WriteLine(await client.PushToHubAsync(files, parse.GetValue(repo)!, parse.GetValue(isPrivate), parse.GetValue(message), ct, modelCard: !adapter));
             return 0;
         });
         return cmd;

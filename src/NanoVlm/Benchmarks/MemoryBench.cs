@@ -14,6 +14,8 @@ public sealed record MemoryBenchOptions
     public ScalarType Dtype { get; init; } = ScalarType.Float32;
     /// <summary>Training steps per batch size (the first allocates the optimizer state, later ones run with it).</summary>
     public int Steps { get; init; } = 2;
+    /// <summary>0: full training; r > 0: a LoRA adapter of rank r, the model frozen.</summary>
+    public int LoraRank { get; init; }
     public Device Device { get; init; } = CPU;
 }
 
@@ -58,10 +60,9 @@ public static class MemoryBench
         using var model = new VisionLanguageModel(cfg);
         model.to(o.Device);
         var loaded = peak();
-        using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
-        using var compute = o.Dtype == ScalarType.Float32 ? null : new ComputeCopy(model, optimizer, o.Dtype);
+        using var trainer = new BenchTraining(model, o.Dtype, o.LoraRank);
         using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
-        for (var i = 0; i < o.Steps; i++) TrainBench.Step(model, compute, optimizer, data);
+        for (var i = 0; i < o.Steps; i++) trainer.Step(data);
         return new MemoryBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(o.Dtype), loaded, peak(), Oom: false, get_num_threads(),
             Devices.Name(o.Device));
     }

@@ -16,11 +16,14 @@ public sealed record TrainBenchOptions
     public IReadOnlyList<ScalarType> Dtypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
     public IReadOnlyList<int> PeakSizes { get; init; } = [512, 1024, 2048];
     public int PeakRepeats { get; init; } = 3;
+    /// <summary>0: full training; r > 0: a LoRA adapter of rank r on the decoder's linears, the model frozen.</summary>
+    public IReadOnlyList<int> LoraRanks { get; init; } = [0];
     public Device Device { get; init; } = CPU;
 }
 
 public sealed record TrainBenchRow(string Preset, int BatchSize, int SeqLen, string Dtype, double StepS, double SamplesPerS,
-    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu, int Threads, string Device);
+    double TokensPerS, double ModelGflopPerStep, double PeakGflops, double Mfu, int Threads, string Device, string Training,
+    long TrainableParameters, long CheckpointBytes);
 
 /// <summary>
 /// Time of one full training step (forward, backward, gradient clipping, AdamW) on random weights and inputs, as the
@@ -34,38 +37,24 @@ public static class TrainBench
         foreach (var dtype in o.Dtypes)
         {
             var peak = MachinePeak.MatmulGflops(dtype, o.PeakSizes, o.PeakRepeats, o.Device);
-            manual_seed(0);
-            using var model = new VisionLanguageModel(cfg);
-            model.to(o.Device);
-            using var optimizer = new AdamW([new ParamGroup("all", model.UniqueNamedParameters()) { Lr = 1e-4 }]);
-            using var compute = dtype == ScalarType.Float32 ? null : new ComputeCopy(model, optimizer, dtype);
-            foreach (var batch in o.BatchSizes)
+            foreach (var rank in o.LoraRanks)
             {
-                using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
-                var seconds = Timing.Median(o.Device, o.Steps, () => Step(model, compute, optimizer, data));
-                var gflop = ModelFlops.Forward(cfg, batch, o.SeqLen, imagesPerSample: 1).TrainingStep / 1e9;
-                yield return new TrainBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(dtype), seconds, batch / seconds,
-                    batch * o.SeqLen / seconds, gflop, peak, gflop / seconds / peak, get_num_threads(), Devices.Name(o.Device));
+                manual_seed(0);
+                using var model = new VisionLanguageModel(cfg);
+                model.to(o.Device);
+                using var trainer = new BenchTraining(model, dtype, rank);
+                foreach (var batch in o.BatchSizes)
+                {
+                    using var data = SyntheticBatch.Create(model, batch, o.SeqLen);
+                    var seconds = Timing.Median(o.Device, o.Steps, () => trainer.Step(data));
+                    // The model FLOPs of a full training step. A LoRA step skips the weight gradients and the vision tower's backward:
+                    // its utilisation against that count would mean nothing, so it has none (NaN).
+                    var gflop = ModelFlops.Forward(cfg, batch, o.SeqLen, imagesPerSample: 1).TrainingStep / 1e9;
+                    yield return new TrainBenchRow(o.Preset, batch, o.SeqLen, BenchDtypes.Name(dtype), seconds, batch / seconds,
+                        batch * o.SeqLen / seconds, gflop, peak, rank > 0 ? double.NaN : gflop / seconds / peak, get_num_threads(), Devices.Name(o.Device),
+                        trainer.Name, trainer.TrainableParameters, trainer.CheckpointBytes);
+                }
             }
         }
-    }
-
-    /// <summary>
-    /// One optimizer step as the trainer runs it, reading the loss and gradient norm back once; with a
-    /// <paramref name="compute"/> copy its gradients go to the fp32 master weights.
-    /// </summary>
-    internal static void Step(VisionLanguageModel model, ComputeCopy? compute, AdamW optimizer, SyntheticBatch data)
-    {
-        var worker = compute?.Model ?? model;
-        model.train();
-        worker.train();
-        using var scope = NewDisposeScope();
-        var (_, loss) = worker.call(data.InputIds, data.Images, data.AttentionMask, data.Targets, null);
-        loss!.backward();
-        compute?.MoveGradients();
-        stack([loss.detach(), optimizer.ClipGradNorm(1.0)]).cpu();
-        optimizer.Step();
-        compute?.RefreshWeights();
-        optimizer.ZeroGrad();
     }
 }

@@ -68,10 +68,12 @@ public sealed partial class HubClient
     /// <c>push_to_hub</c>: creates the repo if needed, copies <paramref name="files"/> (a checkpoint's files, by their file names) into a
     /// temporary folder with a model card, uploads it as one commit and returns the repo's URL.
     /// </summary>
-    public Task<string> PushToHubAsync(IReadOnlyList<string> files, string repoId, bool isPrivate = false, string? commitMessage = null, CancellationToken ct = default) =>
-        Redacting(() => PushToHubCoreAsync(files, repoId, isPrivate, commitMessage, ct));
+    public Task<string> PushToHubAsync(IReadOnlyList<string> files, string repoId, bool isPrivate = false, string? commitMessage = null,
+        CancellationToken ct = default, bool modelCard = true) =>
+        Redacting(() => PushToHubCoreAsync(files, repoId, isPrivate, commitMessage, modelCard, ct));
 
-    private async Task<string> PushToHubCoreAsync(IReadOnlyList<string> files, string repoId, bool isPrivate, string? commitMessage, CancellationToken ct)
+    private async Task<string> PushToHubCoreAsync(IReadOnlyList<string> files, string repoId, bool isPrivate, string? commitMessage, bool modelCard,
+        CancellationToken ct)
     {
         HubNames.RepoId(repoId);
         await CreateRepoAsync(repoId, isPrivate, RepoType.Model, ct).ConfigureAwait(false);
@@ -80,7 +82,7 @@ public sealed partial class HubClient
         {
             foreach (var file in files)
                 File.Copy(file, Path.Combine(staging.FullName, Path.GetFileName(file)));
-            ModelCard.Write(staging.FullName, repoId);
+            if (modelCard) ModelCard.Write(staging.FullName, repoId);
             await UploadFolderAsync(repoId, staging.FullName, commitMessage ?? DefaultPushMessage, RepoType.Model, "main", ct).ConfigureAwait(false);
         }
         finally
