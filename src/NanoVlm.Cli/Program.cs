@@ -16,7 +16,11 @@ catch (NanoVlmException e)
     return 1;
 }
 Devices.ConfigureThreads();
-var root = new RootCommand("nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)");
+// Named nanovlm whatever the executable is called (NanoVlm.Cli.dll under ./run, the nanovlm tool): usage lines say what to type.
+var root = new Command("nanovlm", "nanovlm: train, run and evaluate small vision-language models (nanoVLM in .NET)")
+{
+    Options = { new System.CommandLine.Help.HelpOption(), new VersionOption() },
+};
 foreach (var command in new[]
          {
              InfoCommand.Create(),

@@ -16,6 +16,11 @@ namespace NanoVlm.Server;
 /// </summary>
 sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, ServerMetrics metrics)
 {
+    static readonly Dictionary<string, string> ApiNames = new()
+    {
+        ["MaxNewTokens"] = "max_tokens", ["Temperature"] = "temperature", ["TopP"] = "top_p", ["TopK"] = "top_k",
+    };
+
     readonly CompletionRequestParser _parser = new(options,
         new ImageProcessor(engine.Vlm.Config.VitImgSize, new ImageLimits(options.MaxBodyBytes, options.MaxImagePixels)));
 
@@ -55,12 +60,15 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
             {
                 ApiException a => (a.Status, a.Type, a.Param, a.Code),
                 QueueFullException => (503, "server_error", null, "server_busy"),
+                NanoVlmException { Parameter: { } p } when ApiNames.GetValueOrDefault(p) is { } name => (400, "invalid_request_error", name, null),
                 NanoVlmException => (400, "invalid_request_error", null, null),
                 _ => (500, "server_error", null, null),
             };
-            (status, problem) = (code, e.Message);
+            // A message about a decoding parameter names it as the API does (MaxNewTokens -> max_tokens).
+            var message = e is NanoVlmException { Parameter: { } parameter } && param is not null ? param + e.Message[parameter.Length..] : e.Message;
+            (status, problem) = (code, message);
             if (code == 503) http.Response.Headers.RetryAfter = "1";
-            var error = OpenAiJson.Error(code, e.Message, type, param, errorCode);
+            var error = OpenAiJson.Error(code, message, type, param, errorCode);
             if (!http.Response.HasStarted) await Send(http, code, error);
             else if (stream) await Event(http, error);
         }

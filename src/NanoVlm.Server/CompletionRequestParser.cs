@@ -22,7 +22,7 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         if (imageCount > options.MaxImages)
             throw ApiException.BadRequest($"{imageCount} images; at most {options.MaxImages} per request", "messages");
 
-        var chat = new List<ChatMessage>();
+        var chat = new List<PromptMessage>();
         var decoded = new List<RgbImage>();
         var i = 0;
         foreach (var message in messages.EnumerateArray()) chat.Add(Message(message, i++, decoded));
@@ -45,10 +45,10 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         var includeUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && (Bool(so, "include_usage") ?? false);
 
         var generation = ChatSampling.Options(maxTokens, temperature, topP, topK, seed);
-        return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root) }, stream, includeUsage);
+        return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null }, stream, includeUsage);
     }
 
-    ChatMessage Message(JsonElement message, int index, List<RgbImage> decoded)
+    PromptMessage Message(JsonElement message, int index, List<RgbImage> decoded)
     {
         var where = $"messages[{index}]";
         if (message.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"{where} must be an object", where);
@@ -60,8 +60,8 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
             _ => throw ApiException.BadRequest($"{where}: unsupported role '{role}' (use system, user or assistant)", $"{where}.role"),
         };
         if (!message.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
-            return role == "assistant" ? new ChatMessage(role, "") : throw ApiException.BadRequest($"{where}: missing field 'content'", $"{where}.content");
-        if (content.ValueKind == JsonValueKind.String) return new ChatMessage(role, content.GetString()!);
+            return role == "assistant" ? new PromptMessage(role, "") : throw ApiException.BadRequest($"{where}: missing field 'content'", $"{where}.content");
+        if (content.ValueKind == JsonValueKind.String) return new PromptMessage(role, content.GetString()!);
         if (content.ValueKind != JsonValueKind.Array)
             throw ApiException.BadRequest($"{where}.content must be a string or an array of parts", $"{where}.content");
         var texts = new List<string>();
@@ -83,7 +83,7 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
                     throw ApiException.BadRequest($"{at}: unsupported part type '{other}' (use text or image_url)", $"{at}.type");
             }
         }
-        return new ChatMessage(role, string.Join("\n", texts));
+        return new PromptMessage(role, string.Join("\n", texts));
     }
 
     RgbImage Image(JsonElement part, string at, int number)

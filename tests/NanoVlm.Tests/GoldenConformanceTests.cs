@@ -214,7 +214,7 @@ public class GoldenConformanceTests
         {
             var image = processor.Images.DecodeFile(Path.Combine(caseDir, gen.GetProperty("image").GetString()!));
             var prompt = gen.GetProperty("prompt").GetString()!;
-            Assert.Equal(gen.GetProperty("text").GetString(), processor.ChatText([new ChatMessage("user", prompt)], [processor.ProcessImage(image)]));
+            Assert.Equal(gen.GetProperty("text").GetString(), processor.ChatText([new PromptMessage("user", prompt)], [processor.ProcessImage(image)]));
             using var inputs = processor.EncodePrompt(prompt, [image]);
             AssertEqual(E($"gen_{g}_input_ids"), inputs.InputIds, $"{caseDir}: gen_{g}_input_ids");
             var options = new GenerationOptions { MaxNewTokens = newTokens, Greedy = true };

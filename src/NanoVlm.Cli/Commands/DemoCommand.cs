@@ -68,8 +68,8 @@ public static class DemoCommand
             });
             ShowExamples(vlm, test, cancel.Token);
             Console.WriteLine($"checkpoint: {outcome.ModelFolder}");
-            Console.WriteLine($"try: ./run nanovlm generate --model {outcome.ModelFolder} --image <28x28 image> --prompt \"What is this?\" --greedy --generations 1");
-            Console.WriteLine($"demo: accuracy {100 * result.Accuracy:F2}% on {result.Total} test images, {clock.Elapsed.TotalSeconds:F0} s");
+            Console.WriteLine($"try: {CommandName.Current} generate --model {outcome.ModelFolder} --image <28x28 image> --prompt \"What is this?\" --greedy --generations 1");
+            Console.WriteLine($"demo: accuracy {100 * result.Accuracy:F2}% on {result.Total} test images (\"What is this?\"), {clock.Elapsed.TotalSeconds:F0} s");
             return 0;
         });
         return cmd;

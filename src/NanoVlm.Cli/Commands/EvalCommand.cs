@@ -65,8 +65,15 @@ public static class EvalCommand
             foreach (var (category, total, accuracy) in result.ByCategory()) table.AddRow(Markup.Escape(category), $"{total}", $"{100 * accuracy:F1}%");
             AnsiConsole.Write(table);
         }
+        if (result.ByQuestion() is { Count: > 0 } kinds)
+        {
+            var table = new Table().Title("[bold]accuracy by question[/]").AddColumn("question").AddColumn("samples", c => c.RightAligned())
+                .AddColumn("accuracy", c => c.RightAligned());
+            foreach (var (question, total, accuracy) in kinds) table.AddRow(Markup.Escape(question), $"{total}", $"{100 * accuracy:F1}%");
+            AnsiConsole.Write(table);
+        }
         if (result.Skipped > 0) AnsiConsole.MarkupLineInterpolated($"[yellow]{result.Skipped} samples skipped[/]");
-        Console.WriteLine($"accuracy: {100 * result.Accuracy:F2}% ({result.Correct}/{result.Total})");
+        Console.WriteLine($"accuracy: {100 * result.Accuracy:F2}% ({result.Correct}/{result.Total}{(result.ByQuestion().Count > 0 ? ", every question" : "")})");
     }
 
     static void WriteJson(string path, string model, string data, EvaluationResult result)
@@ -76,6 +83,7 @@ public static class EvalCommand
             model, data, accuracy = result.Accuracy, correct = result.Correct, total = result.Total, skipped = result.Skipped,
             categories = result.ByCategory().Select(c => new { category = c.Category, total = c.Total, accuracy = c.Accuracy }),
             l2_categories = result.ByCategory(level2: true).Select(c => new { category = c.Category, total = c.Total, accuracy = c.Accuracy }),
+            questions = result.ByQuestion().Select(q => new { question = q.Question, total = q.Total, accuracy = q.Accuracy }),
             predictions = result.Predictions.Select(p => new { source = p.Source, question = p.Question, answer = p.Answer, output = p.Output, correct = p.Correct, category = p.Category }),
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));

@@ -31,15 +31,20 @@ public static class GenerateCommand
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(generations) < 1) throw new NanoVlmException("--generations must be >= 1");
-            using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), new ConsoleDownloadProgress());
-            vlm.MoveTo(Devices.Parse(parse.GetValue(device)!));
-            vlm.Model.eval();
-            var images = (parse.GetValue(image) ?? []).Select(vlm.Processor.Images.DecodeFile).ToList();
+            // Every value is checked before anything is loaded or printed.
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew), Greedy = parse.GetValue(greedy), TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP), Temperature = parse.GetValue(temperature), Seed = parse.GetValue(seed),
             };
+            options.Validate();
+            var target = Devices.Parse(parse.GetValue(device)!);
+            using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), new ConsoleDownloadProgress());
+            vlm.MoveTo(target);
+            vlm.Model.eval();
+            var images = (parse.GetValue(image) ?? []).Select(vlm.Processor.Images.DecodeFile).ToList();
+            using (var prompted = vlm.Processor.EncodePrompt(parse.GetValue(prompt)!, images))
+                vlm.CheckContext(prompted.InputIds.shape[1], options.MaxNewTokens);
             Console.WriteLine($"\nInput:\n  {parse.GetValue(prompt)}\n\nOutputs:");
             for (var g = 0; g < parse.GetValue(generations); g++)
             {

@@ -16,7 +16,7 @@ public static class TrainCommand
         var a = new TrainArgs();
         var p = new PackingOptions();
         var r = MinRatings.Default;
-        var preset = new Option<string?>("--preset") { Description = "model preset: tiny (CPU, from scratch) or 222m (SigLIP + SmolLM2 backbones from the Hub); default tiny" };
+        var preset = new Option<string?>("--preset") { Description = $"model preset: {string.Join(", ", Presets.Names)} (tiny: CPU, from scratch; the others from Hub backbones, see the README); default tiny" };
         var config = new Option<string?>("--config") { Description = "a nanoVLM config.json to build the model from" };
         var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id to fine-tune" };
         var data = new Option<string[]>("--data")

@@ -58,7 +58,10 @@ public static class TrainProgressView
         table.AddRow("time", $"{result.Seconds:F0} s");
         if (last is not null) table.AddRow("last train loss", $"{last.Loss:F4}");
         if (evals.LastOrDefault(e => e.ValLoss is not null) is { } v) table.AddRow("last validation loss", $"{v.ValLoss:F4}");
-        if (evals.Where(e => e.Accuracy is not null).MaxBy(e => e.Accuracy) is { } a) table.AddRow("best accuracy", $"{100 * a.Accuracy:F2}% (step {a.Step})");
+        // The run's best over all its sessions (a resumed run's best may come from before the resume).
+        if (result.BestMetric is { } best)
+            table.AddRow(best >= 0 ? "best accuracy" : "best validation loss",
+                (best >= 0 ? $"{100 * best:F2}%" : $"{-best:F4}") + (result.BestStep is { } at ? $" (step {at})" : ""));
         if (packing is not null) table.AddRow("packing", Markup.Escape(packing.ToString()));
         table.AddRow("best checkpoint", Markup.Escape(result.BestFolder ?? "-"));
         table.AddRow("latest checkpoint", Markup.Escape(result.LatestFolder));

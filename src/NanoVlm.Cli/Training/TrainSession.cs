@@ -21,7 +21,7 @@ public static class TrainSession
         var o = run.Args.Options;
         AnsiConsole.MarkupLineInterpolated($"[bold]run[/] {run.RunDir}");
         Console.WriteLine(
-            $"model {cfg.VitModelType} + {cfg.LmModelType}: {run.Vlm.Model.ParameterCounts().Total:N0} parameters on {run.Vlm.Model.Device.type}; {run.TrainSamples:N0} training samples, {(run.Packing is null ? "" : "about ")}{run.Trainer.MaxSteps:N0} optimizer steps of {o.BatchSize}{(run.Packing is null ? "" : " packed rows")} x {o.GradientAccumulationSteps}");
+            $"model {ModelSource(run.Args, cfg)}: {run.Vlm.Model.ParameterCounts().Total:N0} parameters on {run.Vlm.Model.Device.type}; {run.TrainSamples:N0} training samples, {(run.Packing is null ? "" : "about ")}{run.Trainer.MaxSteps:N0} optimizer steps of {o.BatchSize}{(run.Packing is null ? "" : " packed rows")} x {o.GradientAccumulationSteps}");
         var result = TrainProgressView.Run(run.Trainer, run.RunDir, run.Resuming, run.Packing, cancel);
         foreach (var line in run.SkipReport()) AnsiConsole.MarkupLineInterpolated($"[yellow]{line}[/]");
         var modelFolder = result.BestFolder ?? result.LatestFolder;
@@ -29,6 +29,12 @@ public static class TrainSession
             AnsiConsole.MarkupLineInterpolated($"pushed {modelFolder} to {run.Push(modelFolder, cancel)}");
         return new Outcome(run.RunDir, modelFolder, result);
     }
+
+    /// <summary>Where the model comes from: the checkpoint fine-tuned, the Hub backbones, or the config built from scratch.</summary>
+    static string ModelSource(TrainArgs args, NanoVlm.Models.VlmConfig cfg) =>
+        args.Model is { } model ? $"{model} (fine-tuned{(args.Lora is { } l ? $", LoRA rank {l.Rank}" : "")})"
+        : cfg.VlmLoadBackboneWeights ? $"{cfg.VitModelType} + {cfg.LmModelType}{(args.Lora is { } lora ? $" (LoRA rank {lora.Rank})" : "")}"
+        : $"{args.ConfigFile ?? $"the {args.Preset ?? "tiny"} preset"} from scratch{(args.Lora is { } r ? $" (LoRA rank {r.Rank})" : "")}";
 
     static void Log(string message) => AnsiConsole.MarkupLineInterpolated($"{message}");
 }

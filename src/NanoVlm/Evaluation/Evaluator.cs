@@ -20,6 +20,17 @@ public sealed record EvaluationResult(IReadOnlyList<Prediction> Predictions, lon
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => (g.Key, g.Count(), (double)g.Count(p => p.Correct) / g.Count()))
             .ToList();
+
+    /// <summary>
+    /// Accuracy per question text when the data asks few distinct questions (Fashion-MNIST asks three kinds, whose accuracies differ
+    /// widely); empty otherwise. In order of first appearance.
+    /// </summary>
+    public IReadOnlyList<(string Question, int Total, double Accuracy)> ByQuestion(int maxKinds = 10)
+    {
+        var groups = Predictions.GroupBy(p => p.Question).ToList();
+        if (groups.Count < 2 || groups.Count > maxKinds) return [];
+        return groups.Select(g => (g.Key, g.Count(), (double)g.Count(p => p.Correct) / g.Count())).ToList();
+    }
 }
 
 /// <summary>Batched greedy answering of each sample's first question, scored against its answer.</summary>

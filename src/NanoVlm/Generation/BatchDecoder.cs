@@ -38,7 +38,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         foreach (var o in options)
         {
             o.Validate();
-            if (o.MaxNewTokens < 1) throw new NanoVlmException($"max_new_tokens must be >= 1 to join a batch, got {o.MaxNewTokens}");
+            if (o.MaxNewTokens < 1) throw NanoVlmException.For(nameof(o.MaxNewTokens), $"must be >= 1 to join a batch, got {o.MaxNewTokens}");
         }
         using var inference = inference_mode();
         if (_pending is not null) Feed();

@@ -19,9 +19,10 @@ public sealed record GenerationOptions
 
     public void Validate()
     {
-        if (MaxNewTokens < 0) throw new NanoVlmException($"max_new_tokens must be >= 0, got {MaxNewTokens}");
-        if (!Greedy && !(Temperature > 0 && double.IsFinite(Temperature))) throw new NanoVlmException($"temperature must be a finite number > 0, got {Temperature}");
-        if (!(TopP > 0 && TopP <= 1)) throw new NanoVlmException($"top_p must be in (0, 1], got {TopP}");
-        if (TopK < 0) throw new NanoVlmException($"top_k must be >= 0, got {TopK}");
+        if (MaxNewTokens < 0) throw NanoVlmException.For(nameof(MaxNewTokens), $"must be >= 0, got {MaxNewTokens}");
+        if (!Greedy && !(Temperature > 0 && double.IsFinite(Temperature)))
+            throw NanoVlmException.For(nameof(Temperature), $"must be a finite number > 0, got {Temperature}");
+        if (!(TopP > 0 && TopP <= 1)) throw NanoVlmException.For(nameof(TopP), $"must be in (0, 1], got {TopP}");
+        if (TopK < 0) throw NanoVlmException.For(nameof(TopK), $"must be >= 0, got {TopK}");
     }
 }

@@ -65,8 +65,8 @@ internal sealed class HubHttp : IDisposable
             }
             catch (Exception e) when (IsNetworkFailure(e, ct))
             {
-                if (attempt >= _options.Retry.MaxAttempts || IsTimeout(e, ct))
-                    throw NoNetwork(url, what, e);
+                if (attempt >= _options.Retry.MaxAttempts || IsTimeout(e, ct) || IsNameNotFound(e))
+                    throw NoNetwork(url, what, e, attempt);
             }
             await Task.Delay(_options.Retry.Delay(attempt, retryAfter), ct).ConfigureAwait(false);
         }
@@ -127,7 +127,11 @@ internal sealed class HubHttp : IDisposable
 
     public static bool IsTimeout(Exception e, CancellationToken ct) => e is OperationCanceledException && !ct.IsCancellationRequested;
 
-    public HubException NoNetwork(Uri url, string what, Exception e)
+    /// <summary>The host name does not resolve: waiting will not change that, so it is not retried.</summary>
+    static bool IsNameNotFound(Exception e) =>
+        (e as SocketException ?? e.InnerException as SocketException)?.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData;
+
+    public HubException NoNetwork(Uri url, string what, Exception e, int? attempts = null)
     {
         var reason = e switch
         {
@@ -137,8 +141,10 @@ internal sealed class HubHttp : IDisposable
             _ => Redactor.Shown(e.Message),
         };
         return new HubException(HubErrorKind.NoNetwork,
-            $"cannot reach the Hub at {Redactor.Shown(url.GetLeftPart(UriPartial.Authority))} for {what} ({reason}, {_options.Retry.MaxAttempts} attempts); set HF_HUB_OFFLINE=1 to use only the cache", e);
+            $"cannot reach the Hub at {Redactor.Shown(url.GetLeftPart(UriPartial.Authority))} for {what} ({reason}, {Plural(attempts ?? _options.Retry.MaxAttempts)}); set HF_HUB_OFFLINE=1 to use only the cache", e);
     }
+
+    static string Plural(int attempts) => attempts == 1 ? "1 attempt" : $"{attempts} attempts";
 
     private static bool IsTransient(HttpStatusCode status) =>
         status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout or HttpStatusCode.InternalServerError

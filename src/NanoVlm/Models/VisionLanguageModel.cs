@@ -107,6 +107,28 @@ public sealed class VisionLanguageModel : Module<Tensor, Tensor?, Tensor?, Tenso
     /// <summary>Hidden states -> logits through the (usually tied) head.</summary>
     public Tensor Head(Tensor hidden) => decoder.head.call(hidden);
 
+    /// <summary>
+    /// A copy with a larger vocabulary (<c>lm_vocab_size</c>): every weight copied, the token embedding's (and an untied head's) old
+    /// rows kept and the new rows drawn from N(0, 0.02), as a fresh model draws them.
+    /// </summary>
+    public VisionLanguageModel WithVocabulary(int vocabSize)
+    {
+        if (vocabSize < Config.LmVocabSize)
+            throw NanoVlmException.For("VocabSize", $"{vocabSize} is smaller than the model's lm_vocab_size {Config.LmVocabSize}");
+        var grown = new VisionLanguageModel(Config with { LmVocabSize = vocabSize }) { ImageTokenId = ImageTokenId, EosTokenId = EosTokenId };
+        grown.to(Dtype);
+        grown.to(Device);
+        using var _ = no_grad();
+        var source = state_dict();
+        foreach (var (name, tensor) in grown.state_dict())
+        {
+            var old = source[name];
+            if (old.shape.SequenceEqual(tensor.shape)) tensor.copy_(old);
+            else tensor.narrow(0, 0, old.shape[0]).copy_(old);
+        }
+        return grown;
+    }
+
     /// <summary>The state-dict name under which a tied tensor is also reachable, and the one nanoVLM stores.</summary>
     public const string TiedHead = "decoder.head.weight", TiedEmbedding = "decoder.token_embedding.weight";
 

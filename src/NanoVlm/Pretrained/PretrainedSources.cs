@@ -14,10 +14,24 @@ public static class PretrainedSources
 {
     static HubClient NewHub(IProgress<DownloadProgress>? progress) => new(HubOptions.FromEnvironment(), progress);
 
+    /// <summary>
+    /// A value that can only be a local path (it starts with '.', '/' or '~', or its first part is a local folder, as in
+    /// <c>runs/nope</c>) and is missing is an error at once, not a Hub id to look up.
+    /// </summary>
+    static void RequireLocalIfPath(string value, string what)
+    {
+        if (Directory.Exists(value) || File.Exists(value)) return;
+        var first = value.Split('/')[0];
+        var looksLocal = value.StartsWith('.') || value.StartsWith('/') || value.StartsWith('~')
+                         || (value.Contains('/') && first.Length > 0 && Directory.Exists(first));
+        if (looksLocal) throw new NanoVlmException($"{value}: no such {what} (a local path; a Hub id has the form 'org/name')");
+    }
+
     /// <summary>A checkpoint folder: the path itself when it exists, else the repo id's checkpoint files, all from one commit.</summary>
     public static string ResolveModelFolder(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
     {
         if (Directory.Exists(pathOrRepoId)) return new CheckpointLayout(pathOrRepoId).RequireComplete().Folder;
+        RequireLocalIfPath(pathOrRepoId, "checkpoint folder");
         using var hub = NewHub(progress);
         return ResolveModelFolder(pathOrRepoId, hub);
     }
@@ -26,6 +40,7 @@ public static class PretrainedSources
     public static string ResolveModelFolder(string pathOrRepoId, HubClient hub)
     {
         if (Directory.Exists(pathOrRepoId)) return new CheckpointLayout(pathOrRepoId).RequireComplete().Folder;
+        RequireLocalIfPath(pathOrRepoId, "checkpoint folder");
         if (!HubNames.IsRepoId(pathOrRepoId))
             throw new NanoVlmException($"'{pathOrRepoId}' is neither an existing folder nor a Hub repo id ('name' or 'org/name')");
         var folder = hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: [.. CheckpointLayout.HubPatterns]).GetAwaiter().GetResult();
@@ -42,6 +57,7 @@ public static class PretrainedSources
         if (Directory.Exists(pathOrRepoId))
             return AdapterFiles.IsAdapterFolder(pathOrRepoId) ? pathOrRepoId
                 : throw new NanoVlmException($"{pathOrRepoId}: not an adapter folder (no {AdapterFiles.ConfigFile})");
+        RequireLocalIfPath(pathOrRepoId, "adapter folder");
         if (!HubNames.IsRepoId(pathOrRepoId))
             throw new NanoVlmException($"'{pathOrRepoId}' is neither an existing folder nor a Hub repo id ('name' or 'org/name')");
         using var hub = NewHub(progress);
@@ -54,6 +70,7 @@ public static class PretrainedSources
     public static string ResolveTokenizer(string pathOrRepoId, IProgress<DownloadProgress>? progress = null)
     {
         if (Directory.Exists(pathOrRepoId) || File.Exists(pathOrRepoId)) return pathOrRepoId;
+        RequireLocalIfPath(pathOrRepoId, "tokenizer folder or file");
         using var hub = NewHub(progress);
         return hub.DownloadSnapshotAsync(pathOrRepoId, allowPatterns: [.. CheckpointLayout.TokenizerFiles]).GetAwaiter().GetResult();
     }
@@ -77,12 +94,19 @@ public static class PretrainedSources
     /// the config's extra tokens.
     /// </summary>
     public static Tokenizer PrepareTokenizer(string source, VlmConfig cfg, Func<IEnumerable<VqaSample>> samples, string folder,
-        IProgress<DownloadProgress>? progress = null, Action<string>? log = null)
+        IProgress<DownloadProgress>? progress = null, Action<string>? log = null, string? extending = null)
     {
         var layout = new CheckpointLayout(folder);
         if (!layout.HasTokenizer)
         {
-            if (source == Presets.WordLevelTokenizer)
+            if (source == Presets.WordLevelTokenizer && extending is not null)
+            {
+                var added = WordLevelTokenizerBuilder.Extend(extending, folder, samples(), cfg.Generation);
+                log?.Invoke(added.Count == 0
+                    ? $"the word-level vocabulary of {extending} already holds every word of the data"
+                    : $"extending the word-level vocabulary of {extending} with {added.Count:N0} new words ({string.Join(", ", added.Take(5).Select(w => $"'{w}'"))}{(added.Count > 5 ? ", ..." : "")}): new rows in the embedding and head, the old words keep theirs");
+            }
+            else if (source == Presets.WordLevelTokenizer)
             {
                 log?.Invoke("building a word-level tokenizer from the training texts");
                 WordLevelTokenizerBuilder.Write(folder, samples(), cfg.Generation);

@@ -132,10 +132,10 @@ public sealed class PretrainedVlm : IDisposable
 
     /// <summary>Answers one prompt about images as nanoVLM's generate.py builds it; <paramref name="onText"/> receives the text as it grows.</summary>
     public string Generate(string prompt, IReadOnlyList<RgbImage> images, GenerationOptions options, Action<string>? onText = null) =>
-        Chat([new ChatMessage("user", prompt)], images, options, onText);
+        Chat([new PromptMessage("user", prompt)], images, options, onText);
 
     /// <summary>Answers the last user message of a conversation whose images are given in order.</summary>
-    public string Chat(IReadOnlyList<ChatMessage> messages, IReadOnlyList<RgbImage> images, GenerationOptions options, Action<string>? onText = null)
+    public string Chat(IReadOnlyList<PromptMessage> messages, IReadOnlyList<RgbImage> images, GenerationOptions options, Action<string>? onText = null)
     {
         using var scope = NewDisposeScope();
         using var batch = Processor.EncodeChat(messages, images);
@@ -153,6 +153,16 @@ public sealed class PretrainedVlm : IDisposable
 
     /// <summary>Generated ids back to text, stopping at eos, special tokens skipped.</summary>
     public string Decode(Tensor ids) => Processor.DecodeAnswer(ids);
+
+    /// <summary>The new tokens that fit after a prompt of <paramref name="promptTokens"/>; none left is a one-line error.</summary>
+    public int ContextLeft(long promptTokens)
+    {
+        var used = promptTokens + (Config.PrependsImages ? Config.MpImageTokenLength : 0);
+        var left = Config.LmMaxPositionEmbeddings - used;
+        if (left < 1)
+            throw new NanoVlmException($"the prompt of {used:N0} tokens leaves no room in the model's context of {Config.LmMaxPositionEmbeddings:N0} (lm_max_position_embeddings)");
+        return (int)Math.Min(left, int.MaxValue);
+    }
 
     /// <summary>A prompt plus its new tokens must fit the positions the model was built for (v0.1 also spends them on the image).</summary>
     public void CheckContext(long promptTokens, int maxNewTokens)

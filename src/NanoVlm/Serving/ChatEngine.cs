@@ -43,7 +43,7 @@ public sealed class ChatEngine : IDisposable
         if (request.Stop.Count > ChatRequest.MaxStops) throw new NanoVlmException($"at most {ChatRequest.MaxStops} stop strings, got {request.Stop.Count}");
         if (request.Stop.Any(s => s.Length == 0)) throw new NanoVlmException("a stop string is empty");
         request.Options.Validate();
-        if (request.Options.MaxNewTokens < 1) throw new NanoVlmException($"max_tokens must be >= 1, got {request.Options.MaxNewTokens}");
+        if (request.Options.MaxNewTokens < 1) throw NanoVlmException.For("MaxNewTokens", $"must be >= 1, got {request.Options.MaxNewTokens}");
         if (Interlocked.Increment(ref _queued) > Options.MaxQueue)
         {
             Interlocked.Decrement(ref _queued);
@@ -54,6 +54,8 @@ public sealed class ChatEngine : IDisposable
             var prompt = Vlm.Processor.EncodeChat(request.Messages, request.Images);
             try
             {
+                if (request.ToContextEnd)
+                    request = request with { Options = request.Options with { MaxNewTokens = Vlm.ContextLeft(prompt.InputIds.shape[1]) } };
                 Vlm.CheckContext(prompt.InputIds.shape[1], request.Options.MaxNewTokens);
                 var job = new ChatJob(request, prompt, Vlm.Tokenizer, cancellation);
                 if (!_queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(ChatEngine));

@@ -5,12 +5,15 @@ namespace NanoVlm.Serving;
 
 /// <summary>
 /// A conversation to answer (ending with a user message) with its images in order, decoding options, how many answers to
-/// sample (answer i is seeded with Seed + i) and the strings that end an answer (not included in it).
+/// sample (answer i is seeded with Seed + i) and the strings that end an answer (not included in it). Without a length from the
+/// caller (<see cref="ToContextEnd"/>) an answer may use what the context leaves after the prompt.
 /// </summary>
-public sealed record ChatRequest(IReadOnlyList<ChatMessage> Messages, IReadOnlyList<RgbImage> Images, GenerationOptions Options)
+public sealed record ChatRequest(IReadOnlyList<PromptMessage> Messages, IReadOnlyList<RgbImage> Images, GenerationOptions Options)
 {
     public const int MaxStops = 4;
 
     public int Choices { get; init; } = 1;
+    /// <summary>The caller set no length: answers may run up to what the model's context leaves after the prompt.</summary>
+    public bool ToContextEnd { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
 }

@@ -5,15 +5,13 @@ namespace NanoVlm.Serving;
 /// <summary>Decoding options from a chat API's settings: temperature 0 is greedy; unset values keep nanoVLM's sampling defaults.</summary>
 public static class ChatSampling
 {
-    /// <summary>Tokens per answer when the request does not say.</summary>
-    public const int DefaultMaxTokens = 256;
-
     public static GenerationOptions Options(int? maxTokens, double? temperature, double? topP, int? topK, long? seed)
     {
         var defaults = new GenerationOptions();
         return new GenerationOptions
         {
-            MaxNewTokens = maxTokens ?? DefaultMaxTokens,
+            // Unset: a placeholder the engine replaces by what the context leaves (ChatRequest.ToContextEnd).
+            MaxNewTokens = maxTokens ?? 1,
             Greedy = temperature == 0,
             Temperature = temperature is { } t && t != 0 ? t : defaults.Temperature,
             TopP = topP ?? defaults.TopP,

@@ -56,7 +56,7 @@ public sealed class VlmChatClient : IChatClient
 
     ChatRequest Request(IEnumerable<AiChatMessage> messages, ChatOptions? options)
     {
-        var converted = new List<Data.ChatMessage>();
+        var converted = new List<Data.PromptMessage>();
         var images = new List<RgbImage>();
         foreach (var message in messages)
         {
@@ -75,11 +75,12 @@ public sealed class VlmChatClient : IChatClient
                         throw new NanoVlmException($"unsupported message content {content.GetType().Name}: give text and image DataContent");
                 }
             }
-            converted.Add(new Data.ChatMessage(Role(message.Role), string.Join("\n", texts)));
+            converted.Add(new Data.PromptMessage(Role(message.Role), string.Join("\n", texts)));
         }
         return new ChatRequest(converted, images,
             ChatSampling.Options(options?.MaxOutputTokens, options?.Temperature, options?.TopP, options?.TopK, options?.Seed))
         {
+            ToContextEnd = options?.MaxOutputTokens is null,
             Stop = options?.StopSequences?.ToList() ?? [],
         };
     }

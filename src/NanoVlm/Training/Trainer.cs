@@ -17,7 +17,8 @@ public sealed record StepReport(int Step, int MaxSteps, int Epoch, double Loss, 
 
 public sealed record EvalReport(int Step, double? ValLoss, double? Accuracy, bool IsBest);
 
-public sealed record TrainingResult(int Steps, string? BestFolder, string LatestFolder, double? BestMetric, bool Interrupted, double Seconds);
+/// <summary>The run's end; <see cref="BestMetric"/> is the accuracy, or minus the validation loss, of the step in <see cref="BestFolder"/> (over every session of a resumed run).</summary>
+public sealed record TrainingResult(int Steps, string? BestFolder, string LatestFolder, double? BestMetric, bool Interrupted, double Seconds, int? BestStep = null);
 
 /// <summary>
 /// nanoVLM's training loop: AdamW with a learning rate each for the projector, the vision encoder and the decoder, warmup + cosine,
@@ -71,7 +72,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
             if (adapter is null) vlm.Save(folder);
             else AdapterFiles.Save(folder, adapter);
         }
-        var (step, epoch, batchInEpoch, best, bad) = progress;
+        var (step, epoch, batchInEpoch, best, bad, bestStep) = progress;
         var stepper = new OptimizerStep(optimizer, groups, compute, options, sync, Note) { BadSteps = bad };
         // The loss stays on the device until the step's one read, together with the gradient norm.
         using var lossTotal = zeros([], float64, worker.Device);
@@ -79,7 +80,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         // A step folder is written once: re-saving the folder `latest` names (after a skipped step) would delete it first.
         var savedStep = lastSaved is null ? -1 : step;
         var interrupted = false;
-        TrainingProgress Progress() => new(step, epoch, batchInEpoch, best, stepper.BadSteps);
+        TrainingProgress Progress() => new(step, epoch, batchInEpoch, best, stepper.BadSteps, bestStep);
 
         model.train();
         worker.train();
@@ -113,7 +114,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     var isBest = metric is { } m && (best is null || m > best);
                     if (isBest)
                     {
-                        best = metric;
+                        (best, bestStep) = (metric, step);
                         CheckpointFolder.Replace(BestFolder, Save);
                     }
                     metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds, rss_mb = NativeHeap.ResidentMiB() });
@@ -131,7 +132,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         }
         if (step != savedStep || lastSaved is null) lastSaved = TrainingState.Save(runDir, Save, optimizer, Progress());
         adapter?.eval();
-        return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds);
+        return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds, bestStep);
     }
 
     /// <summary>Forward and backward of one micro-batch (its loss scaled for accumulation, added to the step's total); its tokens.</summary>

@@ -107,7 +107,12 @@ public sealed class TrainingRun : IDisposable
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
-        var runDir = resumeDir ?? Path.Combine(args.Output, args.RunName ?? RunName(args, baseConfig));
+        var runName = args.RunName ?? RunName(args, baseConfig);
+        var runDir = resumeDir ?? Path.Combine(args.Output, runName);
+        // A folder that holds a run is never started over: its checkpoints and metrics would be lost.
+        if (resumeDir is null && File.Exists(Path.Combine(runDir, RunFile)))
+            throw NanoVlmException.For("RunName", $"'{runName}': {runDir} already holds a run; resume it or choose another run name");
+        var created = resumeDir is null && !Directory.Exists(runDir);
         var runLock = held ?? RunLock.Acquire(runDir);
         HubClient? hub = null;
         PretrainedVlm? vlm = null;
@@ -127,6 +132,13 @@ public sealed class TrainingRun : IDisposable
             var batch = args.Options.BatchSize;
             var trainCount = splits.Sum(s => s.Train.Count);
             if (trainCount == 0) throw new NanoVlmException("the training data is empty");
+            WarnAboutUnknownWords(tokenizer, splits.SelectMany(s => s.Train.ReadInOrder().Take(2000)), log);
+            var valCount = splits.Sum(s => s.Val.Count);
+            if (args.Options.ValRatio > 0 && valCount == 0)
+                log?.Invoke($"the validation split is empty ({args.Options.ValRatio:0.###} of {trainCount:N0} samples rounds to none): no validation loss, and the best checkpoint is chosen by accuracy alone");
+            var perStep = (long)batch * args.Options.GradientAccumulationSteps;
+            if (perStep > trainCount)
+                log?.Invoke($"one optimizer step takes {perStep:N0} samples (batch {batch} x accumulation {args.Options.GradientAccumulationSteps}), more than the {trainCount:N0} training samples: each step sees the data more than once");
             IEnumerable<VqaSample> Epoch(int epoch) => Mixture.Interleave(
                 splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
                     x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass)), x.Second.Weight, x.First.Train.Count)).ToList(),
@@ -148,7 +160,8 @@ public sealed class TrainingRun : IDisposable
             var (evalSamples, score) = EvalSet(args, splits, hub, cancel);
             var data = new TrainingData(
                 epoch => Batches(Epoch(epoch), Seeds.Combine(args.Options.Seed, epoch), packingStats),
-                packing is null ? Math.Max(1, trainCount / batch) : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
+                // The last, partial batch is kept (as nanoVLM's loader does), so it counts: epochs, steps and the progress bar agree.
+                packing is null ? (trainCount + batch - 1) / batch : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
                 splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
                 evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy);
             var trainer = new Trainer(vlm, args.Options, runDir, data);
@@ -159,6 +172,8 @@ public sealed class TrainingRun : IDisposable
             vlm?.Dispose();
             hub?.Dispose();
             runLock.Dispose();
+            // A run that never started leaves nothing behind (no folder of lock files).
+            if (created && Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
             throw;
         }
     }
@@ -193,6 +208,19 @@ public sealed class TrainingRun : IDisposable
         return new LoraAdapter(vlm.Model, lora with { BaseModel = baseModel });
     }
 
+    /// <summary>
+    /// Answers the tokenizer can only write as its unknown token cannot be learnt (the loss still falls, on <c>[UNK]</c>): said loudly,
+    /// with examples, when more than 1% of the answer tokens are.
+    /// </summary>
+    static void WarnAboutUnknownWords(Tokenizer tokenizer, IEnumerable<VqaSample> samples, Action<string>? log)
+    {
+        var unknown = UnknownWords.In(tokenizer, samples.SelectMany(s => s.Turns.Select(t => t.Assistant)));
+        if (unknown.Share <= 0.01) return;
+        log?.Invoke($"warning: {unknown.Share:P1} of the answer tokens are unknown to the tokenizer ({string.Join(", ", unknown.Examples.Select(w => $"'{w}'"))}): " +
+                    "the model cannot learn to say them. A word-level vocabulary grows with the data when the run fine-tunes a checkpoint with " +
+                    "Tokenizer = \"wordlevel\"; another tokenizer needs those words");
+    }
+
     static VlmConfig BaseConfig(TrainArgs args, string? modelFolder)
     {
         if (args.ConfigFile is { } file) return VlmConfig.Load(file);
@@ -204,14 +232,22 @@ public sealed class TrainingRun : IDisposable
     static Tokenizer PrepareTokenizer(TrainArgs args, string? modelFolder, VlmConfig cfg, IReadOnlyList<IVqaDataset> datasets, string folder,
         IProgress<DownloadProgress>? progress, Action<string>? log)
     {
-        var source = args.Tokenizer ?? (modelFolder is not null && new CheckpointLayout(modelFolder).HasTokenizer ? modelFolder : cfg.LmTokenizer);
-        return PretrainedSources.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log);
+        var ownTokenizer = modelFolder is not null && new CheckpointLayout(modelFolder).HasTokenizer;
+        var source = args.Tokenizer ?? (ownTokenizer ? modelFolder! : cfg.LmTokenizer);
+        // "wordlevel" on a checkpoint with its own tokenizer extends that vocabulary: a new one would renumber the words it knows.
+        return PretrainedSources.PrepareTokenizer(source, cfg, () => datasets.SelectMany(d => DatasetView.All(d).ReadInOrder()), folder, progress, log,
+            extending: ownTokenizer && source == Presets.WordLevelTokenizer ? modelFolder : null);
     }
 
     static VisionLanguageModel BuildModel(TrainArgs args, string? modelFolder, VlmConfig cfg, Tokenizer tokenizer, IProgress<DownloadProgress>? progress)
     {
         cfg.EnsureFitsInMemory(args.Model ?? args.ConfigFile ?? $"the {args.Preset ?? "tiny"} preset", training: true);
-        if (modelFolder is not null) return Checkpoint.Load(modelFolder);
+        if (modelFolder is not null)
+        {
+            var loaded = Checkpoint.Load(modelFolder);
+            if (tokenizer.VocabSize <= loaded.Config.LmVocabSize) return loaded;
+            using (loaded) return loaded.WithVocabulary(tokenizer.VocabSize);
+        }
         manual_seed(args.Options.Seed);
         if (cfg.VlmLoadBackboneWeights) return PretrainedSources.FromBackbones(cfg, progress);
         // From scratch: the vocabulary is the tokenizer's (extra tokens included).

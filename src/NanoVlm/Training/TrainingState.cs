@@ -8,7 +8,7 @@ using NanoVlm.Runtime;
 namespace NanoVlm.Training;
 
 /// <summary>Where a run stands: enough to continue it exactly (with the optimizer moments and the RNG).</summary>
-public sealed record TrainingProgress(int Step, int Epoch, int BatchInEpoch, double? BestMetric, int BadSteps);
+public sealed record TrainingProgress(int Step, int Epoch, int BatchInEpoch, double? BestMetric, int BadSteps, int? BestStep = null);
 
 /// <summary>
 /// Resumable checkpoints in <c>{run}/checkpoints/step-N/</c>: a nanoVLM checkpoint (config.json, model.safetensors)

@@ -66,4 +66,13 @@ public sealed class RunScriptTests
         Assert.Contains("[run] libtorch: NuGet package libtorch-cpu-linux-x64", stderr);
         Assert.Contains("/bin/Release/net10.0/runtimes/linux-x64/native/libtorch_cpu.so (2.10.0, NuGet libtorch-cpu-linux-x64)", stdout);
     }
+
+    /// <summary>Packages are versioned from the repository, so a pack after a pull is newer than the one NuGet's cache holds.</summary>
+    [Fact]
+    public void PackagesAreVersionedFromTheRepository()
+    {
+        var version = Processes.Succeed("bash", ["-c", $"source '{Run}'; repo_version"]).Trim();
+        var commits = Processes.Succeed("git", ["rev-list", "--count", "HEAD"]).Trim();
+        Assert.Matches($@"^\d+\.\d+\.\d+-dev\.{commits}\+[0-9a-f]{{7,}}$", version);
+    }
 }

@@ -106,7 +106,7 @@ public class ImageSplitterTests(ITestOutputHelper output)
         Assert.Equal((1, 1, 1L), (single.Rows, single.Cols, single.Tiles.shape[0]));
         var block = string.Concat(Enumerable.Repeat("<|image|>", vlm.Config.MpImageTokenLength));
         Assert.Equal($"<|im_start|>user\n<row_1_col_1>{block}hi<|im_end|>\n<|im_start|>assistant\n",
-            processor.ChatText([new ChatMessage("user", "hi")], [single]));
+            processor.ChatText([new PromptMessage("user", "hi")], [single]));
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal(CheckpointGeneration.Current, trained.Generation);
         var image = trained.Processor.Images.DecodeFile(Path.Combine(dir["data"], "0.png"));
         using var batch = trained.Processor.EncodePrompt("What is this?", [image]);
-        Assert.Contains("<|global_image|>", trained.Processor.ChatText([new NanoVlm.Data.ChatMessage("user", "What is this?")], [trained.Processor.ProcessImage(image)]));
+        Assert.Contains("<|global_image|>", trained.Processor.ChatText([new NanoVlm.Data.PromptMessage("user", "What is this?")], [trained.Processor.ProcessImage(image)]));
         Assert.Equal(1 + 2 * 2, batch.Images.shape[0]); // 20px resized to 56px: a global tile, then a 2x2 grid of 28px tiles
         _ = trained.Generate("What is this?", [image], new GenerationOptions { Greedy = true, MaxNewTokens = 2 });
     }

@@ -27,8 +27,9 @@ public sealed class PackingStats
 
     public override string ToString()
     {
-        var text = $"{Samples:N0} samples in {Rows:N0} rows; {PackedPadding:N0} padding tokens instead of {UnpackedPadding:N0} unpacked";
-        if (UnpackedPadding == 0) return text;
+        var rows = $"{Samples:N0} samples in {Rows:N0} rows";
+        if (UnpackedPadding == 0) return $"{rows}; {PackedPadding:N0} padding tokens (the samples are all of one length: unpacked batches would have none)";
+        var text = $"{rows}; {PackedPadding:N0} padding tokens instead of {UnpackedPadding:N0} unpacked";
         var change = 1 - (double)PackedPadding / UnpackedPadding;
         return $"{text} ({100 * Math.Abs(change):F0}% {(change >= 0 ? "less" : "more")})";
     }

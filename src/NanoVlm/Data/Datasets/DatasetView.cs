@@ -18,7 +18,7 @@ public sealed class DatasetView(IVqaDataset dataset, int[] rows)
     /// the last <paramref name="valRatio"/> of those for validation.</summary>
     public static (DatasetView Train, DatasetView Val) Split(IVqaDataset dataset, int seed = 0, int? cutoff = null, double valRatio = 0.025)
     {
-        if (!(valRatio is >= 0 and < 1)) throw new NanoVlmException($"validation ratio {valRatio} must be in [0, 1)");
+        if (!(valRatio is >= 0 and < 1)) throw NanoVlmException.For("ValRatio", $"must be in [0, 1), got {valRatio}");
         if (cutoff is < 1) throw NanoVlmException.For("Cutoff", $"must be > 0, got {cutoff}");
         var permutation = Enumerable.Range(0, dataset.Count).ToArray();
         new Random(seed).Shuffle(permutation);

@@ -37,7 +37,7 @@ public sealed class JsonlDataset : IVqaDataset
                 if (!root.TryGetProperty("conversations", out var conversations))
                     throw new NanoVlmException($"{source}: missing field 'conversations'");
                 var turns = conversations.EnumerateArray()
-                    .Select(c => new VqaTurn(c.GetProperty("user").GetString() ?? "", c.GetProperty("assistant").GetString() ?? ""))
+                    .Select((c, k) => new VqaTurn(Text(c, "user", source, k), Text(c, "assistant", source, k)))
                     .Where(t => !string.IsNullOrWhiteSpace(t.Assistant)).ToArray();
                 if (turns.Length == 0) { Skipped.Add("empty answer"); continue; }
                 _samples.Add(new VqaSample(images, turns, source));
@@ -47,6 +47,21 @@ public sealed class JsonlDataset : IVqaDataset
                 throw new NanoVlmException($"{source}: expected {{\"images\": [...], \"conversations\": [{{\"user\": ..., \"assistant\": ...}}]}} ({e.Message.ReplaceLineEndings(" ")})");
             }
         }
+    }
+
+    /// <summary>A turn's text; a missing key is named, with the keys the turn has.</summary>
+    static string Text(JsonElement turn, string key, string source, int index)
+    {
+        if (turn.ValueKind != JsonValueKind.Object)
+            throw new NanoVlmException($"{source}: conversations[{index}] is {turn.ValueKind.ToString().ToLowerInvariant()}, not an object with 'user' and 'assistant'");
+        if (!turn.TryGetProperty(key, out var value))
+            throw new NanoVlmException($"{source}: conversations[{index}] has no '{key}' (its keys: {string.Join(", ", turn.EnumerateObject().Select(p => $"'{p.Name}'"))})");
+        return value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString() ?? "",
+            JsonValueKind.Null => "",
+            _ => throw new NanoVlmException($"{source}: conversations[{index}].{key} is {value.ValueKind.ToString().ToLowerInvariant()}, not a string"),
+        };
     }
 
     static string ImagePath(JsonElement element, string source) =>

@@ -20,7 +20,7 @@ public static class ChatTemplate
             throw new NanoVlmException($"{source}: lm_chat_template is not nanoVLM's ChatML template, the only one supported");
     }
 
-    public static string Apply(IEnumerable<ChatMessage> messages, bool addGenerationPrompt) =>
+    public static string Apply(IEnumerable<PromptMessage> messages, bool addGenerationPrompt) =>
         string.Concat(messages.Select(m => $"<|im_start|>{m.Role}\n{m.Content}<|im_end|>\n")) + (addGenerationPrompt ? AssistantPrefix : "");
 
     static string Normalize(string template) => string.Concat(template.Where(c => !char.IsWhiteSpace(c) || c == '\n'));

@@ -137,7 +137,7 @@ public sealed class VlmProcessor
     }
 
     /// <summary>The text of a generation prompt: the conversation so far with its images, then the assistant's turn.</summary>
-    public string ChatText(IReadOnlyList<ChatMessage> messages, IReadOnlyList<SplitImage> images) =>
+    public string ChatText(IReadOnlyList<PromptMessage> messages, IReadOnlyList<SplitImage> images) =>
         Generation.SplitsImages()
             ? ChatTemplate.Apply(Messages(messages, images), addGenerationPrompt: true)
             : SeedChatText(messages, ImageString(images));
@@ -154,7 +154,7 @@ public sealed class VlmProcessor
     }
 
     /// <summary>A generation prompt: the conversation so far (ending with a user message) and its images, as a batch of one.</summary>
-    public VlmBatch EncodeChat(IReadOnlyList<ChatMessage> messages, IReadOnlyList<RgbImage> images)
+    public VlmBatch EncodeChat(IReadOnlyList<PromptMessage> messages, IReadOnlyList<RgbImage> images)
     {
         if (messages.Count == 0 || messages[^1].Role != "user") throw new NanoVlmException("the conversation must end with a user message");
         var processed = new List<SplitImage>();
@@ -173,7 +173,7 @@ public sealed class VlmProcessor
     }
 
     /// <summary>nanoVLM's generate prompt: one user message, the images' string before the question.</summary>
-    public VlmBatch EncodePrompt(string prompt, IReadOnlyList<RgbImage> images) => EncodeChat([new ChatMessage("user", prompt)], images);
+    public VlmBatch EncodePrompt(string prompt, IReadOnlyList<RgbImage> images) => EncodeChat([new PromptMessage("user", prompt)], images);
 
     /// <summary>Generated ids of one answer back to text: up to its first eos, special tokens skipped.</summary>
     public string DecodeAnswer(Tensor ids) =>
@@ -209,10 +209,10 @@ public sealed class VlmProcessor
     }
 
     /// <summary>Splitting generations: user/assistant messages, stray image tokens removed, every image's string before the first user text.</summary>
-    List<ChatMessage> Messages(IEnumerable<VqaTurn> turns, IReadOnlyList<SplitImage> images) =>
-        Messages(turns.SelectMany(t => new[] { new ChatMessage("user", t.User), new ChatMessage("assistant", t.Assistant) }).ToList(), images);
+    List<PromptMessage> Messages(IEnumerable<VqaTurn> turns, IReadOnlyList<SplitImage> images) =>
+        Messages(turns.SelectMany(t => new[] { new PromptMessage("user", t.User), new PromptMessage("assistant", t.Assistant) }).ToList(), images);
 
-    List<ChatMessage> Messages(IReadOnlyList<ChatMessage> messages, IReadOnlyList<SplitImage> images)
+    List<PromptMessage> Messages(IReadOnlyList<PromptMessage> messages, IReadOnlyList<SplitImage> images)
     {
         var clean = messages.Select(m => m with { Content = WithoutImageTokens(m.Content) }).ToList();
         var first = clean.FindIndex(m => m.Role == "user");
@@ -249,7 +249,7 @@ public sealed class VlmProcessor
         return (ids, isTarget);
     }
 
-    string SeedChatText(IReadOnlyList<ChatMessage> messages, string imageString)
+    string SeedChatText(IReadOnlyList<PromptMessage> messages, string imageString)
     {
         var text = imageString;
         foreach (var m in messages.Where(m => m.Role is "user" or "assistant"))
@@ -260,7 +260,7 @@ public sealed class VlmProcessor
     /// <summary>An evaluation prompt; MMStar's letter-only instruction follows the question in every generation.</summary>
     string EvaluationText(IReadOnlyList<SplitImage> images, string question, PromptStyle style) =>
         Generation.SplitsImages()
-            ? ChatText([new ChatMessage("user", style == PromptStyle.LetterChoice ? $"{question}\nAnswer only with the letter!" : question)], images)
+            ? ChatText([new PromptMessage("user", style == PromptStyle.LetterChoice ? $"{question}\nAnswer only with the letter!" : question)], images)
             : ImageString(images) + Prompts.Question(WithoutImageTokens(question), style);
 
     string WithoutImageTokens(string text)

@@ -29,6 +29,9 @@ public sealed class Tokenizer : IDisposable
     public int PadTokenId => EosTokenId;
     /// <summary>Largest id + 1, extra tokens included (<c>len(tokenizer)</c> in transformers).</summary>
     public int VocabSize { get; }
+    /// <summary>The id of the model's unknown token (a word-level vocabulary's <c>[UNK]</c>); null when it has none (byte-level BPE).</summary>
+    public int? UnknownTokenId { get; }
+
     /// <summary>The extra tokens' ids by their config name (<c>image_token</c> -> id of <c>&lt;|image|&gt;</c>).</summary>
     public IReadOnlyDictionary<string, int> ExtraTokenIds { get; }
 
@@ -39,6 +42,8 @@ public sealed class Tokenizer : IDisposable
         _tokenIds = tokenIds;
         VocabSize = tokenIds.Values.Max() + 1;
         ExtraTokenIds = extraIds;
+        UnknownTokenId = json["model"]?["unk_token"] is JsonValue unk && unk.TryGetValue<string>(out var unkToken) && tokenIds.TryGetValue(unkToken, out var unkId)
+            ? unkId : null;
         _native = LoadNative(json, source);
         _nativeKeepingSpecial = new Lazy<Native>(() => LoadNative(WithoutSpecialFlags(json), source), LazyThreadSafetyMode.ExecutionAndPublication);
     }

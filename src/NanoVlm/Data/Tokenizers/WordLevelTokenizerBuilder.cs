@@ -49,15 +49,42 @@ public static partial class WordLevelTokenizerBuilder
     /// writes them (<c>Question: ... Answer:</c>, or for the splitting generations' ChatML the role names, with <c>&lt;|im_start|&gt;</c> and
     /// <c>&lt;|im_end|&gt;</c> as special tokens).
     /// </summary>
-    public static void Write(string folder, IEnumerable<VqaSample> samples, CheckpointGeneration generation = CheckpointGeneration.SeedEra)
+    public static void Write(string folder, IEnumerable<VqaSample> samples, CheckpointGeneration generation = CheckpointGeneration.SeedEra) =>
+        Write(folder, Corpus(samples, generation), specialTokens: generation.SplitsImages() ? ["<|im_start|>", "<|im_end|>"] : null);
+
+    static IEnumerable<string> Corpus(IEnumerable<VqaSample> samples, CheckpointGeneration generation) => generation.SplitsImages()
+        ? samples.SelectMany(s => s.Turns.Select(t => $"user {t.User} assistant {t.Assistant}"))
+        : samples.SelectMany(s => s.Turns.Select(t => Prompts.Question(t.User, s.Style) + " " + t.Assistant));
+
+    /// <summary>
+    /// Copies the word-level tokenizer of <paramref name="sourceFolder"/> into <paramref name="folder"/> with the words of
+    /// <paramref name="samples"/> it lacks appended (ids after every existing one, extra tokens included), so every old word keeps its
+    /// id and a fine-tuned model keeps what it knew. Returns the words added, by frequency.
+    /// </summary>
+    public static IReadOnlyList<string> Extend(string sourceFolder, string folder, IEnumerable<VqaSample> samples, CheckpointGeneration generation)
     {
-        if (!generation.SplitsImages())
-        {
-            Write(folder, samples.SelectMany(s => s.Turns.Select(t => Prompts.Question(t.User, s.Style) + " " + t.Assistant)));
-            return;
-        }
-        var texts = samples.SelectMany(s => s.Turns.Select(t => $"user {t.User} assistant {t.Assistant}"));
-        Write(folder, texts, specialTokens: ["<|im_start|>", "<|im_end|>"]);
+        var file = Path.Combine(sourceFolder, "tokenizer.json");
+        var json = JsonNode.Parse(RegularFile.ReadAllText(file, Tokenizer.MaxFileBytes, "tokenizer")) as JsonObject
+                   ?? throw new NanoVlmException($"{file}: expected a JSON object");
+        if (json["model"] is not JsonObject { } model || model["type"]?.GetValue<string>() != "WordLevel" || model["vocab"] is not JsonObject vocab)
+            throw new NanoVlmException($"{file}: only a word-level vocabulary can be extended with new words (this tokenizer is not WordLevel)");
+        var known = vocab.Select(kv => kv.Key).Concat((json["added_tokens"] as JsonArray ?? []).Select(t => t!["content"]!.GetValue<string>()))
+            .ToHashSet(StringComparer.Ordinal);
+        var next = vocab.Select(kv => kv.Value!.GetValue<int>())
+            .Concat((json["added_tokens"] as JsonArray ?? []).Select(t => t!["id"]!.GetValue<int>())).Max() + 1;
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var text in Corpus(samples, generation))
+            foreach (Match m in Words().Matches(text))
+                if (!known.Contains(m.Value)) counts[m.Value] = counts.GetValueOrDefault(m.Value) + 1;
+        var added = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
+        foreach (var word in added) vocab[word] = next++;
+        Directory.CreateDirectory(folder);
+        var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString(options) + "\n");
+        foreach (var name in new[] { "tokenizer_config.json", "special_tokens_map.json" })
+            if (File.Exists(Path.Combine(sourceFolder, name)))
+                AtomicFile.WriteAllText(Path.Combine(folder, name), RegularFile.ReadAllText(Path.Combine(sourceFolder, name), RegularFile.MaxConfigBytes, "tokenizer config"));
+        return added;
     }
 
     /// <summary>Writes <c>tokenizer.json</c> and a <c>tokenizer_config.json</c> naming the eos/pad token into <paramref name="folder"/>.</summary>
