@@ -109,11 +109,14 @@ public sealed class TrainingRun : IDisposable
         var baseConfig = BaseConfig(args, modelFolder);
         var runName = args.RunName ?? RunName(args, baseConfig);
         var runDir = resumeDir ?? Path.Combine(args.Output, runName);
-        // A folder that holds a run is never started over: its checkpoints and metrics would be lost.
-        if (resumeDir is null && File.Exists(Path.Combine(runDir, RunFile)))
-            throw NanoVlmException.For("RunName", $"'{runName}': {runDir} already holds a run; resume it or choose another run name");
         var created = resumeDir is null && !Directory.Exists(runDir);
         var runLock = held ?? RunLock.Acquire(runDir);
+        // A folder that holds a run is never started over: its checkpoints and metrics would be lost.
+        if (resumeDir is null && File.Exists(Path.Combine(runDir, RunFile)))
+        {
+            runLock.Dispose();
+            throw NanoVlmException.For("RunName", $"'{runName}': {runDir} already holds a run; resume it or choose another run name");
+        }
         HubClient? hub = null;
         PretrainedVlm? vlm = null;
         try

@@ -15,9 +15,9 @@ public sealed class HostileValueTests : IDisposable
     readonly TempDir _dir = new();
 
     [Theory]
-    [InlineData(double.NaN, 0.9, "temperature")]
-    [InlineData(double.PositiveInfinity, 0.9, "temperature")]
-    [InlineData(0.5, double.NaN, "top_p")]
+    [InlineData(double.NaN, 0.9, "Temperature")]
+    [InlineData(double.PositiveInfinity, 0.9, "Temperature")]
+    [InlineData(0.5, double.NaN, "TopP")]
     public void Sampling_settings_must_be_finite(double temperature, double topP, string problem) =>
         HostileInput.Refused(() => new GenerationOptions { Temperature = temperature, TopP = topP }.Validate(), problem);
 

@@ -56,7 +56,8 @@ public sealed class TrainingRunHostileTests : IDisposable
         var data = Data();
         using (TrainingRun.Start(Tiny("busy", data)))
             HostileInput.Refused(() => TrainingRun.Start(Tiny("busy", data)).Dispose(), _dir["busy"], $"(pid {Environment.ProcessId})");
-        using (TrainingRun.Start(Tiny("busy", data))) { } // free again once the first is disposed
+        // Free again once the first is disposed: what refuses it now is the run it holds, not a lock.
+        HostileInput.Refused(() => TrainingRun.Start(Tiny("busy", data)).Dispose(), _dir["busy"], "already holds a run");
     }
 
     [Fact]
