@@ -5,7 +5,7 @@ namespace NanoVlm.Tests;
 /// <summary>Runs the real <c>nanovlm</c> command line (NanoVlm.Cli.dll, copied next to the tests) as a child process, as a user would.</summary>
 public static class CliProcess
 {
-    static string Dll => Path.Combine(AppContext.BaseDirectory, "NanoVlm.Cli.dll");
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "NanoVlm.Cli.dll");
 
     public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {

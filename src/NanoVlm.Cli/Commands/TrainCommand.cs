@@ -118,7 +118,7 @@ public static class TrainCommand
                         CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps), LrLora = parse.GetValue(lrLora),
                     },
                 }, cancel.Token);
-            Console.WriteLine($"model: {outcome.ModelFolder}");
+            if (GradientSync.FromEnvironment().IsMain) Console.WriteLine($"model: {outcome.ModelFolder}");
             return outcome.Result.Interrupted ? 130 : 0;
         });
         return cmd;

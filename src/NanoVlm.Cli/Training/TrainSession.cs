@@ -19,9 +19,15 @@ public static class TrainSession
         using var _ = run;
         var cfg = run.Vlm.Config;
         var o = run.Args.Options;
+        if (!run.Trainer.IsMain)
+        {
+            // The other processes of a job train without a word: rank 0 shows the run.
+            var quiet = run.Trainer.Run(run.Resuming, cancel);
+            return new Outcome(run.RunDir, quiet.BestFolder ?? quiet.LatestFolder, quiet);
+        }
         AnsiConsole.MarkupLineInterpolated($"[bold]run[/] {run.RunDir}");
         Console.WriteLine(
-            $"model {ModelSource(run.Args, cfg)}: {run.Vlm.Model.ParameterCounts().Total:N0} parameters on {run.Vlm.Model.Device.type}; {run.TrainSamples:N0} training samples, {(run.Packing is null ? "" : "about ")}{run.Trainer.MaxSteps:N0} optimizer steps of {o.BatchSize}{(run.Packing is null ? "" : " packed rows")} x {o.GradientAccumulationSteps}");
+            $"model {ModelSource(run.Args, cfg)}: {run.Vlm.Model.ParameterCounts().Total:N0} parameters on {run.Vlm.Model.Device.type}; {run.TrainSamples:N0} training samples, {(run.Packing is null ? "" : "about ")}{run.Trainer.MaxSteps:N0} optimizer steps of {o.BatchSize}{(run.Packing is null ? "" : " packed rows")}{(run.Trainer.WorldSize > 1 ? $" x {run.Trainer.WorldSize} processes" : "")} x {o.GradientAccumulationSteps}");
         var result = TrainProgressView.Run(run.Trainer, run.RunDir, run.Resuming, run.Packing, cancel);
         foreach (var line in run.SkipReport()) AnsiConsole.MarkupLineInterpolated($"[yellow]{line}[/]");
         var modelFolder = result.BestFolder ?? result.LatestFolder;

@@ -1,3 +1,4 @@
+using NanoVlm.Runtime;
 using static TorchSharp.torch;
 
 namespace NanoVlm.Training;
@@ -20,8 +21,17 @@ public abstract class GradientSync : IDisposable
     /// <summary>Replaces each gradient buffer by its mean over the processes, in place.</summary>
     public abstract void AverageGradients(IReadOnlyList<Tensor> gradients);
 
+    /// <summary>The sum of <paramref name="value"/> over the processes.</summary>
+    public abstract double Sum(double value);
+
     /// <summary>The mean of <paramref name="value"/> over the processes.</summary>
-    public abstract double Mean(double value);
+    public double Mean(double value) => Sum(value) / WorldSize;
+
+    /// <summary>Waits until every process is here.</summary>
+    public abstract void Barrier();
+
+    /// <summary>The processes this one was started with: an MPI job's (mpirun, srun) or this one alone.</summary>
+    public static GradientSync FromEnvironment() => Mpi.Launched ? new MpiGradientSync(Mpi.World) : Local;
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
@@ -30,6 +40,7 @@ public abstract class GradientSync : IDisposable
         public override int Rank => 0;
         public override int WorldSize => 1;
         public override void AverageGradients(IReadOnlyList<Tensor> gradients) { }
-        public override double Mean(double value) => value;
+        public override double Sum(double value) => value;
+        public override void Barrier() { }
     }
 }

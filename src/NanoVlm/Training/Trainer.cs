@@ -42,6 +42,12 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
 
     public string BestFolder => Path.Combine(runDir, "best");
 
+    /// <summary>Whether this process speaks for the run (rank 0 of a job of several, or the only one).</summary>
+    public bool IsMain => sync.IsMain;
+
+    /// <summary>The processes training together.</summary>
+    public int WorldSize => sync.WorldSize;
+
     public TrainingResult Run(bool resume = false, CancellationToken cancel = default)
     {
         options.Validate();
@@ -81,6 +87,8 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         var savedStep = lastSaved is null ? -1 : step;
         var interrupted = false;
         TrainingProgress Progress() => new(step, epoch, batchInEpoch, best, stepper.BadSteps, bestStep);
+        // Rank 0 alone writes checkpoints; the others go on with the same numbers.
+        string? SaveCheckpoint() => sync.IsMain ? TrainingState.Save(runDir, Save, optimizer, Progress()) : lastSaved;
 
         model.train();
         worker.train();
@@ -100,8 +108,9 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 if (outcome.Applied) step++;
                 var report = new StepReport(step, MaxSteps, epoch, outcome.Loss, groups[0].Group.Lr, outcome.GradNorm,
                     tokens * sync.WorldSize / Math.Max(window.Elapsed.TotalSeconds, 1e-9), clock.Elapsed.TotalSeconds);
-                metrics.Write(new { step, epoch, train_loss = report.Loss, lr = report.Lr, grad_norm = report.GradNorm, tokens_per_s = report.TokensPerSecond,
-                    seconds = report.Seconds, rss_mb = NativeHeap.ResidentMiB() });
+                if (sync.IsMain)
+                    metrics.Write(new { step, epoch, train_loss = report.Loss, lr = report.Lr, grad_norm = report.GradNorm, tokens_per_s = report.TokensPerSecond,
+                        seconds = report.Seconds, rss_mb = NativeHeap.ResidentMiB(), global_batch = GlobalBatch });
                 Step?.Invoke(report);
                 (micro, tokens) = (0, 0L);
                 window.Restart();
@@ -117,39 +126,64 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                         (best, bestStep) = (metric, step);
                         CheckpointFolder.Replace(BestFolder, Save);
                     }
-                    metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds, rss_mb = NativeHeap.ResidentMiB() });
-                    Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
+                    if (sync.IsMain)
+                    {
+                        metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds, rss_mb = NativeHeap.ResidentMiB() });
+                        Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
+                    }
                 }
-                interrupted = cancel.IsCancellationRequested;
+                // Every process stops at the same step when any of them is asked to.
+                interrupted = sync.WorldSize == 1 ? cancel.IsCancellationRequested : sync.Sum(cancel.IsCancellationRequested ? 1 : 0) > 0;
                 if (step != savedStep && (last || interrupted || step % options.EvalInterval == 0
                     || (options.CheckpointInterval > 0 && step % options.CheckpointInterval == 0)))
-                    (lastSaved, savedStep) = (TrainingState.Save(runDir, Save, optimizer, Progress()), step);
+                    (lastSaved, savedStep) = (SaveCheckpoint(), step);
                 if (step % TrimInterval == 0) NativeHeap.Release();
                 if (last || interrupted) break;
             }
             if (batchInEpoch == 0) throw new NanoVlmException($"epoch {epoch} produced no training batch: every sample was skipped");
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
-        if (step != savedStep || lastSaved is null) lastSaved = TrainingState.Save(runDir, Save, optimizer, Progress());
+        if (step != savedStep || lastSaved is null) lastSaved = SaveCheckpoint();
         adapter?.eval();
+        sync.Barrier();
+        lastSaved = TrainingState.LatestFolder(runDir) ?? lastSaved ?? throw new InvalidOperationException($"{runDir}: no checkpoint after the run");
         return new TrainingResult(step, Directory.Exists(BestFolder) ? BestFolder : null, lastSaved, best, interrupted, clock.Elapsed.TotalSeconds, bestStep);
     }
 
-    /// <summary>Forward and backward of one micro-batch (its loss scaled for accumulation, added to the step's total); its tokens.</summary>
+    /// <summary>The samples of one optimizer step over every process: batch x processes x accumulation.</summary>
+    public long GlobalBatch => (long)options.BatchSize * sync.WorldSize * options.GradientAccumulationSteps;
+
+    /// <summary>
+    /// Forward and backward of one micro-batch (its loss scaled for accumulation, added to the step's total); its tokens. With several
+    /// processes each weighs its mean loss by its share of the micro-batch's target tokens over all of them, so that the summed
+    /// gradients are those of the mean over the whole global micro-batch: N processes of batch b compute what one of batch N x b does.
+    /// </summary>
     long Backward(VisionLanguageModel worker, VlmBatch batch, Tensor lossTotal)
     {
         using (batch)
         using (NewDisposeScope())
         {
-            var (_, loss) = worker.call(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
-            (loss! / options.GradientAccumulationSteps).backward();
-            using (no_grad()) lossTotal.add_(loss!);
+            var weight = 1.0;
+            if (sync.WorldSize > 1)
+            {
+                var targets = (double)batch.Labels.ne(VlmProcessor.Ignore).sum().item<long>();
+                var all = sync.Sum(targets);
+                weight = all == 0 ? 0 : targets * sync.WorldSize / all;
+            }
+            if (weight > 0)
+            {
+                var (_, loss) = worker.call(batch.InputIds, batch.Images, batch.AttentionMask, batch.Labels, batch.SequenceIds);
+                (loss! * (weight / options.GradientAccumulationSteps)).backward();
+                using (no_grad()) lossTotal.add_(loss! * weight);
+            }
             return batch.AttentionMask.sum().item<long>();
         }
     }
 
+    /// <summary>Validation loss and accuracy, on rank 0 alone (the one that keeps the best checkpoint).</summary>
     (double? ValLoss, double? Accuracy) Evaluate(VisionLanguageModel worker)
     {
+        if (!sync.IsMain) return (null, null);
         worker.eval();
         adapter?.eval();
         try

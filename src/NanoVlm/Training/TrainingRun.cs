@@ -25,10 +25,10 @@ public sealed class TrainingRun : IDisposable
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, RespectNullableAnnotations = true };
 
     readonly HubClient _hub;
-    readonly RunLock _lock;
+    readonly RunLock? _lock;
     readonly IReadOnlyList<IVqaDataset> _datasets;
 
-    TrainingRun(TrainArgs args, string runDir, bool resuming, HubClient hub, RunLock runLock, IReadOnlyList<IVqaDataset> datasets,
+    TrainingRun(TrainArgs args, string runDir, bool resuming, HubClient hub, RunLock? runLock, IReadOnlyList<IVqaDataset> datasets,
         PretrainedVlm vlm, Trainer trainer, int trainSamples, PackingStats? packing)
     {
         (Args, RunDir, Resuming, _hub, _lock, _datasets, Vlm, Trainer, TrainSamples, Packing) =
@@ -64,7 +64,8 @@ public sealed class TrainingRun : IDisposable
     {
         var file = Path.Combine(runDir, RunFile);
         if (!File.Exists(file)) throw new NanoVlmException($"{runDir}: not a training run folder (no {RunFile})");
-        var runLock = RunLock.Acquire(runDir);
+        // In a job of several processes rank 0 alone holds the folder (and writes in it).
+        var runLock = GradientSync.FromEnvironment().IsMain ? RunLock.Acquire(runDir) : null;
         try
         {
             TrainArgs args;
@@ -81,7 +82,7 @@ public sealed class TrainingRun : IDisposable
         }
         catch
         {
-            runLock.Dispose();
+            runLock?.Dispose();
             throw;
         }
     }
@@ -109,26 +110,39 @@ public sealed class TrainingRun : IDisposable
         var baseConfig = BaseConfig(args, modelFolder);
         var runName = args.RunName ?? RunName(args, baseConfig);
         var runDir = resumeDir ?? Path.Combine(args.Output, runName);
-        var created = resumeDir is null && !Directory.Exists(runDir);
-        var runLock = held ?? RunLock.Acquire(runDir);
-        // A folder that holds a run is never started over: its checkpoints and metrics would be lost.
-        if (resumeDir is null && File.Exists(Path.Combine(runDir, RunFile)))
+        // Several processes (mpirun, srun): rank 0 alone holds the folder and writes in it (run.json, the tokenizer, a LoRA base);
+        // the others start once it has (Agree), and every process stops when one of them fails before that point.
+        var sync = GradientSync.FromEnvironment();
+        var main = sync.IsMain;
+        var agreed = sync.WorldSize == 1;
+        void Agree(bool ok)
         {
-            runLock.Dispose();
-            throw NanoVlmException.For("RunName", $"'{runName}': {runDir} already holds a run; resume it or choose another run name");
+            agreed = true;
+            if (sync.Sum(ok ? 0 : 1) > 0 && ok) throw new NanoVlmException($"another process of the job (rank 0 of {sync.WorldSize}) could not start the run; see its error");
         }
+        var created = main && resumeDir is null && !Directory.Exists(runDir);
+        RunLock? runLock = null;
         HubClient? hub = null;
         PretrainedVlm? vlm = null;
         try
         {
+            runLock = held ?? (main ? RunLock.Acquire(runDir) : null);
+            // A folder that holds a run is never started over: its checkpoints and metrics would be lost.
+            if (main && resumeDir is null && File.Exists(Path.Combine(runDir, RunFile)))
+            {
+                created = false;
+                throw NanoVlmException.For("RunName", $"'{runName}': {runDir} already holds a run; resume it or choose another run name");
+            }
             hub = new HubClient(HubOptions.FromEnvironment(), progress);
             var datasets = sources.Select(s => s.Open(trainSplit: true, hub, cancel, args.MinRatings)).ToList();
-            if (resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));
+            if (!main) Agree(true);
+            if (main && resumeDir is null) AtomicFile.WriteAllText(Path.Combine(runDir, RunFile), JsonSerializer.Serialize(args, Json));
 
             var tokenizer = PrepareTokenizer(args, modelFolder, baseConfig, datasets, Path.Combine(runDir, "tokenizer"), progress, log);
             vlm = PretrainedVlm.Create(BuildModel(args, modelFolder, baseConfig, tokenizer, progress), tokenizer);
             vlm.MoveTo(device);
             if (args.Lora is { } lora) vlm.UseAdapter(NewAdapter(args, lora, vlm, runDir));
+            if (main && !agreed) Agree(true);
             var processor = vlm.Processor;
 
             var splits = datasets.Select(d => DatasetView.Split(d, args.Options.Seed, args.Cutoff, args.Options.ValRatio)).ToList();
@@ -142,11 +156,17 @@ public sealed class TrainingRun : IDisposable
             var perStep = (long)batch * args.Options.GradientAccumulationSteps;
             if (perStep > trainCount)
                 log?.Invoke($"one optimizer step takes {perStep:N0} samples (batch {batch} x accumulation {args.Options.GradientAccumulationSteps}), more than the {trainCount:N0} training samples: each step sees the data more than once");
-            IEnumerable<VqaSample> Epoch(int epoch) => Mixture.Interleave(
+            IEnumerable<VqaSample> Global(int epoch) => Mixture.Interleave(
                 splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
                     x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass)), x.Second.Weight, x.First.Train.Count)).ToList(),
                 Seeds.Combine(args.Options.Seed, epoch));
+            IEnumerable<VqaSample> Epoch(int epoch) => sync.WorldSize == 1 ? Global(epoch) : RankSlice(Global(epoch), batch, sync.WorldSize, sync.Rank);
             var packing = args.Packing;
+            if (packing is not null && sync.WorldSize > 1)
+            {
+                if (main) log?.Invoke($"packing is off with {sync.WorldSize} processes: each one's rows would differ from one process's");
+                packing = null;
+            }
             if (packing is not null && vlm.Generation == CheckpointGeneration.V01)
             {
                 log?.Invoke("packing is off: a v0.1 model puts its image in front of the text, not inside it");
@@ -164,17 +184,19 @@ public sealed class TrainingRun : IDisposable
             var data = new TrainingData(
                 epoch => Batches(Epoch(epoch), Seeds.Combine(args.Options.Seed, epoch), packingStats),
                 // The last, partial batch is kept (as nanoVLM's loader does), so it counts: epochs, steps and the progress bar agree.
-                packing is null ? (trainCount + batch - 1) / batch : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
+                sync.WorldSize > 1 ? Math.Max(1, trainCount / (batch * sync.WorldSize))
+                : packing is null ? (trainCount + batch - 1) / batch : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
                 splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
                 evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy);
-            var trainer = new Trainer(vlm, args.Options, runDir, data);
+            var trainer = new Trainer(vlm, args.Options, runDir, data, sync);
             return new TrainingRun(args, runDir, resumeDir is not null, hub, runLock, datasets, vlm, trainer, trainCount, packingStats);
         }
         catch
         {
+            if (!agreed) Agree(false);
             vlm?.Dispose();
             hub?.Dispose();
-            runLock.Dispose();
+            runLock?.Dispose();
             // A run that never started leaves nothing behind (no folder of lock files).
             if (created && Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
             throw;
@@ -190,8 +212,16 @@ public sealed class TrainingRun : IDisposable
     {
         Vlm.Dispose();
         _hub.Dispose();
-        _lock.Dispose();
+        _lock?.Dispose();
     }
+
+    /// <summary>
+    /// This process's share of the global sample order: of every <paramref name="processes"/> x <paramref name="batch"/> samples (one
+    /// global micro-batch, the same whatever the number of processes) rank r takes the r-th <paramref name="batch"/>; an incomplete last
+    /// global micro-batch is dropped, so every process runs the same number of micro-batches.
+    /// </summary>
+    internal static IEnumerable<VqaSample> RankSlice(IEnumerable<VqaSample> samples, int batch, int processes, int rank) =>
+        samples.Chunk(batch * processes).Where(chunk => chunk.Length == batch * processes).SelectMany(chunk => chunk.Skip(rank * batch).Take(batch));
 
     /// <summary>
     /// A fresh adapter for the run's model. Its base must load again as it is (for resume, generate and merge): the checkpoint or repo

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
+using NanoVlm.Runtime;
 
 namespace NanoVlm.Generation.Kernels;
 
@@ -57,9 +58,6 @@ public static partial class MatVecLinear
         }
     }
 
-    [LibraryImport("LibTorchSharp")]
-    private static partial IntPtr THSTensor_data(IntPtr handle);
-
     /// <summary>x W^T (a bias-free linear, the head) through the kernel where it applies, else libtorch's linear.</summary>
     public static Tensor Forward(Tensor w, Tensor x)
     {
@@ -102,5 +100,5 @@ public static partial class MatVecLinear
         && x.dtype == w.dtype && w.dim() == 2 && w.is_contiguous()
         && x.size(-1) == w.size(1) && x.numel() <= MaxRowsOf(w.dtype) * w.size(1);
 
-    internal static IntPtr Data(Tensor t) => THSTensor_data(t.Handle);
+    internal static IntPtr Data(Tensor t) => TensorMemory.Pointer(t);
 }

@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace NanoVlm.Runtime;
+
+/// <summary>
+/// The MPI world of this process through Open MPI's C API (<c>libmpi.so.40</c>, loaded when first needed, so a run in one process
+/// needs no MPI installed). Open MPI's predefined handles (<c>MPI_COMM_WORLD</c>, <c>MPI_DOUBLE</c>, <c>MPI_SUM</c>) are the
+/// addresses of its exported globals. Only what data-parallel training needs: rank and size, in-place sums, a barrier.
+/// </summary>
+public sealed unsafe partial class Mpi
+{
+    const string Library = "libmpi.so.40";
+    const int RtldNow = 2, RtldGlobal = 0x100;
+    static readonly IntPtr InPlace = 1;   // Open MPI's MPI_IN_PLACE
+    static readonly Lazy<Mpi> Instance = new(() => new Mpi(), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    readonly IntPtr comm, doubleType, floatType, sum;
+    readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int> allreduce;
+    readonly delegate* unmanaged<IntPtr, int> barrier;
+    readonly delegate* unmanaged<int> finalize;
+
+    /// <summary>Whether this process was started by an MPI launcher with other ranks (mpirun, or srun with PMIx).</summary>
+    public static bool Launched =>
+        (int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out var n) && n > 1)
+        || (Environment.GetEnvironmentVariable("PMIX_RANK") is not null && int.TryParse(Environment.GetEnvironmentVariable("SLURM_NTASKS"), out var s) && s > 1);
+
+    /// <summary>The world (MPI is initialised on first use and finalised at exit).</summary>
+    public static Mpi World => Instance.Value;
+
+    public int Rank { get; }
+    public int Size { get; }
+    /// <summary>The rank among the processes of this node (which GPU it takes).</summary>
+    public int LocalRank { get; }
+    /// <summary>The library's own description (<c>MPI_Get_library_version</c>).</summary>
+    public string Version { get; }
+    public string LibraryPath { get; }
+
+    Mpi()
+    {
+        // RTLD_GLOBAL: Open MPI's plugins (its MCA components) find libmpi's symbols through the global scope.
+        var handle = DlOpen(Library, RtldNow | RtldGlobal);
+        if (handle == 0)
+            throw new NanoVlmException($"this process was started by an MPI launcher but {Library} (Open MPI 4 or 5) cannot be loaded: {Marshal.PtrToStringUTF8(DlError())}; install Open MPI (Debian: openmpi-bin)");
+        LibraryPath = Library;
+        IntPtr Symbol(string name) => NativeLibrary.TryGetExport(handle, name, out var address) ? address
+            : throw new NanoVlmException($"{Library} has no {name}: not Open MPI");
+        var init = (delegate* unmanaged<IntPtr, IntPtr, int>)Symbol("MPI_Init");
+        var initialized = (delegate* unmanaged<int*, int>)Symbol("MPI_Initialized");
+        var rank = (delegate* unmanaged<IntPtr, int*, int>)Symbol("MPI_Comm_rank");
+        var size = (delegate* unmanaged<IntPtr, int*, int>)Symbol("MPI_Comm_size");
+        var version = (delegate* unmanaged<byte*, int*, int>)Symbol("MPI_Get_library_version");
+        allreduce = (delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int>)Symbol("MPI_Allreduce");
+        barrier = (delegate* unmanaged<IntPtr, int>)Symbol("MPI_Barrier");
+        finalize = (delegate* unmanaged<int>)Symbol("MPI_Finalize");
+        (comm, doubleType, floatType, sum) = (Symbol("ompi_mpi_comm_world"), Symbol("ompi_mpi_double"), Symbol("ompi_mpi_float"), Symbol("ompi_mpi_op_sum"));
+
+        int done, r, n, length;
+        Check(initialized(&done), "MPI_Initialized");
+        if (done == 0) Check(init(0, 0), "MPI_Init");
+        Check(rank(comm, &r), "MPI_Comm_rank");
+        Check(size(comm, &n), "MPI_Comm_size");
+        var text = new byte[8192];
+        fixed (byte* p = text) Check(version(p, &length), "MPI_Get_library_version");
+        (Rank, Size) = (r, n);
+        LocalRank = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK") ?? Environment.GetEnvironmentVariable("SLURM_LOCALID"), out var local) ? local : r;
+        Version = Encoding.UTF8.GetString(text, 0, Math.Max(0, length)).Split('\n')[0].Trim('\0', ' ', ',');
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => finalize();
+    }
+
+    /// <summary>Sums <paramref name="count"/> doubles at <paramref name="data"/> over every rank, in place.</summary>
+    public void SumInPlace(double* data, int count) => Check(allreduce(InPlace, (IntPtr)data, count, doubleType, sum, comm), "MPI_Allreduce");
+
+    /// <summary>Sums <paramref name="count"/> floats at <paramref name="data"/> over every rank, in place.</summary>
+    public void SumInPlace(float* data, int count) => Check(allreduce(InPlace, (IntPtr)data, count, floatType, sum, comm), "MPI_Allreduce");
+
+    public double Sum(double value)
+    {
+        SumInPlace(&value, 1);
+        return value;
+    }
+
+    public void Barrier() => Check(barrier(comm), "MPI_Barrier");
+
+    static void Check(int code, string call)
+    {
+        if (code != 0) throw new NanoVlmException($"{call} failed with MPI error {code}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr DlOpen(string file, int mode);
+
+    [LibraryImport("libc", EntryPoint = "dlerror")]
+    private static partial IntPtr DlError();
+}

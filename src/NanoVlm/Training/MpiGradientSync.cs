@@ -1,0 +1,33 @@
+using NanoVlm.Runtime;
+using static TorchSharp.torch;
+
+namespace NanoVlm.Training;
+
+/// <summary>
+/// The processes of an MPI job (mpirun, srun): gradients summed with MPI_Allreduce on the CPU, in place in each optimizer group's
+/// flat buffer (one call per group: the buffers are already what DDP's buckets are for).
+/// </summary>
+public sealed class MpiGradientSync(Mpi world) : GradientSync
+{
+    public override int Rank => world.Rank;
+    public override int WorldSize => world.Size;
+
+    public override unsafe void AverageGradients(IReadOnlyList<Tensor> gradients)
+    {
+        foreach (var grad in gradients)
+        {
+            if (grad.device_type != TorchSharp.DeviceType.CPU || grad.dtype != ScalarType.Float32 || !grad.is_contiguous())
+                throw new NanoVlmException($"MPI combines contiguous fp32 gradients on the CPU; got {grad.dtype} on {grad.device}");
+            for (long offset = 0; offset < grad.numel(); offset += int.MaxValue)
+            {
+                var count = (int)Math.Min(int.MaxValue, grad.numel() - offset);
+                world.SumInPlace((float*)TensorMemory.Pointer(grad) + offset, count);
+            }
+            using (no_grad()) grad.div_(world.Size);
+        }
+    }
+
+    public override double Sum(double value) => world.Sum(value);
+
+    public override void Barrier() => world.Barrier();
+}
