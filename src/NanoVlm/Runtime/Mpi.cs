@@ -25,6 +25,9 @@ public sealed unsafe partial class Mpi
         (int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out var n) && n > 1)
         || (Environment.GetEnvironmentVariable("PMIX_RANK") is not null && int.TryParse(Environment.GetEnvironmentVariable("SLURM_NTASKS"), out var s) && s > 1);
 
+    /// <summary>Whether Open MPI's library can be loaded (without starting MPI).</summary>
+    public static bool Installed => NativeLibrary.TryLoad(Library, out _);
+
     /// <summary>The world (MPI is initialised on first use and finalised at exit).</summary>
     public static Mpi World => Instance.Value;
 
