@@ -1,4 +1,4 @@
-namespace NanoVlm.Server;
+namespace NanoVlm.Benchmarks;
 
 /// <summary>The load of <see cref="ServeBench"/>: for each client count, that many clients send requests until <see cref="Requests"/> are done.</summary>
 public sealed record ServeBenchOptions

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using NanoVlm.Runtime;
 
-namespace NanoVlm.Server;
+namespace NanoVlm.Benchmarks;
 
 /// <summary>
 /// A load test of a running server: N concurrent clients send streaming greedy requests until M are answered; each request's latency
