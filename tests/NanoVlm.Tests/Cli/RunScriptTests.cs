@@ -10,12 +10,12 @@ public sealed class RunScriptTests
     static string Run => Path.Combine(GoldenCases.RepoRoot, "run");
 
     /// <summary>A PATH whose python3 is a stand-in: it prints a torch folder (or fails when <paramref name="torchDir"/> is null).</summary>
-    static string FakePython(TempDir dir, string? torchDir)
+    static string FakePython(TempDir dir, string? torchDir, string version = "2.11.0+fake CUDA 12.8")
     {
         var bin = Directory.CreateDirectory(dir["bin"]).FullName;
         var script = torchDir is null
             ? "#!/bin/sh\nexit 1\n"
-            : $"#!/bin/sh\ncase \"$2\" in *dirname*) echo '{torchDir}' ;; *) echo '2.11.0+fake CUDA 12.8' ;; esac\n";
+            : $"#!/bin/sh\ncase \"$2\" in *dirname*) echo '{torchDir}' ;; *) echo '{version}' ;; esac\n";
         File.WriteAllText(Path.Combine(bin, "python3"), script);
         Processes.Succeed("chmod", ["+x", Path.Combine(bin, "python3")]);
         return $"{bin}:{Environment.GetEnvironmentVariable("PATH")}";
@@ -65,6 +65,22 @@ public sealed class RunScriptTests
         Assert.True(code == 0, stderr);
         Assert.Contains("[run] libtorch: NuGet package libtorch-cpu-linux-x64", stderr);
         Assert.Contains("/bin/Release/net10.0/runtimes/linux-x64/native/libtorch_cpu.so (2.10.0, NuGet libtorch-cpu-linux-x64)", stdout);
+    }
+
+    /// <summary>A PyTorch whose libtorch TorchSharp cannot load (Debian's python3-torch 1.13, say) is passed over with one line, not crashed into.</summary>
+    [Fact]
+    public void APyTorchTorchSharpCannotLoadIsPassedOver()
+    {
+        using var dir = new TempDir();
+        var torch = Directory.CreateDirectory(dir["torch/lib"]).Parent!.FullName;
+        File.WriteAllText(Path.Combine(torch, "lib", "libtorch_cpu.so"), "not a library");
+        var (code, stdout, stderr) = Processes.Run(Run, ["nanovlm", "info", "--device"],
+            environment: new Dictionary<string, string?> { ["NANOVLM_LIBTORCH"] = null, ["PATH"] = FakePython(dir, torch, "1.13.1 CPU") });
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"[run] libtorch: the PyTorch 1.13.1 of python3 ({torch}) is skipped: TorchSharp 0.107 runs on libtorch 2.10 and 2.11", stderr);
+        Assert.Contains("(2.10.0, NuGet libtorch-cpu-linux-x64)", stdout);
+        var supported = Processes.Succeed("bash", ["-c", $"source '{Run}'; for v in 2.10.0 2.11.0+cu128 2.9.1 2.12.0 1.13.1; do torch_supported $v && echo $v; done; true"]);
+        Assert.Equal("2.10.0\n2.11.0+cu128\n", supported);
     }
 
     /// <summary>Packages are versioned from the repository, so a pack after a pull is newer than the one NuGet's cache holds.</summary>
