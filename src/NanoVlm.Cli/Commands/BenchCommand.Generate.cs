@@ -1,15 +1,9 @@
-using NanoVlm.Generation;
 using System.CommandLine;
-using System.Diagnostics;
 using NanoVlm.Benchmarks;
+using NanoVlm.Generation;
 using NanoVlm.Models;
-using NanoVlm.Server;
-using NanoVlm.Serving;
-using Spectre.Console;
-using TorchSharp;
-using NanoVlm.Generation.Kernels;
-using NanoVlm.Pretrained;
 using NanoVlm.Runtime;
+using Spectre.Console;
 
 namespace NanoVlm.Cli.Commands;
 

@@ -1,15 +1,10 @@
-using NanoVlm.Generation;
 using System.CommandLine;
-using System.Diagnostics;
 using NanoVlm.Benchmarks;
-using NanoVlm.Models;
+using NanoVlm.Pretrained;
+using NanoVlm.Runtime;
 using NanoVlm.Server;
 using NanoVlm.Serving;
 using Spectre.Console;
-using TorchSharp;
-using NanoVlm.Generation.Kernels;
-using NanoVlm.Pretrained;
-using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 

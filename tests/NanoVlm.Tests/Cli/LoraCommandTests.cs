@@ -70,17 +70,7 @@ public sealed partial class LoraCommandTests : IDisposable
         Assert.True(code == 0, err + output);
         var final = $"step-{Steps:D7}";
         foreach (var file in new[] { AdapterFiles.WeightsFile, "training_state.safetensors" })
-        {
-            using var expected = SafetensorsFile.Open(Path.Combine(run, "checkpoints", final, file));
-            using var actual = SafetensorsFile.Open(Path.Combine(killed.Checkpoints, final, file));
-            Assert.Equal(expected.Entries.Keys.Order(), actual.Entries.Keys.Order());
-            foreach (var name in expected.Entries.Keys)
-            {
-                using var a = expected.Load(name);
-                using var b = actual.Load(name);
-                Assert.True(a.bytes.SequenceEqual(b.bytes), $"{file} {name} differs from the uninterrupted run");
-            }
-        }
+            TinyTrainingRun.AssertBitIdentical(Path.Combine(run, "checkpoints", final, file), Path.Combine(killed.Checkpoints, final, file));
     }
 
     [GeneratedRegex(@"accuracy: ([0-9.]+)%")]

@@ -64,17 +64,7 @@ public sealed class KilledRunTests(ITestOutputHelper log) : IDisposable
         }
         var final = $"step-{Steps:D7}";
         foreach (var file in new[] { "model.safetensors", "training_state.safetensors" })
-        {
-            using var expected = SafetensorsFile.Open(Path.Combine(reference.Checkpoints, final, file));
-            using var actual = SafetensorsFile.Open(Path.Combine(run.Checkpoints, final, file));
-            Assert.Equal(expected.Entries.Keys.Order(), actual.Entries.Keys.Order());
-            foreach (var name in expected.Entries.Keys)
-            {
-                using var a = expected.Load(name);
-                using var b = actual.Load(name);
-                Assert.True(a.bytes.SequenceEqual(b.bytes), $"{file} {name} differs from the uninterrupted run");
-            }
-        }
+            TinyTrainingRun.AssertBitIdentical(Path.Combine(reference.Checkpoints, final, file), Path.Combine(run.Checkpoints, final, file));
         log.WriteLine($"{writesCaught} kills landed inside a checkpoint write; final weights and optimizer state are bit-identical");
     }
 

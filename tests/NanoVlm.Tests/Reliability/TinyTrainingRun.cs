@@ -69,4 +69,18 @@ sealed class TinyTrainingRun(string output, string name)
         Assert.Contains("\"Step\":", File.ReadAllText(Path.Combine(latest, "progress.json")));
         return latest;
     }
+
+    /// <summary>Two safetensors files hold the same tensors, byte for byte (a resumed run against an uninterrupted one).</summary>
+    public static void AssertBitIdentical(string expectedFile, string actualFile)
+    {
+        using var expected = SafetensorsFile.Open(expectedFile);
+        using var actual = SafetensorsFile.Open(actualFile);
+        Assert.Equal(expected.Entries.Keys.Order(), actual.Entries.Keys.Order());
+        foreach (var name in expected.Entries.Keys)
+        {
+            using var a = expected.Load(name);
+            using var b = actual.Load(name);
+            Assert.True(a.bytes.SequenceEqual(b.bytes), $"{Path.GetFileName(actualFile)} {name} differs from the uninterrupted run");
+        }
+    }
 }
