@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using NanoVlm.Data;
+using NanoVlm.Generation;
 using NanoVlm.Serving;
 using NanoVlm.Runtime;
 
@@ -64,9 +65,12 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
                 NanoVlmException => (400, "invalid_request_error", null, null),
                 _ => (500, "server_error", null, null),
             };
-            // A message about a decoding parameter names it as the API does (MaxNewTokens -> max_tokens).
-            var message = e is NanoVlmException { Parameter: { } parameter } && param is not null ? param + e.Message[parameter.Length..] : e.Message;
-            (status, problem) = (code, message);
+            // A message about a decoding parameter names it as the API does (MaxNewTokens -> max_tokens). A server error says no more
+            // than that: its detail (libtorch's native stack, paths) goes to the log, never to the client.
+            var message = e is NanoVlmException { Parameter: { } parameter } && param is not null ? param + e.Message[parameter.Length..]
+                : code >= 500 && e is not (QueueFullException or DecodeFailedException) ? "internal error while answering this request; the server log has the detail"
+                : e.Message;
+            (status, problem) = (code, code >= 500 ? $"{message} ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")})" : message);
             if (code == 503) http.Response.Headers.RetryAfter = "1";
             var error = OpenAiJson.Error(code, message, type, param, errorCode);
             if (!http.Response.HasStarted) await Send(http, code, error);

@@ -61,7 +61,7 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         };
         if (!message.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
             return role == "assistant" ? new PromptMessage(role, "") : throw ApiException.BadRequest($"{where}: missing field 'content'", $"{where}.content");
-        if (content.ValueKind == JsonValueKind.String) return new PromptMessage(role, content.GetString()!);
+        if (content.ValueKind == JsonValueKind.String) return new PromptMessage(role, Text(content, $"{where}.content"));
         if (content.ValueKind != JsonValueKind.Array)
             throw ApiException.BadRequest($"{where}.content must be a string or an array of parts", $"{where}.content");
         var texts = new List<string>();
@@ -90,7 +90,7 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
     {
         var url = part.TryGetProperty("image_url", out var imageUrl) ? imageUrl.ValueKind switch
         {
-            JsonValueKind.String => imageUrl.GetString(),
+            JsonValueKind.String => Text(imageUrl, $"{at}.image_url"),
             JsonValueKind.Object => String(imageUrl, "url", $"{at}.image_url"),
             _ => null,
         } : null;
@@ -104,15 +104,15 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
             : [];
 
     static string? PartType(JsonElement part) =>
-        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? Text(t, "type") : null;
 
     static IReadOnlyList<string> Stops(JsonElement root)
     {
         if (!root.TryGetProperty("stop", out var stop) || stop.ValueKind == JsonValueKind.Null) return [];
-        if (stop.ValueKind == JsonValueKind.String) return [stop.GetString()!];
+        if (stop.ValueKind == JsonValueKind.String) return [Text(stop, "stop")];
         if (stop.ValueKind != JsonValueKind.Array || stop.EnumerateArray().Any(s => s.ValueKind != JsonValueKind.String))
             throw ApiException.BadRequest("'stop' must be a string or an array of strings", "stop");
-        var stops = stop.EnumerateArray().Select(s => s.GetString()!).ToList();
+        var stops = stop.EnumerateArray().Select(s => Text(s, "stop")).ToList();
         if (stops.Count > ChatRequest.MaxStops) throw ApiException.BadRequest($"at most {ChatRequest.MaxStops} stop strings, got {stops.Count}", "stop");
         if (stops.Any(s => s.Length == 0)) throw ApiException.BadRequest("a stop string is empty", "stop");
         return stops;
@@ -122,7 +122,20 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
     {
         if (!obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         var field = where is null ? name : $"{where}.{name}";
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw ApiException.BadRequest($"'{field}' must be a string", field);
+        return value.ValueKind == JsonValueKind.String ? Text(value, field) : throw ApiException.BadRequest($"'{field}' must be a string", field);
+    }
+
+    /// <summary>A JSON string's text; one that is not valid UTF-16 (a lone surrogate escape such as \ud800) is the client's error, named.</summary>
+    static string Text(JsonElement value, string field)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiException.BadRequest($"'{field}' is not valid text (it holds a lone UTF-16 surrogate)", field);
+        }
     }
 
     static int? Int(JsonElement obj, string name)

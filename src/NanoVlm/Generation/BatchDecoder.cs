@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -65,13 +66,30 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         if (_pending is not null) Feed();
         using var scope = NewDisposeScope();
         var greedy = _logits!.argmax(-1).cpu().data<long>().ToArray();
+        var finite = _logits.isfinite().all(-1).cpu().data<bool>().ToArray();
         var tokens = new long[_rows.Count];
         var decoded = new DecodedToken[_rows.Count];
         for (var b = 0; b < _rows.Count; b++)
         {
             var row = _rows[b];
-            tokens[b] = row.Options.Greedy ? greedy[b] : TextGeneration.NextToken(_logits.narrow(0, b, 1), row.Options, row.Rng).item<long>();
             row.Produced++;
+            // A row whose scores are not finite, or whose sampling fails, leaves with the reason: the other rows' tokens do not change.
+            string? error = finite[b] ? null : "the model's scores for this request are not finite (NaN or infinity)";
+            if (error is null)
+                try
+                {
+                    tokens[b] = row.Options.Greedy ? greedy[b] : TextGeneration.NextToken(_logits.narrow(0, b, 1), row.Options, row.Rng).item<long>();
+                }
+                catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException)
+                {
+                    error = $"sampling this request's next token failed: {e.Message.Split('\n')[0]}";
+                }
+            if (error is not null)
+            {
+                tokens[b] = model.EosTokenId;
+                decoded[b] = new DecodedToken(row.Id, tokens[b], true, error);
+                continue;
+            }
             var finished = row.Remaining == 0 || (row.Options.StopAtEos && tokens[b] == model.EosTokenId);
             decoded[b] = new DecodedToken(row.Id, tokens[b], finished);
         }

@@ -75,9 +75,12 @@ public static class TextGeneration
         return ReplaceAfterEos(ids, eos).cpu().MoveToOuterDisposeScope();
     }
 
+    /// <summary>Below this temperature sampling is greedy: dividing the scores by it would overflow float32 into infinities.</summary>
+    public const double GreedyBelowTemperature = 1e-4;
+
     internal static Tensor NextToken(Tensor logits, GenerationOptions options, torch.Generator? rng)
     {
-        if (options.Greedy) return logits.argmax(-1, keepdim: true);
+        if (options.Greedy || options.Temperature < GreedyBelowTemperature) return logits.argmax(-1, keepdim: true);
         var filtered = Sampling.TopKTopPFilter(logits.to(float32), options.TopK, options.TopP);
         var probs = (filtered / options.Temperature).softmax(-1);
         return multinomial(probs, 1, generator: rng);

@@ -121,6 +121,13 @@ public sealed class ChatEngine : IDisposable
         foreach (var t in tokens)
         {
             var (job, choice) = rows[t.Row];
+            if (t.Error is { } error)
+            {
+                // That request ends with its error, all its answers with it; the batch goes on.
+                job.Fail(new DecodeFailedException(error));
+                done.UnionWith(rows.Where(r => r.Value.Job == job).Select(r => r.Key));
+                continue;
+            }
             if (job.Accept(choice, t.Token, t.Finished) || t.Finished) done.Add(t.Row);
         }
         Leave(decoder, rows, done);

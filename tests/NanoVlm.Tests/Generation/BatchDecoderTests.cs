@@ -57,6 +57,44 @@ public class BatchDecoderTests
         Assert.Equal(Alone(model, prompts[2], Greedy), AsGenerated(model, tokens[ids[2]]));
     }
 
+    /// <summary>
+    /// A row whose scores turn NaN, and one whose temperature would overflow the scores (1e-40), leave with a reason or sample greedily;
+    /// the healthy row beside them decodes what it would alone.
+    /// </summary>
+    [Fact]
+    public void A_poisoned_row_leaves_alone_and_a_vanishing_temperature_is_greedy()
+    {
+        using var model = TestModels.Create();
+        model.eval();
+        int[] images = [1, 0, 1], text = [5, 9, 3];
+        var healthy = Row(model, images, text, 1);
+        var expected = Alone(model, healthy, Greedy);
+        var greedyOfTiny = Alone(model, Row(model, images, text, 2), Greedy);
+        using var decoder = new BatchDecoder(model, DecodePath.Modules);
+        var poisoned = decoder.Join(Row(model, images, text, 0).Ids, Row(model, images, text, 0).Images, null, [Greedy])[0];
+        var ok = decoder.Join(healthy.Ids, healthy.Images, null, [Greedy])[0];
+        var tiny = decoder.Join(Row(model, images, text, 2).Ids, Row(model, images, text, 2).Images, null, [Greedy with { Greedy = false, Temperature = 1e-40 }])[0];
+        // From now on the head's scores of the first row (the poisoned request) are NaN.
+        var hook = model.Decoder.head.register_forward_hook((_, _, y) =>
+        {
+            if (y.shape[0] == 3) y[0].fill_(double.NaN);
+            return y;
+        });
+        var tokens = new Dictionary<long, List<long>> { [poisoned] = [], [ok] = [], [tiny] = [] };
+        string? error = null;
+        for (var s = 0; s < 20 && decoder.Count > 0; s++)
+            foreach (var t in decoder.Step())
+            {
+                if (t.Error is not null) (error, tokens[t.Row]) = (t.Error, tokens[t.Row]);
+                else tokens[t.Row].Add(t.Token);
+            }
+        hook.remove();
+        Assert.Contains("not finite", error);
+        Assert.Empty(tokens[poisoned].Skip(1));
+        Assert.Equal(expected, tokens[ok].ToArray());
+        Assert.Equal(greedyOfTiny, tokens[tiny].ToArray());
+    }
+
     [Fact]
     public void A_row_dropped_by_the_caller_leaves_the_others_unchanged()
     {

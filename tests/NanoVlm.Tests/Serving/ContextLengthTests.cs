@@ -25,4 +25,15 @@ public sealed class ContextLengthTests
         var e = await Assert.ThrowsAsync<NanoVlmException>(() => client.GetResponseAsync([question], new ChatOptions { MaxOutputTokens = 500 }));
         Assert.Contains("exceeds the model's context of 128", e.Message);
     }
+
+    /// <summary>A format without a system slot (Question/Answer) refuses a system message instead of dropping it.</summary>
+    [Fact]
+    public async Task ASystemMessageIsNeverDropped()
+    {
+        using var vlm = TestModels.Vlm(TestModels.Create(seed: 9));
+        using IChatClient client = new VlmChatClient(vlm);
+        var e = await Assert.ThrowsAsync<NanoVlmException>(() =>
+            client.GetResponseAsync([new ChatMessage(ChatRole.System, "Answer in French."), new ChatMessage(ChatRole.User, "hello")], new ChatOptions { MaxOutputTokens = 2 }));
+        Assert.Contains("has no place for a system message", e.Message);
+    }
 }

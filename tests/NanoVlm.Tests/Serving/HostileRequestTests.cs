@@ -33,6 +33,7 @@ public class HostileRequestTests(ServedModel served)
         { "empty messages", """{"model":"golden-v02","messages":[]}""", 400, "'messages'" },
         { "message not an object", """{"model":"golden-v02","messages":[1]}""", 400, "messages[0] must be an object" },
         { "unknown role", """{"model":"golden-v02","messages":[{"role":"tool","content":"x"}]}""", 400, "unsupported role 'tool'" },
+        { "a lone UTF-16 surrogate", """{"model":"golden-v02","messages":[{"role":"user","content":"\ud800 hi"}]}""", 400, "'messages[0].content' is not valid text" },
         { "no content", """{"model":"golden-v02","messages":[{"role":"user"}]}""", 400, "missing field 'content'" },
         { "content a number", Request(JsonValue.Create(5)), 400, "must be a string or an array of parts" },
         { "unknown part type", Request(new JsonArray(new JsonObject { ["type"] = "input_audio" })), 400, "unsupported part type 'input_audio'" },

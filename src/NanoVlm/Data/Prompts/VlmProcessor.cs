@@ -251,6 +251,9 @@ public sealed class VlmProcessor
 
     string SeedChatText(IReadOnlyList<PromptMessage> messages, string imageString)
     {
+        // The Question/Answer format has no place for instructions: dropping them silently would answer another question.
+        if (messages.Any(m => m.Role == "system"))
+            throw new NanoVlmException($"this checkpoint's prompt format ({Generation}: Question: ... Answer:) has no place for a system message; put the instructions in the user message");
         var text = imageString;
         foreach (var m in messages.Where(m => m.Role is "user" or "assistant"))
             text += m.Role == "user" ? Prompts.Question(WithoutImageTokens(m.Content)) : WithoutImageTokens(m.Content) + _eosText;
