@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NanoVlm.Checkpoints;
 using NanoVlm.Data;
 using NanoVlm.Hub;
 using NanoVlm.Models;
@@ -19,33 +20,37 @@ public static class DataCommand
         return cmd;
     }
 
-    static (Argument<string> Source, Option<string?> Tokenizer, Option<string?> Preset, Option<string?> Config) Common(Command cmd)
+    static (Argument<string> Source, Option<string?> Tokenizer, Option<string?> Preset, Option<string?> Config, Option<string?> Model) Common(Command cmd)
     {
         var source = new Argument<string>("source") { Description = "fashion-mnist[:folder] | cauldron:<folder|file.parquet>[,subset...] | mmstar:<file|folder> | jsonl:<file> | hf:<repo>[:subset]" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for token counts: folder, tokenizer.json, repo id or 'wordlevel' (built from the samples); default: the config's lm_tokenizer" };
         var preset = new Option<string?>("--preset") { Description = "model preset whose image token count and lm_max_length apply (default 222m)" };
         var config = new Option<string?>("--config") { Description = "a config.json instead of a preset" };
+        var model = new Option<string?>("--model") { Description = "a checkpoint (folder or repo id) whose config and tokenizer apply, instead of a preset" };
         cmd.Arguments.Add(source);
         cmd.Options.Add(tokenizer);
         cmd.Options.Add(preset);
         cmd.Options.Add(config);
-        return (source, tokenizer, preset, config);
+        cmd.Options.Add(model);
+        return (source, tokenizer, preset, config, model);
     }
 
     static Command Preview()
     {
         var cmd = new Command("preview", "Row counts and the first samples verbatim (images, question, answer, token counts)");
-        var (source, tokenizer, preset, config) = Common(cmd);
+        var (source, tokenizer, preset, config, model) = Common(cmd);
         var n = new Option<int>("--n") { Description = "samples to show", DefaultValueFactory = _ => 3 };
         cmd.Options.Add(n);
         cmd.SetAction(parse =>
         {
-            using var session = Session.Open(parse.GetValue(source)!, parse.GetValue(preset), parse.GetValue(config));
+            using var session = Session.Open(parse.GetValue(source)!, parse.GetValue(preset), parse.GetValue(config), parse.GetValue(model));
             var samples = DatasetView.All(session.Dataset).ReadInOrder().Take(Math.Max(0, parse.GetValue(n))).ToList();
             var (tok, missing) = session.Tokenizer(parse.GetValue(tokenizer), samples);
             using var _ = tok;
             var counter = tok is null ? null : new VlmProcessor(session.Config, tok);
             Console.WriteLine($"source: {session.Dataset.Name}");
+            // Token counts depend on the model: say whose they are (the 222m preset gives every image 49 tokens, the tiny one 1).
+            Console.WriteLine($"token counts as {session.ModelName} sees them ({session.Config.MpImageTokenLength} tokens per image{(session.Config.Generation.SplitsImages() ? " tile" : "")}; --model, --preset or --config for another)");
             Console.WriteLine($"rows: {session.Dataset.Count:N0}");
             if (session.Dataset is CauldronDataset cauldron)
                 Console.WriteLine($"subsets: {string.Join(", ", cauldron.SubsetCounts().Select(kv => $"{kv.Key} {kv.Value:N0}"))}");
@@ -77,12 +82,12 @@ public static class DataCommand
     static Command Stats()
     {
         var cmd = new Command("stats", "Histograms of tokens and images per sample, to choose lm_max_length");
-        var (source, tokenizer, preset, config) = Common(cmd);
+        var (source, tokenizer, preset, config, model) = Common(cmd);
         var limit = new Option<int?>("--limit") { Description = "look at the first N samples only" };
         cmd.Options.Add(limit);
         cmd.SetAction(parse =>
         {
-            using var session = Session.Open(parse.GetValue(source)!, parse.GetValue(preset), parse.GetValue(config));
+            using var session = Session.Open(parse.GetValue(source)!, parse.GetValue(preset), parse.GetValue(config), parse.GetValue(model));
             IEnumerable<VqaSample> Samples() => DatasetView.All(session.Dataset).ReadInOrder().Take(parse.GetValue(limit) ?? int.MaxValue);
             var (tok, missing) = session.Tokenizer(parse.GetValue(tokenizer), Samples());
             using var _ = tok ?? throw new NanoVlmException(missing!);
@@ -128,16 +133,22 @@ public static class DataCommand
         }
     }
 
-    sealed class Session(IVqaDataset dataset, VlmConfig config, HubClient hub) : IDisposable
+    sealed class Session(IVqaDataset dataset, VlmConfig config, string modelName, string? modelFolder, HubClient hub) : IDisposable
     {
         public IVqaDataset Dataset { get; } = dataset;
         public VlmConfig Config { get; } = config;
+        /// <summary>Whose counts these are: the checkpoint, the config file or the preset.</summary>
+        public string ModelName { get; } = modelName;
 
-        public static Session Open(string source, string? preset, string? configFile)
+        public static Session Open(string source, string? preset, string? configFile, string? model)
         {
-            var config = configFile is not null ? VlmConfig.Load(configFile) : Presets.Get(preset ?? "222m");
+            if (new[] { preset, configFile, model }.Count(x => x is not null) > 1) throw new NanoVlmException("give only one of --model, --preset and --config");
+            var folder = model is null ? null : PretrainedSources.ResolveModelFolder(model, new ConsoleDownloadProgress());
+            (VlmConfig config, string name) = folder is not null ? (new CheckpointLayout(folder).ReadConfig(), model!)
+                : configFile is not null ? (VlmConfig.Load(configFile), configFile)
+                : (Presets.Get(preset ?? "222m"), $"the {preset ?? "222m"} preset");
             var hub = new HubClient(HubOptions.FromEnvironment(), new ConsoleDownloadProgress());
-            try { return new Session(DataSource.Parse(source).Open(trainSplit: true, hub), config, hub); }
+            try { return new Session(DataSource.Parse(source).Open(trainSplit: true, hub), config, name, folder, hub); }
             catch
             {
                 hub.Dispose();
@@ -151,7 +162,8 @@ public static class DataCommand
             var folder = Directory.CreateTempSubdirectory("nanovlm-tokenizer-");
             try
             {
-                return (PretrainedSources.PrepareTokenizer(name ?? Config.LmTokenizer, Config, () => samples, folder.FullName), null);
+                var own = modelFolder is not null && new CheckpointLayout(modelFolder).HasTokenizer ? modelFolder : null;
+                return (PretrainedSources.PrepareTokenizer(name ?? own ?? Config.LmTokenizer, Config, () => samples, folder.FullName), null);
             }
             catch (NanoVlmException e) when (name is null)
             {

@@ -41,6 +41,17 @@ public sealed class DataCommandTests : IDisposable
         Assert.Contains("images: 1 (20x20)", output);
         Assert.Contains("assistant: stripes", output);
         Assert.Contains("(49 image tokens)", output);
+        Assert.Contains("token counts as the 222m preset sees them (49 tokens per image;", output);
+
+        // The counts of the model that will train on it: a checkpoint's own config and tokenizer.
+        (code, output, err) = CliProcess.Run("train", "--preset", "tiny", "--tokenizer", "wordlevel", "--data", $"jsonl:{data}", "--output", dir.Path,
+            "--run-name", "tiny", "--max-steps", "1", "--eval-samples", "0", "--val-ratio", "0");
+        Assert.True(code == 0, err + output);
+        var checkpoint = Path.Combine(dir["tiny"], "checkpoints", "step-0000001");
+        (code, output, err) = CliProcess.Run("data", "preview", $"jsonl:{data}", "--model", checkpoint, "--n", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains($"token counts as {checkpoint} sees them (1 tokens per image;", output);
+        Assert.Contains("(1 image tokens)", output);
 
         (code, output, err) = CliProcess.Run("data", "stats", $"jsonl:{data}", "--tokenizer", "wordlevel", "--preset", "tiny");
         Assert.True(code == 0, err);

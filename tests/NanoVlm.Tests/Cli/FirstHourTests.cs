@@ -130,5 +130,19 @@ public sealed class FirstHourTests : IDisposable
         Assert.DoesNotContain("scratch + scratch", output);
     }
 
+    /// <summary>Data asking a few kinds of question is scored per kind too (Fashion-MNIST's yes/no questions are far easier).</summary>
+    [Fact]
+    public void EvaluationReportsEachKindOfQuestion()
+    {
+        var result = new NanoVlm.Evaluation.EvaluationResult(
+        [
+            new("a", "What is this?", "coat", "coat", true, null, null), new("b", "What is this?", "bag", "coat", false, null, null),
+            new("c", "Is this footwear?", "no", "no", true, null, null), new("d", "Is this footwear?", "yes", "yes", true, null, null),
+        ], 0);
+        Assert.Equal([("What is this?", 2, 0.5), ("Is this footwear?", 2, 1.0)], result.ByQuestion());
+        var many = new NanoVlm.Evaluation.EvaluationResult(Enumerable.Range(0, 30).Select(i => new NanoVlm.Evaluation.Prediction($"{i}", $"q{i}", "a", "a", true, null, null)).ToList(), 0);
+        Assert.Empty(many.ByQuestion());
+    }
+
     public void Dispose() => dir.Dispose();
 }

@@ -73,6 +73,17 @@ public sealed partial class LoraCommandTests : IDisposable
             TinyTrainingRun.AssertBitIdentical(Path.Combine(run, "checkpoints", final, file), Path.Combine(killed.Checkpoints, final, file));
     }
 
+    [Fact]
+    public void AnAdapterTrainsOverABf16CopyOfTheFrozenModel()
+    {
+        var (code, output, err) = CliProcess.Run([.. TrainArgs("bf16").Select(a => a == $"{Steps}" ? "3" : a), "--bf16"]);
+        Assert.True(code == 0, err + output);
+        var adapter = Path.Combine(dir["bf16"], "checkpoints", "step-0000003");
+        using var weights = SafetensorsFile.Open(Path.Combine(adapter, AdapterFiles.WeightsFile));
+        Assert.All(weights.Entries.Values, e => Assert.Equal("F32", e.Dtype));   // the adapter itself stays fp32
+        Assert.True(Accuracy("--model", adapter) >= 0);
+    }
+
     [GeneratedRegex(@"accuracy: ([0-9.]+)%")]
     private static partial Regex AccuracyLine();
 
