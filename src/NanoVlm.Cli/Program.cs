@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using NanoVlm;
 using NanoVlm.Cli;
 using NanoVlm.Cli.Commands;
 using NanoVlm.Runtime;
@@ -52,10 +51,12 @@ try
 catch (Exception e) when (e is NanoVlmException or IOException or UnauthorizedAccessException or OperationCanceledException)
 {
     Console.Error.WriteLine(e is OperationCanceledException ? "interrupted" : $"error: {ParameterFlags.Message(e)}");
+    if (e is not OperationCanceledException) Mpi.AbortJobIfRunning(1);
     return e is OperationCanceledException ? 130 : 1;
 }
 catch (ExternalException e) when (e.Message.Contains("can't allocate memory", StringComparison.Ordinal))
 {
     Console.Error.WriteLine($"error: out of memory ({e.Message.Split('\n')[0]})");
+    Mpi.AbortJobIfRunning(1);
     return 1;
 }

@@ -57,8 +57,10 @@ public static class AdapterFiles
         string Text(string key) => json[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : "";
         if (Text("peft_type") != "LORA") throw new NanoVlmException($"{path}: peft_type '{Text("peft_type")}' is not LORA");
         if (json["bias"] is not null && Text("bias") != "none") throw new NanoVlmException($"{path}: bias '{Text("bias")}' is not supported (only none)");
-        if (json["fan_in_fan_out"] is JsonValue f && f.GetValueKind() == JsonValueKind.True)
-            throw new NanoVlmException($"{path}: fan_in_fan_out true is not supported");
+        foreach (var flag in new[] { "fan_in_fan_out", "use_rslora", "use_dora" })
+            if (json[flag] is JsonValue f && f.GetValueKind() == JsonValueKind.True) throw new NanoVlmException($"{path}: {flag} true is not supported");
+        foreach (var pattern in new[] { "alpha_pattern", "rank_pattern" })
+            if (json[pattern] is JsonObject { Count: > 0 }) throw new NanoVlmException($"{path}: a non-empty {pattern} is not supported");
         try
         {
             var targets = json["target_modules"] switch

@@ -101,7 +101,7 @@ public static class PretrainedSources
         {
             if (source == Presets.WordLevelTokenizer && extending is not null)
             {
-                var added = WordLevelTokenizerBuilder.Extend(extending, folder, samples(), cfg.Generation);
+                var added = WordLevelTokenizerBuilder.Extend(extending, folder, samples(), cfg.Generation, cfg.VlmExtraTokens);
                 log?.Invoke(added.Count == 0
                     ? $"the word-level vocabulary of {extending} already holds every word of the data"
                     : $"extending the word-level vocabulary of {extending} with {added.Count:N0} new words ({string.Join(", ", added.Take(5).Select(w => $"'{w}'"))}{(added.Count > 5 ? ", ..." : "")}): new rows in the embedding and head, the old words keep theirs");

@@ -19,6 +19,7 @@ public sealed unsafe partial class Mpi
     readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int> allreduce;
     readonly delegate* unmanaged<IntPtr, int> barrier;
     readonly delegate* unmanaged<int> finalize;
+    readonly delegate* unmanaged<IntPtr, int, int> abort;
 
     /// <summary>Whether this process was started by an MPI launcher with other ranks (mpirun, or srun with PMIx).</summary>
     public static bool Launched =>
@@ -56,6 +57,7 @@ public sealed unsafe partial class Mpi
         allreduce = (delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int>)Symbol("MPI_Allreduce");
         barrier = (delegate* unmanaged<IntPtr, int>)Symbol("MPI_Barrier");
         finalize = (delegate* unmanaged<int>)Symbol("MPI_Finalize");
+        abort = (delegate* unmanaged<IntPtr, int, int>)Symbol("MPI_Abort");
         (comm, doubleType, floatType, sum) = (Symbol("ompi_mpi_comm_world"), Symbol("ompi_mpi_double"), Symbol("ompi_mpi_float"), Symbol("ompi_mpi_op_sum"));
 
         int done, r, n, length;
@@ -84,6 +86,15 @@ public sealed unsafe partial class Mpi
     }
 
     public void Barrier() => Check(barrier(comm), "MPI_Barrier");
+
+    /// <summary>
+    /// When this process is a rank of a job that has started MPI, ends the whole job with <paramref name="code"/>: a process that
+    /// leaves on an error must not wait in MPI_Finalize for ranks that wait for it in a collective.
+    /// </summary>
+    public static void AbortJobIfRunning(int code)
+    {
+        if (Instance.IsValueCreated && Instance.Value.Size > 1) Instance.Value.abort(Instance.Value.comm, code);
+    }
 
     static void Check(int code, string call)
     {

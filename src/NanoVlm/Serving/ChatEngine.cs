@@ -55,7 +55,7 @@ public sealed class ChatEngine : IDisposable
             try
             {
                 if (request.ToContextEnd)
-                    request = request with { Options = request.Options with { MaxNewTokens = Vlm.ContextLeft(prompt.InputIds.shape[1]) } };
+                    request = request with { Options = request.Options with { MaxNewTokens = Math.Min(Options.MaxDefaultTokens, Vlm.ContextLeft(prompt.InputIds.shape[1])) } };
                 Vlm.CheckContext(prompt.InputIds.shape[1], request.Options.MaxNewTokens);
                 var job = new ChatJob(request, prompt, Vlm.Tokenizer, cancellation);
                 if (!_queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(ChatEngine));

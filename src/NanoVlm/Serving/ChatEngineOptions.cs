@@ -8,10 +8,16 @@ public sealed record ChatEngineOptions
     public int MaxBatch { get; init; } = 8;
     /// <summary>Requests waiting to join; one more is refused with <see cref="QueueFullException"/>.</summary>
     public int MaxQueue { get; init; } = 64;
+    /// <summary>
+    /// The most tokens an answer gets when the request sets no length: what the context leaves, up to this (each row's KV cache is
+    /// reserved for its whole answer).
+    /// </summary>
+    public int MaxDefaultTokens { get; init; } = 2048;
 
     public void Validate()
     {
         if (MaxBatch < 1) throw new NanoVlmException($"max batch must be >= 1, got {MaxBatch}");
         if (MaxQueue < 1) throw new NanoVlmException($"max queue must be >= 1, got {MaxQueue}");
+        if (MaxDefaultTokens < 1) throw NanoVlmException.For(nameof(MaxDefaultTokens), $"must be >= 1, got {MaxDefaultTokens}");
     }
 }

@@ -169,6 +169,8 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 var targets = (double)batch.Labels.ne(VlmProcessor.Ignore).sum().item<long>();
                 var all = sync.Sum(targets);
                 weight = all == 0 ? 0 : targets * sync.WorldSize / all;
+                // No target anywhere: the step is skipped on every process, as one process skips a step whose mean loss is NaN.
+                if (all == 0) using (no_grad()) lossTotal.add_(double.NaN);
             }
             if (weight > 0)
             {

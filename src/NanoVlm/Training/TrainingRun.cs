@@ -108,7 +108,11 @@ public sealed class TrainingRun : IDisposable
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
-        var runName = args.RunName ?? RunName(args, baseConfig);
+        // Several processes name the run by rank 0's clock (the sum of rank 0's time and zeros), so that all of them meet in one folder.
+        var clock = GradientSync.FromEnvironment() is { WorldSize: > 1 } world
+            ? DateTimeOffset.FromUnixTimeSeconds((long)world.Sum(world.IsMain ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : 0)).LocalDateTime
+            : DateTime.Now;
+        var runName = args.RunName ?? RunName(args, baseConfig, clock);
         var runDir = resumeDir ?? Path.Combine(args.Output, runName);
         // Several processes (mpirun, srun): rank 0 alone holds the folder and writes in it (run.json, the tokenizer, a LoRA base);
         // the others start once it has (Agree), and every process stops when one of them fails before that point.
@@ -162,6 +166,8 @@ public sealed class TrainingRun : IDisposable
                 Seeds.Combine(args.Options.Seed, epoch));
             IEnumerable<VqaSample> Epoch(int epoch) => sync.WorldSize == 1 ? Global(epoch) : RankSlice(Global(epoch), batch, sync.WorldSize, sync.Rank);
             var packing = args.Packing;
+            if (sync.WorldSize > 1 && trainCount < batch * sync.WorldSize)
+                throw NanoVlmException.For("BatchSize", $"{batch} x {sync.WorldSize} processes needs at least {batch * sync.WorldSize} training samples for one step, got {trainCount}");
             if (packing is not null && sync.WorldSize > 1)
             {
                 if (main) log?.Invoke($"packing is off with {sync.WorldSize} processes: each one's rows would differ from one process's");
@@ -225,12 +231,15 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>
     /// A fresh adapter for the run's model. Its base must load again as it is (for resume, generate and merge): the checkpoint or repo
-    /// the run fine-tunes, else the model as built, saved once into the run's <c>base/</c> folder (and read back from there on resume).
+    /// the run fine-tunes when it is used as it is, else (built from scratch or backbones, another tokenizer, a grown vocabulary) the
+    /// model as built with the run's tokenizer, saved once into the run's <c>base/</c> folder (and read back from there on resume).
     /// </summary>
     static LoraAdapter NewAdapter(TrainArgs args, LoraConfig lora, PretrainedVlm vlm, string runDir)
     {
         string baseModel;
-        if (args.Model is { } model) baseModel = Directory.Exists(model) ? Path.GetFullPath(model) : model;
+        var asLoaded = args.Model is { } m && args.Tokenizer is null
+                       && new CheckpointLayout(PretrainedSources.ResolveModelFolder(m)).ReadConfig().LmVocabSize == vlm.Config.LmVocabSize;
+        if (asLoaded) baseModel = Directory.Exists(args.Model!) ? Path.GetFullPath(args.Model!) : args.Model!;
         else
         {
             baseModel = Path.GetFullPath(Path.Combine(runDir, "base"));
@@ -329,10 +338,10 @@ public sealed class TrainingRun : IDisposable
     }
 
     /// <summary>nanoVLM's run name: nanoVLM_{vit}_mp{f}_{lm}_{devices}_{data}_bs{batch}_ep{epochs}_lr_vision_{v}-language_{l}-{mp}_{MMdd-HHmmss}.</summary>
-    static string RunName(TrainArgs args, VlmConfig cfg)
+    static string RunName(TrainArgs args, VlmConfig cfg, DateTime clock)
     {
         var o = args.Options;
         var data = args.Cutoff is { } c ? $"{c}samples" : "full_ds";
-        return $"nanoVLM_{cfg.VitModelType.Split('/')[^1]}_mp{cfg.MpPixelShuffleFactor}_{cfg.LmModelType.Split('/')[^1]}_1x{(args.Device == "cuda" ? "GPU" : "CPU")}_{data}_bs{o.BatchSize * o.GradientAccumulationSteps}_ep{o.Epochs}_lr_vision_{o.LrVision}-language_{o.LrLanguage}-{o.LrMp}_{DateTime.Now:MMdd-HHmmss}";
+        return $"nanoVLM_{cfg.VitModelType.Split('/')[^1]}_mp{cfg.MpPixelShuffleFactor}_{cfg.LmModelType.Split('/')[^1]}_1x{(args.Device == "cuda" ? "GPU" : "CPU")}_{data}_bs{o.BatchSize * o.GradientAccumulationSteps}_ep{o.Epochs}_lr_vision_{o.LrVision}-language_{o.LrLanguage}-{o.LrMp}_{clock:MMdd-HHmmss}";
     }
 }

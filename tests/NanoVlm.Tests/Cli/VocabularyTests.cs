@@ -39,14 +39,17 @@ public sealed class VocabularyTests : IDisposable
         var text = System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " ");
         Assert.Contains("with 2 new words ('horizontal', 'vertical')", text);
         Assert.DoesNotContain("unknown to the tokenizer", text);
-        using var before = Tokenizer.Load(Path.Combine(checkpoint, "tokenizer.json"));
         var grown = Path.Combine(dir["grown"], "checkpoints", "step-0000001");
-        using var after = Tokenizer.Load(Path.Combine(grown, "tokenizer.json"));
-        foreach (var word in new[] { "What", "is", "this", "?", "stripes", "plain" })
-            Assert.Equal(before.Encode(word), after.Encode(word));
-        Assert.Equal(2, after.VocabSize - before.VocabSize);
         var oldConfig = new CheckpointLayout(checkpoint).ReadConfig();
         var newConfig = new CheckpointLayout(grown).ReadConfig();
+        // Loaded as the model loads them, with the VLM's extra tokens: every token the model knew keeps its id, the image token included.
+        using var before = Tokenizer.Load(Path.Combine(checkpoint, "tokenizer.json"), oldConfig.VlmExtraTokens);
+        using var after = Tokenizer.Load(Path.Combine(grown, "tokenizer.json"), newConfig.VlmExtraTokens);
+        foreach (var word in new[] { "What", "is", "this", "?", "stripes", "plain", "<|image|>" })
+            Assert.Equal(before.Encode(word), after.Encode(word));
+        Assert.Equal(before.ExtraTokenIds, after.ExtraTokenIds);
+        Assert.Equal(2, after.VocabSize - before.VocabSize);
+        Assert.True(after.Encode("horizontal").Single() >= before.VocabSize, "a new word took the id of a token the model knew");
         Assert.Equal(oldConfig.LmVocabSize + 2, newConfig.LmVocabSize);
         Assert.Equal(oldConfig.LmBaseVocabSize, newConfig.LmBaseVocabSize);
         using var model = Checkpoint.Load(grown);

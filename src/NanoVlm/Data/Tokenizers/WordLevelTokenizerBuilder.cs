@@ -61,7 +61,8 @@ public static partial class WordLevelTokenizerBuilder
     /// <paramref name="samples"/> it lacks appended (ids after every existing one, extra tokens included), so every old word keeps its
     /// id and a fine-tuned model keeps what it knew. Returns the words added, by frequency.
     /// </summary>
-    public static IReadOnlyList<string> Extend(string sourceFolder, string folder, IEnumerable<VqaSample> samples, CheckpointGeneration generation)
+    public static IReadOnlyList<string> Extend(string sourceFolder, string folder, IEnumerable<VqaSample> samples, CheckpointGeneration generation,
+        IReadOnlyDictionary<string, string> extraTokens)
     {
         var file = Path.Combine(sourceFolder, "tokenizer.json");
         var json = JsonNode.Parse(RegularFile.ReadAllText(file, Tokenizer.MaxFileBytes, "tokenizer")) as JsonObject
@@ -70,8 +71,17 @@ public static partial class WordLevelTokenizerBuilder
             throw new NanoVlmException($"{file}: only a word-level vocabulary can be extended with new words (this tokenizer is not WordLevel)");
         var known = vocab.Select(kv => kv.Key).Concat((json["added_tokens"] as JsonArray ?? []).Select(t => t!["content"]!.GetValue<string>()))
             .ToHashSet(StringComparer.Ordinal);
-        var next = vocab.Select(kv => kv.Value!.GetValue<int>())
-            .Concat((json["added_tokens"] as JsonArray ?? []).Select(t => t!["id"]!.GetValue<int>())).Max() + 1;
+        var addedTokens = json["added_tokens"] as JsonArray ?? (JsonArray)(json["added_tokens"] = new JsonArray());
+        var next = vocab.Select(kv => kv.Value!.GetValue<int>()).Concat(addedTokens.Select(t => t!["id"]!.GetValue<int>())).Max() + 1;
+        // The VLM's extra tokens take the ids after the vocabulary when the tokenizer is loaded; they are written down at those ids, so
+        // the new words come after them and no token the model knows changes its id.
+        // In the vocabulary too: the tokenizers library keeps the id of an added token only when its model knows the token.
+        foreach (var text in extraTokens.Values.Where(t => !known.Contains(t)))
+        {
+            vocab[text] = next;
+            addedTokens.Add(Special(next++, text));
+            known.Add(text);
+        }
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var text in Corpus(samples, generation))
             foreach (Match m in Words().Matches(text))

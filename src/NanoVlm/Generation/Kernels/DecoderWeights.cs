@@ -28,6 +28,7 @@ internal sealed record DecoderWeights(IReadOnlyList<BlockWeights> Blocks, Tensor
         if (model.Device.type != DeviceType.CPU) return ($"the model is on {model.Device.type.ToString().ToLowerInvariant()}", true);
         if (model.training) return ("the model is in training mode", false);
         if (model.Dtype != float32 && model.Dtype != bfloat16) return ($"its dtype is {model.Dtype} (the kernels take float32 and bfloat16)", false);
+        if (!HookFieldsFound) return ("this TorchSharp keeps its forward hooks where they cannot be seen, so a hook could not be ruled out", false);
         foreach (var (name, module) in decoder.named_modules().Prepend(("", decoder)))
         {
             if (HasHooks(module)) return ($"decoder{(name == "" ? "" : "." + name)} has a forward hook", false);
@@ -45,15 +46,18 @@ internal sealed record DecoderWeights(IReadOnlyList<BlockWeights> Blocks, Tensor
         typeof(LanguageModelBlock), typeof(LanguageModelGroupedQueryAttention), typeof(LanguageModelMLP), typeof(Dropout),
         typeof(ModuleList<LanguageModelBlock>), typeof(LanguageModel)];
 
-    /// <summary>TorchSharp keeps forward hooks in private dictionaries of its module base classes.</summary>
-    static bool HasHooks(nn.Module module)
+    /// <summary>Whether TorchSharp's module base classes have the private hook collections <see cref="HasHooks"/> reads.</summary>
+    static readonly bool HookFieldsFound = HookFields(typeof(Linear)).Any();
+
+    static IEnumerable<FieldInfo> HookFields(Type? type)
     {
-        for (var type = module.GetType(); type is not null; type = type.BaseType)
+        for (; type is not null; type = type.BaseType)
             foreach (var field in type.GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-                if (field.Name.Contains("hook", StringComparison.OrdinalIgnoreCase) && field.GetValue(module) is ICollection { Count: > 0 })
-                    return true;
-        return false;
+                if (field.Name.Contains("hook", StringComparison.OrdinalIgnoreCase)) yield return field;
     }
+
+    /// <summary>TorchSharp keeps forward hooks in private dictionaries of its module base classes.</summary>
+    static bool HasHooks(nn.Module module) => HookFields(module.GetType()).Any(field => field.GetValue(module) is ICollection { Count: > 0 });
 
     /// <summary>The snapshot of a model <see cref="Refusal"/> accepted.</summary>
     public static DecoderWeights From(VisionLanguageModel model)
