@@ -38,13 +38,17 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         long? seed = root.TryGetProperty("seed", out var s) && s.ValueKind != JsonValueKind.Null
             ? s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out var v) ? v : throw ApiException.BadRequest("'seed' must be an integer", "seed")
             : null;
+        var frequencyPenalty = Number(root, "frequency_penalty");
+        if (frequencyPenalty is < -2 or > 2) throw ApiException.BadRequest($"frequency_penalty must be between -2 and 2, got {frequencyPenalty}", "frequency_penalty");
+        var presencePenalty = Number(root, "presence_penalty");
+        if (presencePenalty is < -2 or > 2) throw ApiException.BadRequest($"presence_penalty must be between -2 and 2, got {presencePenalty}", "presence_penalty");
         var n = Int(root, "n") ?? 1;
         if (n < 1 || n > options.Engine.MaxBatch)
             throw ApiException.BadRequest($"n must be between 1 and {options.Engine.MaxBatch}, got {n}", "n");
         var stream = Bool(root, "stream") ?? false;
         var includeUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && (Bool(so, "include_usage") ?? false);
 
-        var generation = ChatSampling.Options(maxTokens, temperature, topP, topK, seed);
+        var generation = ChatSampling.Options(maxTokens, temperature, topP, topK, seed, frequencyPenalty, presencePenalty);
         return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null }, stream, includeUsage);
     }
 

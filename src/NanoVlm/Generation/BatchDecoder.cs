@@ -17,6 +17,8 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
 
     sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng)
     {
+        /// <summary>How often this answer has used each token: [1, V] when the options penalize, else null.</summary>
+        public Tensor? Counts { get; set; }
         public int Produced { get; set; }
         public int Remaining => Options.MaxNewTokens - Produced;
     }
@@ -78,7 +80,15 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
             if (error is null)
                 try
                 {
-                    tokens[b] = row.Options.Greedy ? greedy[b] : TextGeneration.NextToken(_logits.narrow(0, b, 1), row.Options, row.Rng).item<long>();
+                    if (row.Options.Penalizes)
+                    {
+                        row.Counts ??= zeros(1, _logits.shape[^1], ScalarType.Float32, model.Device).DetachFromDisposeScope();
+                        var penalized = Sampling.Penalize(_logits.narrow(0, b, 1), row.Counts, row.Options.FrequencyPenalty, row.Options.PresencePenalty);
+                        tokens[b] = TextGeneration.NextToken(penalized, row.Options, row.Rng).item<long>();
+                        row.Counts[0, tokens[b]].add_(1);
+                    }
+                    else
+                        tokens[b] = row.Options.Greedy ? greedy[b] : TextGeneration.NextToken(_logits.narrow(0, b, 1), row.Options, row.Rng).item<long>();
                 }
                 catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException)
                 {
@@ -106,6 +116,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     {
         var kept = Enumerable.Range(0, _rows.Count).Where(i => !ids.Contains(_rows[i].Id)).Select(i => (long)i).ToArray();
         if (kept.Length == _rows.Count) return;
+        foreach (var row in _rows.Where(r => ids.Contains(r.Id))) row.Counts?.Dispose();
         _rows.RemoveAll(r => ids.Contains(r.Id));
         if (kept.Length == 0)
         {
@@ -139,5 +150,9 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         (_cache, _logits, _pending) = (cache, logits, pending);
     }
 
-    public void Dispose() => Replace(null, null, null);
+    public void Dispose()
+    {
+        foreach (var row in _rows) row.Counts?.Dispose();
+        Replace(null, null, null);
+    }
 }

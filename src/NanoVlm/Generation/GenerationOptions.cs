@@ -14,6 +14,11 @@ public sealed record GenerationOptions
     public bool UseKvCache { get; init; } = true;
     /// <summary>Stop once every row has produced eos; the result is padded with eos, so it is the same as running every step.</summary>
     public bool StopAtEos { get; init; } = true;
+    /// <summary>OpenAI's frequency penalty: each token's score loses this times how often the answer has used it (-2..2).</summary>
+    public double FrequencyPenalty { get; init; }
+    /// <summary>OpenAI's presence penalty: each token the answer has used loses this from its score (-2..2).</summary>
+    public double PresencePenalty { get; init; }
+    public bool Penalizes => FrequencyPenalty != 0 || PresencePenalty != 0;
     /// <summary>How decode steps are computed (the numbers are the same on every path the model allows).</summary>
     public DecodePath DecodePath { get; init; } = DecodePath.Auto;
 
@@ -24,5 +29,9 @@ public sealed record GenerationOptions
             throw NanoVlmException.For(nameof(Temperature), $"must be a finite number > 0, got {Temperature}");
         if (!(TopP > 0 && TopP <= 1)) throw NanoVlmException.For(nameof(TopP), $"must be in (0, 1], got {TopP}");
         if (TopK < 0) throw NanoVlmException.For(nameof(TopK), $"must be >= 0, got {TopK}");
+        if (FrequencyPenalty is < -2 or > 2 || double.IsNaN(FrequencyPenalty))
+            throw NanoVlmException.For(nameof(FrequencyPenalty), $"must be between -2 and 2, got {FrequencyPenalty}");
+        if (PresencePenalty is < -2 or > 2 || double.IsNaN(PresencePenalty))
+            throw NanoVlmException.For(nameof(PresencePenalty), $"must be between -2 and 2, got {PresencePenalty}");
     }
 }

@@ -5,6 +5,17 @@ namespace NanoVlm.Generation;
 public static class Sampling
 {
     /// <summary>
+    /// OpenAI's penalties on scores [B, V], given how often each row's answer has used each token so far ([B, V]):
+    /// score - count x frequency - (count > 0) x presence.
+    /// </summary>
+    public static Tensor Penalize(Tensor logits, Tensor counts, double frequency, double presence)
+    {
+        using var scope = NewDisposeScope();
+        var c = counts.to(logits.dtype);
+        return (logits - c * frequency - c.gt(0).to(logits.dtype) * presence).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// nanoVLM's top_k_top_p_filtering on a copy of logits [B, V]: keep values >= the k-th largest, then drop the
     /// tokens whose cumulative sorted probability exceeds p (the most likely one always stays).
     /// Removed entries become -inf.

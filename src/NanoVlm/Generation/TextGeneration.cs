@@ -42,10 +42,13 @@ public static class TextGeneration
 
         var generated = new List<Tensor>();
         var finished = zeros(batch, ScalarType.Bool, model.Device);
+        // How often each row's answer has used each token, for the penalties.
+        var counts = options.Penalizes ? zeros(batch, logits.shape[^1], float32, model.Device) : null;
         using var decoding = cache is null ? default : runner.Stepping(batch);
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
-            var next = NextToken(logits, options, rng);                  // [B, 1]
+            var next = NextToken(counts is null ? logits : Sampling.Penalize(logits, counts, options.FrequencyPenalty, options.PresencePenalty), options, rng);
+            counts?.scatter_add_(1, next, ones(batch, 1, float32, model.Device));
             generated.Add(next);
             if (onStep is not null)
             {

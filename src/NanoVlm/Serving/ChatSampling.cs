@@ -5,7 +5,8 @@ namespace NanoVlm.Serving;
 /// <summary>Decoding options from a chat API's settings: temperature 0 is greedy; unset values keep nanoVLM's sampling defaults.</summary>
 public static class ChatSampling
 {
-    public static GenerationOptions Options(int? maxTokens, double? temperature, double? topP, int? topK, long? seed)
+    public static GenerationOptions Options(int? maxTokens, double? temperature, double? topP, int? topK, long? seed,
+        double? frequencyPenalty = null, double? presencePenalty = null)
     {
         var defaults = new GenerationOptions();
         return new GenerationOptions
@@ -17,6 +18,8 @@ public static class ChatSampling
             TopP = topP ?? defaults.TopP,
             TopK = topK ?? defaults.TopK,
             Seed = seed,
+            FrequencyPenalty = frequencyPenalty ?? 0,
+            PresencePenalty = presencePenalty ?? 0,
         };
     }
 }

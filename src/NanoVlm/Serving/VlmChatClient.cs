@@ -78,7 +78,8 @@ public sealed class VlmChatClient : IChatClient
             converted.Add(new Data.PromptMessage(Role(message.Role), string.Join("\n", texts)));
         }
         return new ChatRequest(converted, images,
-            ChatSampling.Options(options?.MaxOutputTokens, options?.Temperature, options?.TopP, options?.TopK, options?.Seed))
+            ChatSampling.Options(options?.MaxOutputTokens, options?.Temperature, options?.TopP, options?.TopK, options?.Seed,
+                options?.FrequencyPenalty, options?.PresencePenalty))
         {
             ToContextEnd = options?.MaxOutputTokens is null,
             Stop = options?.StopSequences?.ToList() ?? [],

@@ -56,6 +56,8 @@ public class HostileRequestTests(ServedModel served)
         { "max_tokens a string", Text("\"max_completion_tokens\":\"10\","), 400, "must be an integer" },
         { "temperature out of range", Text("\"temperature\":7,"), 400, "temperature must be between 0 and 2" },
         { "top_p zero", Text("\"top_p\":0,"), 400, "top_p must be in (0, 1]" },
+        { "frequency_penalty out of range", Text("\"frequency_penalty\":3,"), 400, "frequency_penalty must be between -2 and 2" },
+        { "presence_penalty out of range", Text("\"presence_penalty\":-2.5,"), 400, "presence_penalty must be between -2 and 2" },
         { "n zero", Text("\"n\":0,"), 400, "n must be between 1 and 8" },
         { "n over the batch", Text("\"n\":100,"), 400, "n must be between 1 and 8" },
         { "five stop strings", Text("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"],"), 400, "at most 4 stop strings" },
