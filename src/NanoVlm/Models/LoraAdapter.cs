@@ -44,9 +44,13 @@ public sealed class LoraAdapter : Module
     public IEnumerable<(string Name, Parameter Weight)> PeftTensors() =>
         layers.SelectMany(l => new[] { ($"base_model.model.{l.Path}.lora_A.weight", l.A.weight!), ($"base_model.model.{l.Path}.lora_B.weight", l.B.weight!) });
 
-    /// <summary>Adds the update to the linears of <paramref name="model"/> (the one it was made for, or a copy of it in another dtype).</summary>
-    public void Attach(VisionLanguageModel model)
+    /// <summary>
+    /// Adds the update to the linears of <paramref name="model"/> (the one it was made for, or a copy of it in another dtype); disposing
+    /// the result removes these hooks again (<see cref="Detach"/> removes every hook).
+    /// </summary>
+    public IDisposable Attach(VisionLanguageModel model)
     {
+        var added = new List<Action>();
         var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
         foreach (var (path, a, b) in layers)
         {
@@ -59,7 +63,28 @@ public sealed class LoraAdapter : Module
                 if (Config.Dropout > 0) input = functional.dropout(input, Config.Dropout, training);
                 return y + (b.call(a.call(input)) * scaling).to(y.dtype);
             });
-            hooks.Add(remover.remove);
+            added.Add(remover.remove);
+        }
+        hooks.AddRange(added);
+        return new Attachment(() =>
+        {
+            foreach (var remove in added)
+            {
+                remove();
+                hooks.Remove(remove);
+            }
+        });
+    }
+
+    sealed class Attachment(Action detach) : IDisposable
+    {
+        bool done;
+
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            detach();
         }
     }
 

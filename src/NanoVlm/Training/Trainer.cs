@@ -71,7 +71,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         // adapter the copy is frozen and the adapter (fp32) is attached to it: its weights are the ones AdamW updates.
         using var compute = options.Bf16 && adapter is null ? new ComputeCopy(model, optimizer, ScalarType.BFloat16) : null;
         using var frozenCopy = options.Bf16 && adapter is not null ? ModelCopy.CloneAs(model, ScalarType.BFloat16) : null;
-        if (frozenCopy is not null) adapter!.Attach(frozenCopy);
+        using var copyHooks = frozenCopy is null ? null : adapter!.Attach(frozenCopy);
         var worker = compute?.Model ?? frozenCopy ?? model;
         void Save(string folder)
         {
