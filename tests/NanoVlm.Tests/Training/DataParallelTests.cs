@@ -62,6 +62,30 @@ public sealed class DataParallelTests : IDisposable
         }
     }
 
+    /// <summary>A rank killed mid-run ends the job (not a hang), and the run's latest checkpoint is still a complete one.</summary>
+    [Fact]
+    public void KillingOneRankEndsTheJobAndLeavesTheLastCheckpoint()
+    {
+        var data = TestJsonl.Write(dir["data"], 48);
+        var args = Train(data, "killed", 2, 1).Select(a => a == $"{Steps}" ? "400" : a).Concat(["--checkpoint-interval", "5"]).ToArray();
+        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll }.Concat(args))
+            start.ArgumentList.Add(a);
+        using var job = System.Diagnostics.Process.Start(start)!;
+        job.BeginOutputReadLine();
+        job.BeginErrorReadLine();
+        var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "killed");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (run.LastLoggedStep() < 12 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(50);
+        Assert.False(job.HasExited, "the job ended before the kill");
+        // The ranks are mpirun's children (on one machine it starts them itself); kill the last one started.
+        var rank = Processes.Succeed("pgrep", ["-n", "-P", $"{job.Id}", "dotnet"]).Trim();
+        Processes.Succeed("kill", ["-KILL", rank]);
+        Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not end within 60 s of losing a rank");
+        Assert.NotEqual(0, job.ExitCode);
+        run.AssertLatestCheckpointLoads();
+    }
+
     [Fact]
     public void OverAnEpochTheRanksSamplesAreDisjointAndTogetherTheGlobalOrder()
     {
