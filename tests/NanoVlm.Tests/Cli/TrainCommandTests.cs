@@ -7,6 +7,8 @@ using NanoVlm.Checkpoints;
 namespace NanoVlm.Tests.Cli;
 
 /// <summary>`nanovlm train` and friends end to end on tiny runs, through the real executable.</summary>
+/// <remarks>Alone: some checks rebuild a model from its seed in this process, and parallel tests draw from the same global generator.</remarks>
+[Collection(nameof(RunsAlone))]
 public sealed class TrainCommandTests : IDisposable
 {
     readonly TempDir dir = new();
