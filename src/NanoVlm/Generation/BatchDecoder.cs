@@ -13,7 +13,9 @@ namespace NanoVlm.Generation;
 /// </summary>
 public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = DecodePath.Auto) : IDisposable
 {
-    readonly DecodeRunner runner = new(model, path);
+    // Made at the first prompt, not with the decoder: a decoder may be made on a serving thread before (or after) the model is usable.
+    DecodeRunner? _runner;
+    DecodeRunner Runner => _runner ??= new DecodeRunner(model, path);
 
     sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng)
     {
@@ -48,7 +50,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var scope = NewDisposeScope();
         var (embeddings, mask) = model.Embed(inputIds, images, attentionMask);
         using var prefill = new KvCache(model.Config, 1, (int)embeddings.shape[1], embeddings.dtype, embeddings.device);
-        var logits = runner.NextLogits(embeddings, mask, prefill);
+        var logits = Runner.NextLogits(embeddings, mask, prefill);
 
         var joined = options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
         var parts = new List<(KvCache, long[])>();
@@ -134,8 +136,8 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var scope = NewDisposeScope();
         var cache = _cache!;
         var mask = arange(cache.Length + 1, device: model.Device).unsqueeze(0).ge(cache.RowStarts!.unsqueeze(1));
-        using var decoding = runner.Stepping(_pending!.shape[0]);
-        _logits = runner.NextLogits(model.Decoder.token_embedding.call(_pending!), mask, cache).DetachFromDisposeScope();
+        using var decoding = Runner.Stepping(_pending!.shape[0]);
+        _logits = Runner.NextLogits(model.Decoder.token_embedding.call(_pending!), mask, cache).DetachFromDisposeScope();
         _pending!.Dispose();
         _pending = null;
     }

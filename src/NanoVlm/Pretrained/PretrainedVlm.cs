@@ -106,6 +106,7 @@ public sealed class PretrainedVlm : IDisposable
         }
         var folder = PretrainedSources.ResolveModelFolder(pathOrRepoId, progress);
         var model = Checkpoint.Load(folder);
+        model.eval();   // loaded to answer: dropout off, and the decode kernels may serve it
         Tokenizer? tokenizer = null;
         try
         {

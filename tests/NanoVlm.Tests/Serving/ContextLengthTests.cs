@@ -31,6 +31,7 @@ public sealed class ContextLengthTests
     public async Task ASystemMessageIsNeverDropped()
     {
         using var vlm = TestModels.Vlm(TestModels.Create(seed: 9));
+        vlm.Model.eval();
         using IChatClient client = new VlmChatClient(vlm);
         var e = await Assert.ThrowsAsync<NanoVlmException>(() =>
             client.GetResponseAsync([new ChatMessage(ChatRole.System, "Answer in French."), new ChatMessage(ChatRole.User, "hello")], new ChatOptions { MaxOutputTokens = 2 }));
