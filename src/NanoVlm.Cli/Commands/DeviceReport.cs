@@ -16,7 +16,7 @@ static class DeviceReport
             ? $"cuda: available, {cuda.device_count()} device(s), cuDNN {(cuda.is_cudnn_available() ? "available" : "not available")}"
             : "cuda: not available");
         Console.WriteLine(Mpi.Launched
-            ? $"mpi: {Mpi.World.Version} ({Mpi.World.LibraryPath}); rank {Mpi.World.Rank} of {Mpi.World.Size}, local rank {Mpi.World.LocalRank}"
+            ? $"mpi: {Mpi.World.Version} ({Mpi.Library}); rank {Mpi.World.Rank} of {Mpi.World.Size}, local rank {Mpi.World.LocalRank}"
             : Mpi.Installed ? "mpi: libmpi.so.40 found; not started by mpirun or srun (one process)" : "mpi: libmpi.so.40 not found (one process; install Open MPI to train on several)");
     }
 }

@@ -10,7 +10,7 @@ namespace NanoVlm.Runtime;
 /// </summary>
 public sealed unsafe partial class Mpi
 {
-    const string Library = "libmpi.so.40";
+    public const string Library = "libmpi.so.40";
     const int RtldNow = 2, RtldGlobal = 0x100;
     static readonly IntPtr InPlace = 1;   // Open MPI's MPI_IN_PLACE
     static readonly Lazy<Mpi> Instance = new(() => new Mpi(), LazyThreadSafetyMode.ExecutionAndPublication);
@@ -38,7 +38,6 @@ public sealed unsafe partial class Mpi
     public int LocalRank { get; }
     /// <summary>The library's own description (<c>MPI_Get_library_version</c>).</summary>
     public string Version { get; }
-    public string LibraryPath { get; }
 
     Mpi()
     {
@@ -46,7 +45,6 @@ public sealed unsafe partial class Mpi
         var handle = DlOpen(Library, RtldNow | RtldGlobal);
         if (handle == 0)
             throw new NanoVlmException($"this process was started by an MPI launcher but {Library} (Open MPI 4 or 5) cannot be loaded: {Marshal.PtrToStringUTF8(DlError())}; install Open MPI (Debian: openmpi-bin)");
-        LibraryPath = Library;
         IntPtr Symbol(string name) => NativeLibrary.TryGetExport(handle, name, out var address) ? address
             : throw new NanoVlmException($"{Library} has no {name}: not Open MPI");
         var init = (delegate* unmanaged<IntPtr, IntPtr, int>)Symbol("MPI_Init");

@@ -108,15 +108,15 @@ public sealed class TrainingRun : IDisposable
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
+        var sync = GradientSync.FromEnvironment();
         // Several processes name the run by rank 0's clock (the sum of rank 0's time and zeros), so that all of them meet in one folder.
-        var clock = GradientSync.FromEnvironment() is { WorldSize: > 1 } world
-            ? DateTimeOffset.FromUnixTimeSeconds((long)world.Sum(world.IsMain ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : 0)).LocalDateTime
+        var clock = sync.WorldSize > 1
+            ? DateTimeOffset.FromUnixTimeSeconds((long)sync.Sum(sync.IsMain ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : 0)).LocalDateTime
             : DateTime.Now;
         var runName = args.RunName ?? RunName(args, baseConfig, clock);
         var runDir = resumeDir ?? Path.Combine(args.Output, runName);
         // Several processes (mpirun, srun): rank 0 alone holds the folder and writes in it (run.json, the tokenizer, a LoRA base);
         // the others start once it has (Agree), and every process stops when one of them fails before that point.
-        var sync = GradientSync.FromEnvironment();
         var main = sync.IsMain;
         var agreed = sync.WorldSize == 1;
         void Agree(bool ok)

@@ -15,6 +15,11 @@ public static partial class WordLevelTokenizerBuilder
     public const string EndOfText = "<|endoftext|>";
     public const string Unknown = "[UNK]";
 
+    static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     [GeneratedRegex(@"\w+|[^\w\s]+")]
     private static partial Regex Words();
 
@@ -89,8 +94,7 @@ public static partial class WordLevelTokenizerBuilder
         var added = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
         foreach (var word in added) vocab[word] = next++;
         Directory.CreateDirectory(folder);
-        var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString(options) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString(Json) + "\n");
         foreach (var name in new[] { "tokenizer_config.json", "special_tokens_map.json" })
             if (File.Exists(Path.Combine(sourceFolder, name)))
                 AtomicFile.WriteAllText(Path.Combine(folder, name), RegularFile.ReadAllText(Path.Combine(sourceFolder, name), RegularFile.MaxConfigBytes, "tokenizer config"));
@@ -101,10 +105,9 @@ public static partial class WordLevelTokenizerBuilder
     public static void Write(string folder, IEnumerable<string> corpus, int minFrequency = 1, IReadOnlyList<string>? specialTokens = null)
     {
         Directory.CreateDirectory(folder);
-        var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), Build(corpus, minFrequency, specialTokens).ToJsonString(options) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), Build(corpus, minFrequency, specialTokens).ToJsonString(Json) + "\n");
         var config = new JsonObject { ["eos_token"] = EndOfText, ["pad_token"] = EndOfText, ["unk_token"] = Unknown, ["clean_up_tokenization_spaces"] = false, ["tokenizer_class"] = "PreTrainedTokenizerFast" };
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), config.ToJsonString(options) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), config.ToJsonString(Json) + "\n");
     }
 
     static JsonObject Special(int id, string content) => new()

@@ -35,8 +35,8 @@ internal sealed record DecoderWeights(IReadOnlyList<BlockWeights> Blocks, Tensor
             if (KernelModules.Contains(module.GetType())) continue;
             return ($"decoder.{name} is a {module.GetType().Name}, which the kernels do not compute", false);
         }
-        var tensors = decoder.parameters().Concat(decoder.buffers()).ToList();
-        if (tensors.Any(t => t.dtype != model.Dtype && t.dtype != float32) || decoder.parameters().Any(p => !p.is_contiguous()))
+        var parameters = decoder.parameters().ToList();
+        if (parameters.Concat(decoder.buffers()).Any(t => t.dtype != model.Dtype && t.dtype != float32) || parameters.Any(p => !p.is_contiguous()))
             return ("its weights mix dtypes or are not contiguous", false);
         return (null, false);
     }
