@@ -10,50 +10,81 @@ using NanoVlm.Runtime;
 
 namespace NanoVlm.Cli.Commands;
 
-/// <summary><c>nanovlm eval</c>: MMStar multiple-choice accuracy per category, or exact-match accuracy on a short-answer VQA source.</summary>
+/// <summary><c>nanovlm eval</c>: lmms-eval's benchmarks (see <see cref="TaskRun"/>), or MMStar / exact-match accuracy on one dataset.</summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var model = new Option<string?>("--model") { Description = "checkpoint folder or Hub repo id (not needed with --responses)" };
         var adapter = AdapterOption.Create();
-        var data = new Option<string>("--data")
+        var tasks = new Option<string?>("--tasks")
         {
-            Description = "mmstar:<file|folder> or hf:Lin-Chen/MMStar (letter scoring), or fashion-mnist[:folder] | jsonl:<file> | cauldron:<...> | hf:<repo> (exact match)",
-            Required = true,
+            Description = $"lmms-eval tasks, comma-separated: {string.Join(",", BenchmarkTasks.Names)}, or nanovlm for nanoVLM's nine "
+                          + $"({string.Join(",", BenchmarkTasks.NanoVlm)}); each scored exactly as lmms-eval scores it",
+        };
+        var datasets = new Option<string[]>("--dataset")
+        {
+            Description = "TASK=PATH_OR_REPO: read a task's documents from a local parquet file or folder, or another Hub dataset repo (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var responses = new Option<string[]>("--responses")
+        {
+            Description = "re-score saved answers without a model: a samples_<task>.jsonl file (ours or lmms-eval's), or TASK=FILE (repeatable)",
+        };
+        var output = new Option<string?>("--output") { Description = "write results.json and samples_<task>.jsonl here, in lmms-eval's layout" };
+        var data = new Option<string?>("--data")
+        {
+            Description = "instead of --tasks: mmstar:<file|folder> or hf:Lin-Chen/MMStar (letter scoring), or fashion-mnist[:folder] | jsonl:<file> | cauldron:<...> | hf:<repo> (exact match)",
         };
         var batchSize = new Option<int>("--batch-size") { Description = "prompts per batch", DefaultValueFactory = _ => 64 };
-        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N samples" };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens per answer", DefaultValueFactory = _ => 8 };
-        var json = new Option<string?>("--json") { Description = "write a JSON report (accuracy, categories, predictions) here" };
+        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N samples (of each task)" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens per answer (--data only; tasks use their own)", DefaultValueFactory = _ => 8 };
+        var json = new Option<string?>("--json") { Description = "--data only: write a JSON report (accuracy, categories, predictions) here" };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
-        var cmd = new Command("eval", "Evaluate a model: MMStar accuracy with a per-category table, or exact-match VQA accuracy")
+        var cmd = new Command("eval", "Evaluate a model on lmms-eval's benchmarks (--tasks), re-score saved answers (--responses), or score a dataset (--data)")
         {
-            model, adapter, data, batchSize, limit, maxNew, json, device,
+            model, adapter, tasks, datasets, responses, output, data, batchSize, limit, maxNew, json, device,
         };
         cmd.SetAction(parse =>
         {
             using var cancel = CtrlC.Token(CancellationToken.None);
-            var source = DataSource.Parse(parse.GetValue(data)!);
-            var progress = new ConsoleDownloadProgress();
-            using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
-            var dataset = source.Open(trainSplit: false, hub, cancel.Token);
-            using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), progress);
-            vlm.MoveTo(Devices.Parse(parse.GetValue(device)!));
-            var total = Math.Min(dataset.Count, parse.GetValue(limit) ?? int.MaxValue);
-            var samples = DatasetView.All(dataset).ReadInOrder(cancel.Token).Take(total);
-            var multipleChoice = dataset is MmStarDataset;
-            var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
-            {
-                var task = ctx.AddTask($"evaluating {dataset.Name}", maxValue: total);
-                return Evaluator.Run(vlm.Model, vlm.Processor, samples, multipleChoice ? Scoring.MultipleChoice : Scoring.ExactMatch,
-                    parse.GetValue(batchSize), parse.GetValue(maxNew), done => task.Value = done, cancel.Token);
-            });
-            Report(result, multipleChoice);
-            if (parse.GetValue(json) is { } path) WriteJson(path, parse.GetValue(model)!, dataset.Name, result);
-            return 0;
+            var (taskList, dataSpec, responseFiles) = (parse.GetValue(tasks), parse.GetValue(data), parse.GetValue(responses) ?? []);
+            if (dataSpec is not null && (taskList is not null || responseFiles.Length > 0))
+                throw new NanoVlmException("--data scores one dataset; it does not combine with --tasks or --responses");
+            if (dataSpec is null && taskList is null && responseFiles.Length == 0)
+                throw new NanoVlmException("say what to evaluate: --tasks (lmms-eval benchmarks), --responses (saved answers) or --data (a dataset)");
+            var modelName = parse.GetValue(model);
+            if (responseFiles.Length == 0 && modelName is null) throw new NanoVlmException("--model is required to generate answers");
+            if (dataSpec is not null)
+                return EvaluateData(dataSpec, modelName!, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(batchSize),
+                    parse.GetValue(limit), parse.GetValue(maxNew), parse.GetValue(json), cancel.Token);
+            var run = new TaskRun(taskList, parse.GetValue(datasets) ?? [], responseFiles, parse.GetValue(limit), parse.GetValue(batchSize));
+            return run.Execute(modelName, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(output), cancel.Token);
         });
         return cmd;
+    }
+
+    static int EvaluateData(string spec, string modelName, string? adapterName, string deviceName, int batchSize, int? limit, int maxNew,
+        string? jsonPath, CancellationToken cancel)
+    {
+        var source = DataSource.Parse(spec);
+        var progress = new ConsoleDownloadProgress();
+        using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
+        var dataset = source.Open(trainSplit: false, hub, cancel);
+        using var vlm = AdapterOption.Load(modelName, adapterName, progress);
+        vlm.MoveTo(Devices.Parse(deviceName));
+        var total = Math.Min(dataset.Count, limit ?? int.MaxValue);
+        var samples = DatasetView.All(dataset).ReadInOrder(cancel).Take(total);
+        var multipleChoice = dataset is MmStarDataset;
+        var result = AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask($"evaluating {dataset.Name}", maxValue: total);
+            return Evaluator.Run(vlm.Model, vlm.Processor, samples, multipleChoice ? Scoring.MultipleChoice : Scoring.ExactMatch,
+                batchSize, maxNew, done => task.Value = done, cancel);
+        });
+        Report(result, multipleChoice);
+        if (jsonPath is not null) WriteJson(jsonPath, modelName, dataset.Name, result);
+        return 0;
     }
 
     static void Report(EvaluationResult result, bool categories)

@@ -65,10 +65,17 @@ public sealed partial class HubClient : IDisposable
     /// <summary>Downloads the files of a revision that match any of <paramref name="allowPatterns"/> (all files when none; fnmatch syntax) and returns the snapshot folder.</summary>
     public Task<string> DownloadSnapshotAsync(
         string repoId, string revision = "main", IReadOnlyCollection<string>? allowPatterns = null, RepoType type = RepoType.Model, CancellationToken ct = default) =>
-        Redacting(() => DownloadSnapshotCoreAsync(repoId, revision, allowPatterns, type, ct));
+        Redacting(() => DownloadSnapshotCoreAsync(repoId, revision,
+            files => files.Where(f => allowPatterns is not { Count: > 0 } || allowPatterns.Any(p => GlobPattern.IsMatch(f, p))), type, ct));
+
+    /// <summary>Downloads the files of a revision that <paramref name="choose"/> picks from its file list (offline: the cached list) and returns the snapshot folder.</summary>
+    public Task<string> DownloadSnapshotAsync(
+        string repoId, Func<IReadOnlyList<string>, IEnumerable<string>> choose, string revision = "main", RepoType type = RepoType.Model,
+        CancellationToken ct = default) =>
+        Redacting(() => DownloadSnapshotCoreAsync(repoId, revision, choose, type, ct));
 
     private async Task<string> DownloadSnapshotCoreAsync(
-        string repoId, string revision, IReadOnlyCollection<string>? allowPatterns, RepoType type, CancellationToken ct)
+        string repoId, string revision, Func<IReadOnlyList<string>, IEnumerable<string>> choose, RepoType type, CancellationToken ct)
     {
         var target = new HubTarget(HubNames.RepoId(repoId), type, HubNames.Revision(revision));
         RepoInfo info;
@@ -83,7 +90,7 @@ public sealed partial class HubClient : IDisposable
         var cache = Cache(target);
         if (!Options.Offline)
             cache.WriteRef(revision, info.Sha);
-        foreach (var file in info.Files.Where(f => allowPatterns is not { Count: > 0 } || allowPatterns.Any(p => GlobPattern.IsMatch(f, p))))
+        foreach (var file in choose(info.Files).ToList())
             await DownloadAsync(target with { Revision = info.Sha, Path = file }, ct).ConfigureAwait(false);
         var folder = cache.Snapshot(info.Sha);
         Directory.CreateDirectory(folder);
