@@ -80,7 +80,7 @@ sealed class TaskRun(string? taskList, string[] datasetSpecs, string[] responseS
     /// <summary>lmms-eval's results table: one row per metric.</summary>
     static void PrintTable(IReadOnlyList<TaskResult> results)
     {
-        var table = new Table().AddColumn("Tasks").AddColumn("Version").AddColumn("Filter").AddColumn("n-shot").AddColumn("Metric").AddColumn("")
+        var table = new Table().AddColumn("Tasks").AddColumn("Version").AddColumn("Filter").AddColumn("n-shot").AddColumn(new TableColumn("Metric").NoWrap()).AddColumn("")
             .AddColumn("Value", c => c.RightAligned()).AddColumn("").AddColumn("Stderr", c => c.RightAligned());
         foreach (var r in results)
             for (var i = 0; i < r.Scores.Count; i++)

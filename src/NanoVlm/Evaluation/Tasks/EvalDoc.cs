@@ -11,6 +11,7 @@ public sealed record EvalDoc(int Id, IReadOnlyDictionary<string, object?> Row, s
     public string Text(string column) => Row.GetValueOrDefault(column) switch
     {
         string s => s,
+        ReadOnlyMemory<char> m => m.ToString(),
         null => throw Bad(column, "is empty"),
         var other => Convert.ToString(other, System.Globalization.CultureInfo.InvariantCulture)!,
     };
@@ -28,7 +29,12 @@ public sealed record EvalDoc(int Id, IReadOnlyDictionary<string, object?> Row, s
     public IReadOnlyList<string> Texts(string column) => Row.GetValueOrDefault(column) switch
     {
         string s => [s],
-        IEnumerable list => list.Cast<object?>().Select(o => o as string ?? throw Bad(column, "holds a non-text item")).ToList(),
+        IEnumerable list => list.Cast<object?>().Select(o => o switch
+        {
+            string s => s,
+            ReadOnlyMemory<char> m => m.ToString(),
+            _ => throw Bad(column, "holds a non-text item"),
+        }).ToList(),
         var other => throw Bad(column, $"is not a list of texts ({other ?? "null"})"),
     };
 
@@ -56,6 +62,7 @@ public sealed record EvalDoc(int Id, IReadOnlyDictionary<string, object?> Row, s
     {
         null => null,
         string s => JsonValue.Create(s),
+        ReadOnlyMemory<char> m => JsonValue.Create(m.ToString()),
         bool b => JsonValue.Create(b),
         long or int or short or sbyte or byte or ulong or uint or ushort => JsonValue.Create(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)),
         double or float or decimal => JsonValue.Create(Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)),

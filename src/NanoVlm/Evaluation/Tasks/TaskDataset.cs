@@ -62,7 +62,8 @@ public sealed class TaskDataset
         || location.StartsWith('.') || location.StartsWith('/') || location.StartsWith('~') || location.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// The parquet files of the task's config and split: under a folder named after the config when there is one, then those whose
+    /// The parquet files of the task's config and split: under a folder named after the config (a layout with other config folders but
+    /// not this one is refused), then those whose
     /// name (or folder) is the split; files that name no split at all (MMStar's single file) are the split.
     /// </summary>
     public static IReadOnlyList<string> Choose(IReadOnlyList<string> files, BenchmarkTask task, string where)
@@ -70,8 +71,14 @@ public sealed class TaskDataset
         var parquet = files.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
         if (parquet.Count == 0) throw new NanoVlmException($"{where}: no parquet files for task {task.Name}");
         static string[] Folders(string f) => f.Split('/')[..^1];
-        if (task.DatasetName is { } config && parquet.Where(f => Folders(f).Contains(config)).ToList() is { Count: > 0 } inConfig)
-            parquet = inConfig;
+        if (task.DatasetName is { } config)
+        {
+            // Files of the config's folder; without one, only a layout with no config folders (files at the top or under data/).
+            var inConfig = parquet.Where(f => Folders(f).Contains(config)).ToList();
+            parquet = inConfig.Count > 0 ? inConfig : parquet.Where(f => Folders(f) is [] or ["data", ..]).ToList();
+            if (parquet.Count == 0)
+                throw new NanoVlmException($"{where}: no parquet files of config '{config}', which task {task.Name} reads; found {string.Join(", ", files.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)).Take(8))}");
+        }
         static bool Names(string file, string split) => Folders(file).Contains(split)
             || Path.GetFileName(file) is var name && (name.StartsWith(split + "-", StringComparison.Ordinal) || name.StartsWith(split + ".", StringComparison.Ordinal)
                 || name.StartsWith(split + "_", StringComparison.Ordinal));
