@@ -1,3 +1,4 @@
+using NanoVlm.Evaluation;
 using System.CommandLine;
 using NanoVlm.Cli.Training;
 using NanoVlm.Data;
@@ -69,6 +70,11 @@ public static class TrainCommand
         var loraVision = new Option<bool>("--lora-vision") { Description = "also adapt the vision encoder's linears" };
         var loraProjector = new Option<bool>("--lora-projector") { Description = "also adapt the modality projector" };
         var lrLora = new Option<double>("--lr-lora") { Description = "learning rate of the LoRA adapter", DefaultValueFactory = _ => d.LrLora };
+        var evalTasks = new Option<string?>("--eval-tasks") { Description = $"lmms-eval tasks to run on the model during training ({string.Join(",", BenchmarkTasks.Names)}, or nanovlm); metrics go to metrics.jsonl as task/metric" };
+        var evalEvery = new Option<int?>("--eval-every") { Description = "optimizer steps between --eval-tasks runs (default --eval-interval)" };
+        var evalLimit = new Option<int?>("--eval-limit") { Description = "documents per task at each --eval-tasks run (default all)" };
+        var evalDataset = new Option<string[]>("--eval-dataset") { Description = "TASK=PATH_OR_REPO: read a task's documents from a local parquet file/folder or another repo (repeatable)" };
+        var bestBy = new Option<string?>("--best-by") { Description = "keep as best/ the checkpoint with the highest task metric, e.g. mmstar/average (default: accuracy, else validation loss)" };
         var maxBadSteps = new Option<int>("--max-bad-steps") { Description = "stop after this many non-finite steps", DefaultValueFactory = _ => d.MaxBadSteps };
 
         var cmd = new Command("train", "Train or fine-tune a VLM (nanoVLM's recipe); Ctrl+C saves a resumable checkpoint")
@@ -77,6 +83,7 @@ public static class TrainCommand
             isPrivate, lrMp, lrBackbones, lrVision, lrLanguage, packing, maxSampleLength, maxImagesPerPack, maxImagesPerSample, minRelevance,
             minImageCorrespondence, minVisualDependency, minFormatting, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
             freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps, loraRank, loraAlpha, loraDropout, loraTargets, loraVision, loraProjector, lrLora,
+            evalTasks, evalEvery, evalLimit, evalDataset, bestBy,
         };
         cmd.SetAction(parse =>
         {
@@ -90,6 +97,8 @@ public static class TrainCommand
                     EvalSamples = parse.GetValue(evalSamples), Cutoff = parse.GetValue(cutoff), Output = parse.GetValue(output)!,
                     RunName = parse.GetValue(runName), Device = parse.GetValue(device)!, Workers = parse.GetValue(workers), Threads = parse.GetValue(threads),
                     PushToHub = parse.GetValue(push), Private = parse.GetValue(isPrivate),
+                    EvalTasks = parse.GetValue(evalTasks), EvalEvery = parse.GetValue(evalEvery), EvalLimit = parse.GetValue(evalLimit),
+                    EvalDatasets = parse.GetValue(evalDataset) ?? [], BestBy = parse.GetValue(bestBy),
                     Packing = parse.GetValue(packing)
                         ? new PackingOptions
                         {

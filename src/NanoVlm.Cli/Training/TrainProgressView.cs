@@ -20,7 +20,7 @@ public static class TrainProgressView
         trainer.Evaluated += e =>
         {
             evals.Add(e);
-            plot.AddEval(e.Step, e.ValLoss, e.Accuracy);
+            plot.AddEval(e.Step, e.ValLoss, e.Accuracy, e.Tasks);
             plot.Save();
         };
         trainer.Note += note => AnsiConsole.MarkupLineInterpolated($"[yellow]{note}[/]");
@@ -59,7 +59,9 @@ public static class TrainProgressView
         if (last is not null) table.AddRow("last train loss", $"{last.Loss:F4}");
         if (evals.LastOrDefault(e => e.ValLoss is not null) is { } v) table.AddRow("last validation loss", $"{v.ValLoss:F4}");
         // The run's best over all its sessions (a resumed run's best may come from before the resume).
-        if (result.BestMetric is { } best)
+        if (result.BestMetric is { } byTask && trainer.BestBy is { } by)
+            table.AddRow($"best {Markup.Escape(by)}", $"{byTask:0.####}" + (result.BestStep is { } at ? $" (step {at})" : ""));
+        else if (result.BestMetric is { } best)
             table.AddRow(best >= 0 ? "best accuracy" : "best validation loss",
                 (best >= 0 ? $"{100 * best:F2}%" : $"{-best:F4}") + (result.BestStep is { } at ? $" (step {at})" : ""));
         if (packing is not null) table.AddRow("packing", Markup.Escape(packing.ToString()));
@@ -77,5 +79,6 @@ public static class TrainProgressView
         r.Step == 0 ? "?" : TimeSpan.FromSeconds(r.Seconds / r.Step * (r.MaxSteps - r.Step)).ToString(@"hh\:mm\:ss");
 
     static string EvalLine(EvalReport e) =>
-        $"eval @ step {e.Step}: val loss {(e.ValLoss is { } v ? v.ToString("F4") : "-")}, accuracy {(e.Accuracy is { } a ? $"{100 * a:F2}%" : "-")}{(e.IsBest ? " (best)" : "")}";
+        $"eval @ step {e.Step}: val loss {(e.ValLoss is { } v ? v.ToString("F4") : "-")}, accuracy {(e.Accuracy is { } a ? $"{100 * a:F2}%" : "-")}"
+        + string.Concat((e.Tasks ?? new Dictionary<string, double>()).Select(t => $", {t.Key} {t.Value:0.####}")) + (e.IsBest ? " (best)" : "");
 }

@@ -30,6 +30,16 @@ public sealed record TrainArgs
     public PackingOptions? Packing { get; init; }
     /// <summary>Minimum per-turn quality ratings of FineVision-style rows.</summary>
     public MinRatings MinRatings { get; init; } = MinRatings.Default;
+    /// <summary>lmms-eval tasks (comma-separated, or "nanovlm") run on the model every <see cref="EvalEvery"/> steps; null: none.</summary>
+    public string? EvalTasks { get; init; }
+    /// <summary>Optimizer steps between task runs; null: at every evaluation (<see cref="TrainingOptions.EvalInterval"/>).</summary>
+    public int? EvalEvery { get; init; }
+    /// <summary>Documents per task at each run (null: every one).</summary>
+    public int? EvalLimit { get; init; }
+    /// <summary><c>TASK=PATH_OR_REPO</c>: where a task's documents come from, when not its own Hub dataset.</summary>
+    public IReadOnlyList<string> EvalDatasets { get; init; } = [];
+    /// <summary>A task metric (<c>mmstar/average</c>) that picks the best checkpoint instead of accuracy or validation loss.</summary>
+    public string? BestBy { get; init; }
     /// <summary>Train a LoRA adapter on the frozen model instead of the model itself; null: full training.</summary>
     public LoraConfig? Lora { get; init; }
 }

@@ -11,13 +11,17 @@ namespace NanoVlm.Training;
 
 /// <summary>What the trainer reads: deterministic batches per epoch, validation batches, and an optional accuracy probe.</summary>
 public sealed record TrainingData(Func<int, IEnumerable<VlmBatch>> TrainEpoch, int BatchesPerEpoch,
-    Func<IEnumerable<VlmBatch>>? Validation = null, Func<VisionLanguageModel, double>? Accuracy = null);
+    Func<IEnumerable<VlmBatch>>? Validation = null, Func<VisionLanguageModel, double>? Accuracy = null, BenchmarkProbe? Benchmarks = null);
 
 public sealed record StepReport(int Step, int MaxSteps, int Epoch, double Loss, double Lr, double GradNorm, double TokensPerSecond, double Seconds);
 
-public sealed record EvalReport(int Step, double? ValLoss, double? Accuracy, bool IsBest);
+/// <summary>An evaluation: validation loss, accuracy, and the task metrics (<c>task/metric</c>) when the tasks ran at this step.</summary>
+public sealed record EvalReport(int Step, double? ValLoss, double? Accuracy, bool IsBest, IReadOnlyDictionary<string, double>? Tasks = null);
 
-/// <summary>The run's end; <see cref="BestMetric"/> is the accuracy, or minus the validation loss, of the step in <see cref="BestFolder"/> (over every session of a resumed run).</summary>
+/// <summary>
+/// The run's end; <see cref="BestMetric"/> is the best-by task metric, else the accuracy, else minus the validation loss, of the step in
+/// <see cref="BestFolder"/> (over every session of a resumed run).
+/// </summary>
 public sealed record TrainingResult(int Steps, string? BestFolder, string LatestFolder, double? BestMetric, bool Interrupted, double Seconds, int? BestStep = null);
 
 /// <summary>
@@ -44,6 +48,9 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
 
     /// <summary>Whether this process speaks for the run (rank 0 of a job of several, or the only one).</summary>
     public bool IsMain => sync.IsMain;
+
+    /// <summary>The task metric that picks the best checkpoint, when one does (<see cref="BenchmarkProbe.BestBy"/>).</summary>
+    public string? BestBy => data.Benchmarks?.BestBy;
 
     /// <summary>The processes training together.</summary>
     public int WorldSize => sync.WorldSize;
@@ -116,10 +123,13 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 window.Restart();
 
                 var last = step >= MaxSteps;
-                if (step != savedStep && (step % options.EvalInterval == 0 || last))
+                var validates = step % options.EvalInterval == 0 || last;
+                var runsTasks = data.Benchmarks is { } b && (step % b.Every == 0 || last);
+                if (step != savedStep && (validates || runsTasks))
                 {
-                    var (valLoss, accuracy) = Evaluate(worker);
-                    var metric = accuracy ?? (valLoss is { } v ? -v : null);
+                    var (valLoss, accuracy) = validates ? Evaluate(worker) : (null, null);
+                    var tasks = runsTasks && sync.IsMain ? RunTasks(worker) : null;
+                    var metric = data.Benchmarks?.BestBy is { } by ? tasks?.GetValueOrDefault(by) : accuracy ?? (valLoss is { } v ? -v : null);
                     var isBest = metric is { } m && (best is null || m > best);
                     if (isBest)
                     {
@@ -128,8 +138,14 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                     }
                     if (sync.IsMain)
                     {
-                        metrics.Write(new { step, epoch, val_loss = valLoss, accuracy, seconds = clock.Elapsed.TotalSeconds, rss_mb = NativeHeap.ResidentMiB() });
-                        Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest));
+                        var line = new Dictionary<string, object?>
+                        {
+                            ["step"] = step, ["epoch"] = epoch, ["val_loss"] = valLoss, ["accuracy"] = accuracy,
+                            ["seconds"] = clock.Elapsed.TotalSeconds, ["rss_mb"] = NativeHeap.ResidentMiB(),
+                        };
+                        foreach (var (name, value) in tasks ?? new Dictionary<string, double>()) line[name] = value;
+                        metrics.Write(line);
+                        Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest, tasks));
                     }
                 }
                 // Every process stops at the same step when any of them is asked to.
@@ -179,6 +195,19 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                 using (no_grad()) lossTotal.add_(loss! * weight);
             }
             return batch.AttentionMask.sum().item<long>();
+        }
+    }
+
+    /// <summary>The lmms-eval tasks on the model as it is now (rank 0 alone), in eval mode.</summary>
+    IReadOnlyDictionary<string, double> RunTasks(VisionLanguageModel worker)
+    {
+        worker.eval();
+        adapter?.eval();
+        try { return data.Benchmarks!.Run(worker); }
+        finally
+        {
+            worker.train();
+            adapter?.train();
         }
     }
 

@@ -193,7 +193,8 @@ public sealed class TrainingRun : IDisposable
                 sync.WorldSize > 1 ? Math.Max(1, trainCount / (batch * sync.WorldSize))
                 : packing is null ? (trainCount + batch - 1) / batch : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
                 splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
-                evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy);
+                evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy,
+                Benchmarks(args, processor, hub, main, cancel));
             var trainer = new Trainer(vlm, args.Options, runDir, data, sync);
             return new TrainingRun(args, runDir, resumeDir is not null, hub, runLock, datasets, vlm, trainer, trainCount, packingStats);
         }
@@ -335,6 +336,16 @@ public sealed class TrainingRun : IDisposable
         }
         if (splits.Sum(s => s.Val.Count) == 0) return (null, Scoring.ExactMatch);
         return (() => splits.SelectMany(s => s.Val.ReadInOrder()).Take(args.EvalSamples), Scoring.ExactMatch);
+    }
+
+    /// <summary>The tasks of <c>EvalTasks</c>, opened (downloaded, checked) before the first step; on rank 0 only, which runs them.</summary>
+    static BenchmarkProbe? Benchmarks(TrainArgs args, VlmProcessor processor, HubClient hub, bool main, CancellationToken cancel)
+    {
+        if (args.EvalTasks is null)
+            return args.BestBy is null ? null : throw NanoVlmException.For("BestBy", $"'{args.BestBy}' names a task metric, but no EvalTasks are run");
+        var tasks = BenchmarkTasks.Parse(args.EvalTasks);
+        var datasets = main ? BenchmarkSuite.Open(tasks, BenchmarkSuite.Assignments(args.EvalDatasets, "EvalDataset"), hub, cancel) : [];
+        return new BenchmarkProbe(tasks, datasets, processor, args.EvalEvery ?? args.Options.EvalInterval, args.EvalLimit, args.Options.BatchSize, args.BestBy);
     }
 
     /// <summary>nanoVLM's run name: nanoVLM_{vit}_mp{f}_{lm}_{devices}_{data}_bs{batch}_ep{epochs}_lr_vision_{v}-language_{l}-{mp}_{MMdd-HHmmss}.</summary>

@@ -117,6 +117,26 @@ public sealed class TaskRunTests : IDisposable
         Assert.Equal(1.0, (double)pope["pope_recall,none"]!);
     }
 
+    [Fact]
+    public void TrainingRunsTheTasksLogsTheirMetricsAndKeepsTheBestByOne()
+    {
+        string[] train = ["train", "--preset", "tiny", "--data", "fashion-mnist", "--cutoff", "64", "--max-steps", "4", "--batch-size", "4",
+            "--grad-accum", "1", "--threads", "1", "--workers", "1", "--eval-interval", "4", "--eval-samples", "0", "--val-ratio", "0",
+            "--output", dir["runs"], "--eval-tasks", "pope", "--eval-dataset", $"pope={dir["pope.parquet"]}", "--eval-every", "2", "--eval-limit", "3"];
+        var (code, output, err) = CliProcess.Run([.. train, "--run-name", "tasks", "--best-by", "pope/pope_accuracy"]);
+        Assert.True(code == 0, err + output);
+        var evals = File.ReadAllLines(dir["runs/tasks/metrics.jsonl"]).Select(l => JsonNode.Parse(l)!.AsObject())
+            .Where(l => l.ContainsKey("pope/pope_accuracy")).ToList();
+        Assert.Equal([2, 4], evals.Select(l => (int)l["step"]!));
+        Assert.All(evals, l => Assert.InRange((double)l["pope/pope_yes_ratio"]!, 0.66, 0.67)); // 2 of the first 3 answers are yes
+        Assert.True(Directory.Exists(dir["runs/tasks/best"]));
+        Assert.Contains("best pope/pope_accuracy", output);
+
+        (code, output, err) = CliProcess.Run([.. train, "--run-name", "bad", "--best-by", "pope/accuracy"]);
+        Assert.True(code != 0);
+        Assert.Contains("--best-by 'pope/accuracy' is not a metric of the tasks run (one of pope/pope_accuracy", err);
+    }
+
     void Fails(string expected, params string[] args)
     {
         var output = dir[$"bad-{Guid.NewGuid():N}"];
