@@ -27,6 +27,7 @@ public static partial class BenchCommand
         cmd.Subcommands.Add(MemoryOne(threads, device));
         cmd.Subcommands.Add(Check(threads, device));
         cmd.Subcommands.Add(Serve(threads, device));
+        cmd.Subcommands.Add(Eval(threads, device));
         return cmd;
     }
 

@@ -31,6 +31,12 @@ public static class EvalCommand
         {
             Description = "re-score saved answers without a model: a samples_<task>.jsonl file (ours or lmms-eval's), or TASK=FILE (repeatable)",
         };
+        var promptFormat = new Option<string>("--prompt-format")
+        {
+            Description = "lmms-eval: each task's doc_to_text prompt, answers cut at its stop strings; nanovlm: as nanoVLM's lmms-eval wrapper rewrites them (how nanoVLM's published numbers were made)",
+            DefaultValueFactory = _ => "lmms-eval",
+        };
+        promptFormat.AcceptOnlyFromAmong("lmms-eval", "nanovlm");
         var output = new Option<string?>("--output") { Description = "write results.json and samples_<task>.jsonl here, in lmms-eval's layout" };
         var data = new Option<string?>("--data")
         {
@@ -43,7 +49,7 @@ public static class EvalCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("eval", "Evaluate a model on lmms-eval's benchmarks (--tasks), re-score saved answers (--responses), or score a dataset (--data)")
         {
-            model, adapter, tasks, datasets, responses, output, data, batchSize, limit, maxNew, json, device,
+            model, adapter, tasks, datasets, responses, output, promptFormat, data, batchSize, limit, maxNew, json, device,
         };
         cmd.SetAction(parse =>
         {
@@ -58,7 +64,8 @@ public static class EvalCommand
             if (dataSpec is not null)
                 return EvaluateData(dataSpec, modelName!, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(batchSize),
                     parse.GetValue(limit), parse.GetValue(maxNew), parse.GetValue(json), cancel.Token);
-            var run = new TaskRun(taskList, parse.GetValue(datasets) ?? [], responseFiles, parse.GetValue(limit), parse.GetValue(batchSize));
+            var run = new TaskRun(taskList, parse.GetValue(datasets) ?? [], responseFiles, parse.GetValue(limit), parse.GetValue(batchSize),
+                parse.GetValue(promptFormat) == "nanovlm" ? PromptFormat.NanoVlm : PromptFormat.LmmsEval);
             return run.Execute(modelName, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(output), cancel.Token);
         });
         return cmd;

@@ -6,8 +6,11 @@ using Spectre.Console;
 
 namespace NanoVlm.Cli.Commands;
 
-/// <summary><c>nanovlm eval --tasks</c> / <c>--responses</c>: lmms-eval's tasks run or re-scored, printed as lmms-eval prints them.</summary>
-sealed class TaskRun(string? taskList, string[] datasetSpecs, string[] responseSpecs, int? limit, int batchSize)
+/// <summary>
+/// <c>nanovlm eval --tasks</c> / <c>--responses</c>: lmms-eval's tasks run or re-scored, printed as lmms-eval prints them. Under
+/// <c>mpirun -np N</c> the processes share the documents and rank 0 alone prints and writes.
+/// </summary>
+sealed class TaskRun(string? taskList, string[] datasetSpecs, string[] responseSpecs, int? limit, int batchSize, PromptFormat format)
 {
     public int Execute(string? modelName, string? adapterName, string deviceName, string? output, CancellationToken cancel)
     {
@@ -23,6 +26,7 @@ sealed class TaskRun(string? taskList, string[] datasetSpecs, string[] responseS
         var datasets = BenchmarkSuite.Open(tasks, BenchmarkSuite.Assignments(datasetSpecs, "Dataset"), hub, cancel);
         IReadOnlyList<TaskResult> results;
         string model;
+        var share = EvaluationShare.FromEnvironment();
         if (responses.Count > 0)
         {
             results = BenchmarkSuite.Rescore(datasets, responses, cancel);
@@ -32,31 +36,34 @@ sealed class TaskRun(string? taskList, string[] datasetSpecs, string[] responseS
         {
             using var vlm = AdapterOption.Load(modelName!, adapterName, progress);
             vlm.MoveTo(Devices.Parse(deviceName));
-            results = Generate(vlm.Model, vlm.Processor, datasets, cancel);
+            results = share.IsMain ? Generate(vlm.Model, vlm.Processor, datasets, share, cancel)
+                : [.. datasets.Select(d => BenchmarkRunner.Run(vlm.Model, vlm.Processor, d, limit, batchSize, null, format, cancel, share))];
             model = adapterName is null ? modelName! : $"{modelName}+{adapterName}";
         }
+        if (!share.IsMain) return 0;
         PrintTable(results);
         if (output is not null)
         {
-            LmmsEvalLog.Write(output, results, new EvaluationRunInfo(model, batchSize, limit, deviceName, started));
+            LmmsEvalLog.Write(output, results, new EvaluationRunInfo(model, batchSize, limit, deviceName, started, format));
             Console.WriteLine($"wrote {Path.Combine(output, "results.json")} and {results.Count} samples file(s)");
         }
         return 0;
     }
 
     IReadOnlyList<TaskResult> Generate(NanoVlm.Models.VisionLanguageModel model, NanoVlm.Data.VlmProcessor processor, IReadOnlyList<TaskDataset> datasets,
-        CancellationToken cancel) =>
+        EvaluationShare share, CancellationToken cancel) =>
         AnsiConsole.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var bars = datasets.ToDictionary(d => d.Task.Name, d => ctx.AddTask(d.Task.Name, autoStart: false, maxValue: Math.Min(d.Count, limit ?? int.MaxValue)));
+                var bars = datasets.ToDictionary(d => d.Task.Name, d => ctx.AddTask(d.Task.Name, autoStart: false,
+                    maxValue: Enumerable.Range(0, Math.Min(d.Count, limit ?? int.MaxValue)).Count(share.Answers)));
                 var results = new List<TaskResult>();
                 foreach (var data in datasets)
                 {
                     var bar = bars[data.Task.Name];
                     bar.StartTask();
-                    var result = BenchmarkRunner.Run(model, processor, data, limit, batchSize, new SynchronousProgress(bar), cancel);
+                    var result = BenchmarkRunner.Run(model, processor, data, limit, batchSize, new SynchronousProgress(bar), format, cancel, share);
                     bar.Value = bar.MaxValue;
                     bar.Description = $"{data.Task.Name} ({(result.Seconds > 0 ? result.GeneratedTokens / result.Seconds : 0):F1} tokens/s)";
                     bar.StopTask();

@@ -6,7 +6,8 @@ namespace NanoVlm.Runtime;
 /// <summary>
 /// The MPI world of this process through Open MPI's C API (<c>libmpi.so.40</c>, loaded when first needed, so a run in one process
 /// needs no MPI installed). Open MPI's predefined handles (<c>MPI_COMM_WORLD</c>, <c>MPI_DOUBLE</c>, <c>MPI_SUM</c>) are the
-/// addresses of its exported globals. Only what data-parallel training needs: rank and size, in-place sums, a barrier.
+/// addresses of its exported globals. Only what data-parallel training and evaluation need: rank and size, in-place sums, the
+/// reduce-scatter and all-gather of a sharded optimizer, gathering bytes on rank 0, broadcasting bytes, a barrier.
 /// </summary>
 public sealed unsafe partial class Mpi
 {
@@ -15,7 +16,12 @@ public sealed unsafe partial class Mpi
     static readonly IntPtr InPlace = 1;   // Open MPI's MPI_IN_PLACE
     static readonly Lazy<Mpi> Instance = new(() => new Mpi(), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    readonly IntPtr comm, doubleType, floatType, sum;
+    readonly IntPtr comm, doubleType, floatType, byteType, intType, sum;
+    readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int> reduceScatterBlock;
+    readonly delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int, IntPtr, IntPtr, int> allgather;
+    readonly delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int, IntPtr, int, IntPtr, int> gather;
+    readonly delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int*, int*, IntPtr, int, IntPtr, int> gatherv;
+    readonly delegate* unmanaged<IntPtr, int, IntPtr, int, IntPtr, int> bcast;
     readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int> allreduce;
     readonly delegate* unmanaged<IntPtr, int> barrier;
     readonly delegate* unmanaged<int> finalize;
@@ -56,7 +62,13 @@ public sealed unsafe partial class Mpi
         barrier = (delegate* unmanaged<IntPtr, int>)Symbol("MPI_Barrier");
         finalize = (delegate* unmanaged<int>)Symbol("MPI_Finalize");
         abort = (delegate* unmanaged<IntPtr, int, int>)Symbol("MPI_Abort");
+        reduceScatterBlock = (delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int>)Symbol("MPI_Reduce_scatter_block");
+        allgather = (delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int, IntPtr, IntPtr, int>)Symbol("MPI_Allgather");
+        gather = (delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int, IntPtr, int, IntPtr, int>)Symbol("MPI_Gather");
+        gatherv = (delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, int*, int*, IntPtr, int, IntPtr, int>)Symbol("MPI_Gatherv");
+        bcast = (delegate* unmanaged<IntPtr, int, IntPtr, int, IntPtr, int>)Symbol("MPI_Bcast");
         (comm, doubleType, floatType, sum) = (Symbol("ompi_mpi_comm_world"), Symbol("ompi_mpi_double"), Symbol("ompi_mpi_float"), Symbol("ompi_mpi_op_sum"));
+        (byteType, intType) = (Symbol("ompi_mpi_byte"), Symbol("ompi_mpi_int"));
 
         int done, r, n, length;
         Check(initialized(&done), "MPI_Initialized");
@@ -84,6 +96,40 @@ public sealed unsafe partial class Mpi
     }
 
     public void Barrier() => Check(barrier(comm), "MPI_Barrier");
+
+    /// <summary>
+    /// Sums <see cref="Size"/> x <paramref name="shard"/> floats at <paramref name="send"/> over every rank and leaves rank r the r-th
+    /// block of <paramref name="shard"/> sums at <paramref name="receive"/> (MPI_Reduce_scatter_block).
+    /// </summary>
+    public void ReduceScatter(float* send, float* receive, int shard) =>
+        Check(reduceScatterBlock((IntPtr)send, (IntPtr)receive, shard, floatType, sum, comm), "MPI_Reduce_scatter_block");
+
+    /// <summary>Rank r's block r of <paramref name="shard"/> floats at <paramref name="data"/> copied to every rank, in place (MPI_Allgather).</summary>
+    public void AllGatherInPlace(float* data, int shard) =>
+        Check(allgather(InPlace, 0, floatType, (IntPtr)data, shard, floatType, comm), "MPI_Allgather");
+
+    /// <summary>Every rank's bytes on rank 0, in rank order (other ranks get an empty list).</summary>
+    public IReadOnlyList<byte[]> GatherBytes(byte[] mine)
+    {
+        var lengths = new int[Size];
+        var length = mine.Length;
+        fixed (int* all = lengths) Check(gather((IntPtr)(&length), 1, intType, (IntPtr)all, 1, intType, 0, comm), "MPI_Gather");
+        var offsets = new int[Size];
+        for (var r = 1; r < Size; r++) offsets[r] = checked(offsets[r - 1] + lengths[r - 1]);
+        var buffer = new byte[Rank == 0 ? offsets[^1] + lengths[^1] : 0];
+        fixed (byte* send = mine)
+        fixed (byte* receive = buffer)
+        fixed (int* counts = lengths)
+        fixed (int* displacements = offsets)
+            Check(gatherv((IntPtr)send, length, byteType, (IntPtr)receive, counts, displacements, byteType, 0, comm), "MPI_Gatherv");
+        return Rank == 0 ? [.. Enumerable.Range(0, Size).Select(r => buffer.AsSpan(offsets[r], lengths[r]).ToArray())] : [];
+    }
+
+    /// <summary>Rank 0's <paramref name="data"/> (of the same length everywhere) copied to every rank (MPI_Bcast).</summary>
+    public void Broadcast(byte[] data)
+    {
+        fixed (byte* p = data) Check(bcast((IntPtr)p, data.Length, byteType, 0, comm), "MPI_Bcast");
+    }
 
     /// <summary>
     /// When this process is a rank of a job that has started MPI, ends the whole job with <paramref name="code"/>: a process that

@@ -97,3 +97,27 @@ public class TaskPromptTests
         Assert.StartsWith("Tasks unknown task 'mmlu' (known: mmstar, mmmu_val", e.Message);
     }
 }
+
+/// <summary>
+/// <c>--prompt-format nanovlm</c>: the prompts nanoVLM's lmms-eval wrapper (huggingface/nanoVLM <c>eval/lmms_eval_wrapper.py</c>, at
+/// 4e0c096) builds from lmms-eval's, its <c>apply_benchmark_formatting</c> run on the same inputs.
+/// </summary>
+public class NanoVlmPromptFormatTests
+{
+    [Theory]
+    [InlineData("mmstar", "Which?\nOptions: A: x, B: y\nAnswer with the option's letter from the given choices directly",
+        "Which?\nChoices: A: x, B: y\nAnswer with the letter directly", "Answer:")]
+    [InlineData("ai2d", "What eats?\nA. rabbit\nB. hawk\nAnswer with the option's letter from the given choices directly.",
+        "What eats?\nChoices:\nA. rabbit\nB. hawk\nAnswer with the letter directly.", "Answer:")]
+    [InlineData("mmmu_val", "Question: <image 1> What?\nA. x\nB. y\n\nAnswer with the option's letter from the given choices directly.",
+        " <image 1> What?\nChoices:\nA. x\nB. y\n\nAnswer with the letter directly.", "Answer:")]
+    [InlineData("docvqa_val", "What is the date?\nAnswer the question using a single word or phrase.",
+        "Give a short and terse answer to the following question. Do not paraphrase or reformat the text you see in the image. Do not include any full stops. Just give the answer without additional explanation. Question: What is the date?\nAnswer the question using a single word or phrase.", "")]
+    [InlineData("mme", "Is there a dog?\nAnswer the question using a single word or phrase.",
+        "Is there a dog?\nAnswer the question using a single word or phrase.\nGive a very brief answer.", "")]
+    [InlineData("chartqa", "Which year?\nAnswer the question with a single word.", "Which year?\nAnswer the question with a single word.", "")]
+    [InlineData("textvqa_val", "What brand?\nAnswer the question using a single word or phrase.",
+        "Answer the following question about the image using as few words as possible. Follow these additional instructions:\n-Always answer a binary question with Yes or No.\n-When asked what time it is, reply with the time seen in the image.\n-Do not put any full stops at the end of the answer.\n-Do not put quotation marks around the answer.\n-An answer with one or two words is favorable.\n-Do not apply common sense knowledge. The answer can be found in the image.\nQuestion: What brand?\nAnswer the question using a single word or phrase.", "")]
+    public void RewritesAsNanoVlmsWrapper(string task, string prompt, string user, string assistant) =>
+        Assert.Equal((user, assistant), NanoVlmPromptFormat.Apply(task, prompt));
+}

@@ -117,6 +117,23 @@ public sealed class TaskRunTests : IDisposable
         Assert.Equal(1.0, (double)pope["pope_recall,none"]!);
     }
 
+    /// <summary><c>mpirun -np 2 nanovlm eval</c>: the processes share the documents and rank 0 writes what one process writes.</summary>
+    [Fact]
+    public void TwoProcessesShareTheDocumentsAndGiveOneProcesssResults()
+    {
+        string[] eval = ["eval", "--model", dir["model"], "--tasks", "mmstar,pope", .. Datasets[..4], "--batch-size", "1", "--device", "cpu"];
+        var (code, output, err) = CliProcess.Run([.. eval, "--output", dir["one"]]);
+        Assert.True(code == 0, err + output);
+        (code, output, err) = Processes.Run("mpirun",
+            ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll, .. eval, "--output", dir["two"]],
+            timeout: TimeSpan.FromMinutes(3));
+        Assert.True(code == 0, err + output);
+        Assert.Single(output.Split('\n'), l => l.Contains("wrote "));   // rank 0 alone writes and prints
+        Assert.Equal(Results(dir["one"])["results"]!.ToJsonString(), Results(dir["two"])["results"]!.ToJsonString());
+        foreach (var task in new[] { "mmstar", "pope" })
+            Assert.Equal(File.ReadAllLines(Path.Combine(dir["one"], $"samples_{task}.jsonl")), File.ReadAllLines(Path.Combine(dir["two"], $"samples_{task}.jsonl")));
+    }
+
     [Fact]
     public void TrainingRunsTheTasksLogsTheirMetricsAndKeepsTheBestByOne()
     {

@@ -9,4 +9,6 @@ public sealed record VqaSample(IReadOnlyList<VqaImage> Images, IReadOnlyList<Vqa
     public PromptStyle Style { get; init; } = PromptStyle.Question;
     public string? Category { get; init; }
     public string? L2Category { get; init; }
+    /// <summary>Evaluation: text the assistant's turn starts with after the generation prompt (nanoVLM's benchmark formatting).</summary>
+    public string AssistantPrefix { get; init; } = "";
 }

@@ -142,13 +142,16 @@ public sealed class VlmProcessor
             ? ChatTemplate.Apply(Messages(messages, images), addGenerationPrompt: true)
             : SeedChatText(messages, ImageString(images));
 
-    /// <summary>The prompt of a sample's first question, its answer kept aside (evaluation); null when skipped (counted).</summary>
+    /// <summary>
+    /// The prompt of a sample's first question (then its <see cref="VqaSample.AssistantPrefix"/>), its answer kept aside (evaluation);
+    /// null when skipped (counted).
+    /// </summary>
     public EncodedSample? EncodeForEvaluation(VqaSample sample)
     {
         var turn = sample.Turns[0];
         return WithImages(sample, turn.Assistant, enforceMaxLength: true, images =>
         {
-            var ids = Tokenizer.Encode(EvaluationText(images, turn.User, sample.Style));
+            var ids = Tokenizer.Encode(EvaluationText(images, turn.User, sample.Style) + sample.AssistantPrefix);
             return (ids, new bool[ids.Length]);
         });
     }

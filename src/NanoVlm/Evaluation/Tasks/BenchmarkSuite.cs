@@ -37,10 +37,6 @@ public static class BenchmarkSuite
         return tasks.Select(t => TaskDataset.Open(t, locations.GetValueOrDefault(t.Name), hub, cancel)).ToList();
     }
 
-    public static IReadOnlyList<TaskResult> Run(VisionLanguageModel model, VlmProcessor processor, IReadOnlyList<TaskDataset> datasets, int? limit,
-        int batchSize, IProgress<BenchmarkProgress>? progress = null, CancellationToken cancel = default) =>
-        datasets.Select(d => BenchmarkRunner.Run(model, processor, d, limit, batchSize, progress, cancel)).ToList();
-
     /// <summary>Each task's saved answers (file by task name) read, checked against its documents, and scored.</summary>
     public static IReadOnlyList<TaskResult> Rescore(IReadOnlyList<TaskDataset> datasets, IReadOnlyDictionary<string, string> files,
         CancellationToken cancel = default)

@@ -8,7 +8,8 @@ using NanoVlm.Runtime;
 namespace NanoVlm.Evaluation;
 
 /// <summary>What <c>results.json</c> says about the run itself (lmms-eval's <c>config</c> section).</summary>
-public sealed record EvaluationRunInfo(string Model, int BatchSize, int? Limit, string Device, DateTimeOffset Started);
+public sealed record EvaluationRunInfo(string Model, int BatchSize, int? Limit, string Device, DateTimeOffset Started,
+    PromptFormat PromptFormat = PromptFormat.LmmsEval);
 
 /// <summary>
 /// lmms-eval's output layout, so its tooling and people's scripts read ours: <c>results.json</c> (<c>results.&lt;task&gt;.&lt;metric&gt;,&lt;filter&gt;</c>,
@@ -76,6 +77,7 @@ public static partial class LmmsEvalLog
             {
                 ["model"] = "nanovlm", ["model_args"] = $"model={run.Model}", ["batch_size"] = run.BatchSize, ["limit"] = run.Limit,
                 ["device"] = run.Device, ["random_seed"] = 0,
+                ["prompt_format"] = run.PromptFormat == PromptFormat.NanoVlm ? "nanovlm" : "lmms-eval",
             },
             ["date"] = run.Started.ToUnixTimeMilliseconds() / 1000.0,
             ["total_evaluation_time_seconds"] = (DateTimeOffset.UtcNow - run.Started).TotalSeconds.ToString("F4", CultureInfo.InvariantCulture),

@@ -11,7 +11,16 @@ namespace NanoVlm.Evaluation;
 public sealed class TaskDataset
 {
     static readonly string[] SplitNames = ["train", "validation", "val", "test", "dev"];
-    readonly ParquetTable table;
+    readonly ParquetTable? table;
+    readonly IReadOnlyList<IReadOnlyDictionary<string, object?>>? rows;
+
+    TaskDataset(BenchmarkTask task, string origin, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    {
+        (Task, Origin, this.rows) = (task, origin, rows);
+        if (rows.Count == 0) throw new NanoVlmException($"{origin}: the {task.Split} split of task {task.Name} has no documents");
+        if (task.Columns.Keys.FirstOrDefault(c => !rows[0].ContainsKey(c)) is { } missing)
+            throw new NanoVlmException($"{origin}: missing column '{missing}', which task {task.Name} reads");
+    }
 
     TaskDataset(BenchmarkTask task, string origin, IReadOnlyList<string> files)
     {
@@ -34,7 +43,10 @@ public sealed class TaskDataset
     public BenchmarkTask Task { get; }
     /// <summary>Where the documents came from: a repo id (with its config) or a path.</summary>
     public string Origin { get; }
-    public int Count => table.Count;
+    public int Count => table?.Count ?? rows!.Count;
+
+    /// <summary>Documents held in memory (generated ones, for benchmarks), each a column -> value row.</summary>
+    public static TaskDataset FromRows(BenchmarkTask task, string origin, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows) => new(task, origin, rows);
 
     /// <summary>
     /// Opens the task's documents. <paramref name="location"/> (optional) is a local parquet file or folder, or another Hub dataset
@@ -92,6 +104,11 @@ public sealed class TaskDataset
     public IEnumerable<EvalDoc> Docs(int? limit = null, CancellationToken cancel = default)
     {
         var count = Math.Min(Count, limit ?? int.MaxValue);
+        if (table is null)
+        {
+            for (var i = 0; i < count; i++) yield return new EvalDoc(i, rows![i], $"{Task.Name} doc {i}");
+            yield break;
+        }
         for (var group = 0; group < table.GroupStarts.Count && table.GroupStarts[group] < count; group++)
         {
             cancel.ThrowIfCancellationRequested();
