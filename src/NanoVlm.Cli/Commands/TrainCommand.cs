@@ -75,6 +75,7 @@ public static class TrainCommand
         var evalLimit = new Option<int?>("--eval-limit") { Description = "documents per task at each --eval-tasks run (default all)" };
         var evalDataset = new Option<string[]>("--eval-dataset") { Description = "TASK=PATH_OR_REPO: read a task's documents from a local parquet file/folder or another repo (repeatable)" };
         var bestBy = new Option<string?>("--best-by") { Description = "keep as best/ the checkpoint with the highest task metric, e.g. mmstar/average (default: accuracy, else validation loss)" };
+        var shardOptimizer = new Option<bool>("--shard-optimizer") { Description = "with several processes: each keeps 1/N of the AdamW state (ZeRO stage 1), same numbers" };
         var maxBadSteps = new Option<int>("--max-bad-steps") { Description = "stop after this many non-finite steps", DefaultValueFactory = _ => d.MaxBadSteps };
 
         var cmd = new Command("train", "Train or fine-tune a VLM (nanoVLM's recipe); Ctrl+C saves a resumable checkpoint")
@@ -83,7 +84,7 @@ public static class TrainCommand
             isPrivate, lrMp, lrBackbones, lrVision, lrLanguage, packing, maxSampleLength, maxImagesPerPack, maxImagesPerSample, minRelevance,
             minImageCorrespondence, minVisualDependency, minFormatting, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
             freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps, loraRank, loraAlpha, loraDropout, loraTargets, loraVision, loraProjector, lrLora,
-            evalTasks, evalEvery, evalLimit, evalDataset, bestBy,
+            evalTasks, evalEvery, evalLimit, evalDataset, bestBy, shardOptimizer,
         };
         cmd.SetAction(parse =>
         {
@@ -125,6 +126,7 @@ public static class TrainCommand
                         ValRatio = parse.GetValue(valRatio), Seed = parse.GetValue(seed), WeightDecay = parse.GetValue(weightDecay),
                         FreezeVision = parse.GetValue(freezeVision), FreezeDecoder = parse.GetValue(freezeDecoder), Bf16 = parse.GetValue(bf16),
                         CheckpointInterval = parse.GetValue(checkpointInterval), MaxBadSteps = parse.GetValue(maxBadSteps), LrLora = parse.GetValue(lrLora),
+                        ShardOptimizer = parse.GetValue(shardOptimizer),
                     },
                 }, cancel.Token);
             if (GradientSync.FromEnvironment().IsMain) Console.WriteLine($"model: {outcome.ModelFolder}");

@@ -29,7 +29,7 @@ public sealed class ComputeCopy : IDisposable
         using var _ = no_grad();
         for (var i = 0; i < copies.Count; i++)
         {
-            masters[i].Grad.add_(copies[i].Grad);
+            masters[i].Grad.narrow(0, 0, copies[i].Length).add_(copies[i].Grad.narrow(0, 0, copies[i].Length));
             copies[i].Grad.zero_();
         }
     }
@@ -38,7 +38,7 @@ public sealed class ComputeCopy : IDisposable
     public void RefreshWeights()
     {
         using var _ = no_grad();
-        for (var i = 0; i < copies.Count; i++) copies[i].Data.copy_(masters[i].Data);
+        for (var i = 0; i < copies.Count; i++) copies[i].Data.narrow(0, 0, copies[i].Length).copy_(masters[i].Data.narrow(0, 0, copies[i].Length));
     }
 
     public void Dispose()

@@ -14,7 +14,8 @@ public sealed class FlatParameters : IDisposable
 {
     readonly long[] offsets;
 
-    public FlatParameters(IReadOnlyList<(string Name, Parameter Param)> parameters)
+    /// <summary><paramref name="multiple"/>: the buffers' length is rounded up to a multiple of it (zeros after the parameters), so that they split into equal shards.</summary>
+    public FlatParameters(IReadOnlyList<(string Name, Parameter Param)> parameters, int multiple = 1)
     {
         Names = parameters.Select(p => p.Name).ToList();
         Params = parameters.Select(p => p.Param).ToList();
@@ -25,8 +26,10 @@ public sealed class FlatParameters : IDisposable
             if (p.dtype != dtype || p.device_type != device.type || p.device_index != device.index)
                 throw new NanoVlmException($"{name}: {p.dtype} on {p.device}, but the other parameters are {dtype} on {device}");
         using var _ = no_grad();
-        Data = empty(offsets[^1], dtype, device).DetachFromDisposeScope();
-        Grad = zeros(offsets[^1], dtype, device).DetachFromDisposeScope();
+        Length = offsets[^1];
+        var padded = (Length + multiple - 1) / multiple * multiple;
+        Data = zeros(padded, dtype, device).DetachFromDisposeScope();
+        Grad = zeros(padded, dtype, device).DetachFromDisposeScope();
         for (var i = 0; i < Params.Count; i++)
         {
             using var values = Slice(Data, i);
@@ -39,6 +42,12 @@ public sealed class FlatParameters : IDisposable
 
     public IReadOnlyList<string> Names { get; }
     public IReadOnlyList<Parameter> Params { get; }
+
+    /// <summary>The parameters' values in all (the buffers may be longer: see the constructor).</summary>
+    public long Length { get; }
+
+    /// <summary>Where parameter <paramref name="index"/> starts in the flat buffers.</summary>
+    public long Offset(int index) => offsets[index];
 
     /// <summary>Every parameter's values, in order.</summary>
     public Tensor Data { get; }

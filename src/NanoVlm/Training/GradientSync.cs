@@ -21,6 +21,15 @@ public abstract class GradientSync : IDisposable
     /// <summary>Replaces each gradient buffer by its mean over the processes, in place.</summary>
     public abstract void AverageGradients(IReadOnlyList<Tensor> gradients);
 
+    /// <summary>
+    /// A sharded optimizer's gradients: the mean over the processes of <paramref name="full"/> (world x shard long), of which this
+    /// process keeps its block (<see cref="Rank"/>) in <paramref name="shard"/>.
+    /// </summary>
+    public abstract void ReduceScatterMean(Tensor full, Tensor shard);
+
+    /// <summary>A sharded optimizer's weights: each process's block of <paramref name="full"/> copied to every process, in place.</summary>
+    public abstract void AllGather(Tensor full);
+
     /// <summary>The sum of <paramref name="value"/> over the processes.</summary>
     public abstract double Sum(double value);
 
@@ -40,6 +49,8 @@ public abstract class GradientSync : IDisposable
         public override int Rank => 0;
         public override int WorldSize => 1;
         public override void AverageGradients(IReadOnlyList<Tensor> gradients) { }
+        public override void ReduceScatterMean(Tensor full, Tensor shard) => shard.copy_(full);
+        public override void AllGather(Tensor full) { }
         public override double Sum(double value) => value;
         public override void Barrier() { }
     }

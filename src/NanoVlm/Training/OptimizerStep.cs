@@ -19,7 +19,7 @@ internal sealed class OptimizerStep(AdamW optimizer, IReadOnlyList<(ParamGroup G
     public StepOutcome Take(int step, int maxSteps, Tensor lossTotal, int microBatches, string? lastSaved)
     {
         using var scope = NewDisposeScope(); // frees the temporaries of clipping and AdamW every step
-        sync.AverageGradients(optimizer.Buffers.Select(b => b.Grad).ToList());
+        optimizer.CombineGradients(sync);
         using var read = stack([lossTotal / microBatches, optimizer.ClipGradNorm(options.MaxGradNorm).to(float64)]).cpu();
         var (loss, gradNorm) = (sync.Mean(read[0].item<double>()), read[1].item<double>());
         lossTotal.zero_();

@@ -26,6 +26,11 @@ public sealed record TrainArgs
     public string? PushToHub { get; init; }
     public bool Private { get; init; }
     public TrainingOptions Options { get; init; } = new();
+    /// <summary>
+    /// The processes the run was started with. With the batch size it fixes the global micro-batch (batch x processes), which a
+    /// resume with another number of processes keeps by changing the batch per process, so the run goes on with the same samples.
+    /// </summary>
+    public int Processes { get; init; } = 1;
     /// <summary>Pack samples into rows of lm_max_length tokens; null: one sample per row (also what run.json files from before packing mean).</summary>
     public PackingOptions? Packing { get; init; }
     /// <summary>Minimum per-turn quality ratings of FineVision-style rows.</summary>

@@ -60,7 +60,8 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         options.Validate();
         Directory.CreateDirectory(runDir);
         var groups = ParameterGroups.Build(model, options, adapter);
-        using var optimizer = new AdamW(groups.Select(g => g.Group).ToList(), weightDecay: options.WeightDecay);
+        using var optimizer = new AdamW(groups.Select(g => g.Group).ToList(), weightDecay: options.WeightDecay,
+            shardOver: options.ShardOptimizer ? sync : null);
         var progress = new TrainingProgress(0, 0, 0, null, 0);
         string? lastSaved = null;
         if (resume && TrainingState.LatestFolder(runDir) is { } latest)
@@ -94,8 +95,12 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         var savedStep = lastSaved is null ? -1 : step;
         var interrupted = false;
         TrainingProgress Progress() => new(step, epoch, batchInEpoch, best, stepper.BadSteps, bestStep);
-        // Rank 0 alone writes checkpoints; the others go on with the same numbers.
-        string? SaveCheckpoint() => sync.IsMain ? TrainingState.Save(runDir, Save, optimizer, Progress()) : lastSaved;
+        // Rank 0 alone writes checkpoints (a sharded optimizer's moments gathered from every process first); the others go on.
+        string? SaveCheckpoint()
+        {
+            optimizer.GatherState();
+            return sync.IsMain ? TrainingState.Save(runDir, Save, optimizer, Progress()) : lastSaved;
+        }
 
         model.train();
         worker.train();

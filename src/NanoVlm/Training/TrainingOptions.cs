@@ -31,6 +31,11 @@ public sealed record TrainingOptions
     /// <summary>Steps whose loss or gradient is NaN/Inf are skipped; after this many the run stops.</summary>
     public int MaxBadSteps { get; init; } = 10;
     public double WeightDecay { get; init; } = 0.01;
+    /// <summary>
+    /// ZeRO stage 1 with several processes: each keeps the AdamW moments of its block of the weights only (1/N of the optimizer
+    /// memory), with the same numbers as unsharded; checkpoints hold the whole state, so a run resumes at any world size.
+    /// </summary>
+    public bool ShardOptimizer { get; init; }
     /// <summary>The peak learning rate of a LoRA adapter's weights (PEFT's usual range is 1e-4 to 3e-4).</summary>
     public double LrLora { get; init; } = 2e-4;
 

@@ -109,6 +109,7 @@ public sealed class TrainingRun : IDisposable
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
         var sync = GradientSync.FromEnvironment();
+        args = ForWorld(args, sync.WorldSize, resuming: resumeDir is not null, log: sync.IsMain ? log : null);
         // Several processes name the run by rank 0's clock (the sum of rank 0's time and zeros), so that all of them meet in one folder.
         var clock = sync.WorldSize > 1
             ? DateTimeOffset.FromUnixTimeSeconds((long)sync.Sum(sync.IsMain ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : 0)).LocalDateTime
@@ -336,6 +337,20 @@ public sealed class TrainingRun : IDisposable
         }
         if (splits.Sum(s => s.Val.Count) == 0) return (null, Scoring.ExactMatch);
         return (() => splits.SelectMany(s => s.Val.ReadInOrder()).Take(args.EvalSamples), Scoring.ExactMatch);
+    }
+
+    /// <summary>
+    /// A new run records its number of processes; a resumed one with another number keeps the global micro-batch (batch x processes)
+    /// by changing the batch per process, which must then divide it.
+    /// </summary>
+    internal static TrainArgs ForWorld(TrainArgs args, int world, bool resuming, Action<string>? log)
+    {
+        if (!resuming || args.Processes == world) return args with { Processes = world };
+        var global = (long)args.Options.BatchSize * args.Processes;
+        if (global % world != 0)
+            throw NanoVlmException.For("BatchSize", $"the run's global micro-batch of {global} ({args.Options.BatchSize} x {args.Processes} processes) does not split over {world} processes; resume it with a number of processes that divides {global}");
+        log?.Invoke($"resuming a run of {args.Processes} process(es) with {world}: batch {global / world} per process keeps its global micro-batch of {global}");
+        return args with { Processes = world, Options = args.Options with { BatchSize = (int)(global / world) } };
     }
 
     /// <summary>The tasks of <c>EvalTasks</c>, opened (downloaded, checked) before the first step; on rank 0 only, which runs them.</summary>

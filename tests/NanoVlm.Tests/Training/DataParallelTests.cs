@@ -26,16 +26,33 @@ public sealed class DataParallelTests : IDisposable
     List<JsonElement> StepLines(string name) => File.ReadLines(Path.Combine(dir[name], "metrics.jsonl"))
         .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.TryGetProperty("train_loss", out _)).ToList();
 
+    string[] Mpirun(int processes) => ["--allow-run-as-root", "--oversubscribe", "-np", $"{processes}", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll];
+
+    static void AssertSameTensors(string fileA, string fileB, double rtol)
+    {
+        using var a = SafetensorsFile.Open(fileA);
+        using var b = SafetensorsFile.Open(fileB);
+        Assert.Equal(a.Entries.Keys.Order(), b.Entries.Keys.Order());
+        foreach (var name in a.Entries.Keys.Where(n => n != "rng"))
+        {
+            using var x = a.Load(name);
+            using var y = b.Load(name);
+            Assert.True(x.allclose(y, rtol: rtol, atol: 1e-6), $"{name} differs by {(x - y).abs().max().item<float>()}");
+        }
+    }
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void TwoProcessesOfBatchTwoComputeWhatOneOfBatchFourDoes(int accumulation)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    public void TwoProcessesOfBatchTwoComputeWhatOneOfBatchFourDoes(int accumulation, bool shardOptimizer)
     {
         var data = TestJsonl.Write(dir["data"], 48);
         var (code, output, err) = CliProcess.Run(Train(data, "one", 4, accumulation));
         Assert.True(code == 0, err + output);
         var (mpiCode, mpiOut, mpiErr) = Processes.Run("mpirun",
-            ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll, .. Train(data, "two", 2, accumulation)],
+            [.. Mpirun(2), .. Train(data, "two", 2, accumulation), .. shardOptimizer ? new[] { "--shard-optimizer" } : []],
             timeout: TimeSpan.FromMinutes(3));
         Assert.True(mpiCode == 0, mpiErr + mpiOut);
         Assert.Contains($"optimizer steps of 2 x 2 processes x {accumulation}", mpiOut.ReplaceLineEndings(" "));
@@ -47,19 +64,55 @@ public sealed class DataParallelTests : IDisposable
             foreach (var key in new[] { "train_loss", "grad_norm" })
             {
                 var (a, b) = (one[s].GetProperty(key).GetDouble(), two[s].GetProperty(key).GetDouble());
-                Assert.True(Math.Abs(a - b) <= 1e-5 * Math.Abs(a), $"step {s + 1} {key}: one process {a}, two {b}");
+                // A sharded run sums its blocks' squares in fp64; libtorch's fp32 norm of a whole buffer (PyTorch's, which one
+                // process computes) is itself about 2e-5 off the exact norm here.
+                var tolerance = shardOptimizer && key == "grad_norm" ? 5e-5 : 1e-5;
+                Assert.True(Math.Abs(a - b) <= tolerance * Math.Abs(a), $"step {s + 1} {key}: one process {a}, two {b}");
             }
         Assert.Equal(4L * accumulation, two[0].GetProperty("global_batch").GetInt64());
 
         var final = $"step-{Steps:D7}";
-        using var a1 = SafetensorsFile.Open(Path.Combine(dir["one"], "checkpoints", final, "model.safetensors"));
-        using var b1 = SafetensorsFile.Open(Path.Combine(dir["two"], "checkpoints", final, "model.safetensors"));
-        foreach (var name in a1.Entries.Keys)
+        AssertSameTensors(Path.Combine(dir["one"], "checkpoints", final, "model.safetensors"), Path.Combine(dir["two"], "checkpoints", final, "model.safetensors"), 1e-4);
+        // A sharded optimizer's checkpoint holds the whole AdamW state, gathered from both processes.
+        AssertSameTensors(Path.Combine(dir["one"], "checkpoints", final, "training_state.safetensors"),
+            Path.Combine(dir["two"], "checkpoints", final, "training_state.safetensors"), 1e-3);
+    }
+
+    /// <summary>
+    /// A job of two processes (sharded optimizer) killed with SIGKILL resumes in one process - batch 4 instead of 2 x 2, the same
+    /// global micro-batch - and ends with the weights of an uninterrupted one-process run.
+    /// </summary>
+    [Fact]
+    public void AJobKilledWithTwoProcessesResumesInOneToTheSameWeights()
+    {
+        const int steps = 30;
+        var data = TestJsonl.Write(dir["data"], 48);
+        string[] Long(string name, int batch) => [.. Train(data, name, batch, 1).Select(a => a == $"{Steps}" ? $"{steps}" : a), "--checkpoint-interval", "1"];
+        var (code, output, err) = CliProcess.Run(Long("reference", 4));
+        Assert.True(code == 0, err + output);
+
+        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in Mpirun(2).Concat(Long("moved", 2)).Append("--shard-optimizer")) start.ArgumentList.Add(a);
+        using (var job = System.Diagnostics.Process.Start(start)!)
         {
-            using var x = a1.Load(name);
-            using var y = b1.Load(name);
-            Assert.True(x.allclose(y, rtol: 1e-4, atol: 1e-6), $"{name} differs by {(x - y).abs().max().item<float>()}");
+            job.BeginOutputReadLine();
+            job.BeginErrorReadLine();
+            var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "moved");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (run.LastLoggedStep() < 8 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+            Assert.False(job.HasExited, "the job ended before the kill");
+            Processes.Run("pkill", ["-KILL", "-P", $"{job.Id}"]);
+            job.Kill();
+            job.WaitForExit();
         }
+        var latest = File.ReadAllText(Path.Combine(dir["moved"], "checkpoints", "latest")).Trim();
+        Assert.True(int.Parse(latest["step-".Length..]) < steps, $"the job got to {latest} before the kill");
+
+        (code, output, err) = CliProcess.Run("train", "--resume", dir["moved"]);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("resuming a run of 2 process(es) with 1: batch 4 per process keeps its global micro-batch of 4", System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " "));
+        var final = $"step-{steps:D7}";
+        AssertSameTensors(Path.Combine(dir["reference"], "checkpoints", final, "model.safetensors"), Path.Combine(dir["moved"], "checkpoints", final, "model.safetensors"), 1e-4);
     }
 
     /// <summary>A rank killed mid-run ends the job (not a hang), and the run's latest checkpoint is still a complete one.</summary>
