@@ -129,8 +129,11 @@ public static class TrainCommand
                         ShardOptimizer = parse.GetValue(shardOptimizer),
                     },
                 }, cancel.Token);
-            if (GradientSync.FromEnvironment().IsMain) Console.WriteLine($"model: {outcome.ModelFolder}");
-            return outcome.Result.Interrupted ? 130 : 0;
+            var sync = GradientSync.FromEnvironment();
+            if (sync.IsMain) Console.WriteLine($"model: {outcome.ModelFolder}");
+            // One process stopped by Ctrl+C or SIGTERM says so (130). The processes of a job stopped together exit 0 after their
+            // checkpoint: mpirun and srun report any non-zero process as the job failing.
+            return outcome.Result.Interrupted && sync.WorldSize == 1 ? 130 : 0;
         });
         return cmd;
     }

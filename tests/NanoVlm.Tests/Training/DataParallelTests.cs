@@ -139,6 +139,40 @@ public sealed class DataParallelTests : IDisposable
         run.AssertLatestCheckpointLoads();
     }
 
+    /// <summary>
+    /// SIGTERM, as a scheduler sends it to every process of a job (SLURM does, through srun): they stop at the same step, rank 0
+    /// saves it, every process exits 0 (so mpirun does). SIGTERM to mpirun itself: it passes the signal on, the same checkpoint is
+    /// written, and mpirun ends the job (its own status is then 1, as Open MPI's mpirun reports a job it was told to stop).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SigtermStopsEveryProcessAtOneSavedStep(bool toEveryProcess)
+    {
+        var data = TestJsonl.Write(dir["data"], 48);
+        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in Mpirun(2).Concat(Train(data, "stopped", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a))) start.ArgumentList.Add(a);
+        using var job = System.Diagnostics.Process.Start(start)!;
+        var output = new System.Text.StringBuilder();
+        job.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        job.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        job.BeginOutputReadLine();
+        job.BeginErrorReadLine();
+        var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "stopped");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (run.LastLoggedStep() < 5 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+        Assert.False(job.HasExited, "the job ended before SIGTERM");
+        if (toEveryProcess) Processes.Run("pkill", ["-TERM", "-P", $"{job.Id}", "dotnet"]);
+        else NanoVlm.Tests.Reliability.TinyTrainingRun.Terminate(job);
+        Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not stop within 60 s of SIGTERM");
+        job.WaitForExit();
+        if (toEveryProcess) Assert.True(job.ExitCode == 0, output.ToString());
+        var latest = File.ReadAllText(Path.Combine(dir["stopped"], "checkpoints", "latest")).Trim();
+        Assert.Equal(run.LastLoggedStep(), int.Parse(latest["step-".Length..]));
+        run.AssertLatestCheckpointLoads();
+        Assert.Contains("interrupted, resumable", output.ToString());
+    }
+
     [Fact]
     public void OverAnEpochTheRanksSamplesAreDisjointAndTogetherTheGlobalOrder()
     {
