@@ -8,6 +8,12 @@ namespace NanoVlm.Runtime;
 /// needs no MPI installed). Open MPI's predefined handles (<c>MPI_COMM_WORLD</c>, <c>MPI_DOUBLE</c>, <c>MPI_SUM</c>) are the
 /// addresses of its exported globals. Only what data-parallel training and evaluation need: rank and size, in-place sums, the
 /// reduce-scatter and all-gather of a sharded optimizer, gathering bytes on rank 0, broadcasting bytes, a barrier.
+/// <para>
+/// The collectives of a training step (sums, reduce-scatter, all-gather) are watched: when the other processes have not answered
+/// one for <see cref="Timeout"/> (<c>NANOVLM_MPI_TIMEOUT</c> seconds, default 45; 0 turns it off), one of them has died or hangs,
+/// and this process says so in one line and exits 1, which makes the launcher end the job. Waiting for a process that works
+/// alone (rank 0 evaluating or saving) happens in <see cref="Barrier"/> and the gathers, which are not watched.
+/// </para>
 /// </summary>
 public sealed unsafe partial class Mpi
 {
@@ -40,6 +46,10 @@ public sealed unsafe partial class Mpi
 
     public int Rank { get; }
     public int Size { get; }
+    /// <summary>How long a watched collective may wait for the other processes (zero: forever).</summary>
+    public TimeSpan Timeout { get; }
+    long watchedSince;
+    string watchedCall = "";
     /// <summary>The rank among the processes of this node (which GPU it takes).</summary>
     public int LocalRank { get; }
     /// <summary>The library's own description (<c>MPI_Get_library_version</c>).</summary>
@@ -81,13 +91,39 @@ public sealed unsafe partial class Mpi
         LocalRank = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK") ?? Environment.GetEnvironmentVariable("SLURM_LOCALID"), out var local) ? local : r;
         Version = Encoding.UTF8.GetString(text, 0, Math.Max(0, length)).Split('\n')[0].Trim('\0', ' ', ',');
         AppDomain.CurrentDomain.ProcessExit += (_, _) => finalize();
+        var timeout = Environment.GetEnvironmentVariable("NANOVLM_MPI_TIMEOUT");
+        Timeout = TimeSpan.FromSeconds(timeout is null ? 45 : double.TryParse(timeout, System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0 ? s
+            : throw new NanoVlmException($"NANOVLM_MPI_TIMEOUT: '{timeout}' is not a number of seconds >= 0"));
+        if (Timeout > TimeSpan.Zero && Size > 1) new Thread(Watchdog) { IsBackground = true, Name = "mpi watchdog" }.Start();
+    }
+
+    void Watchdog()
+    {
+        while (true)
+        {
+            Thread.Sleep(250);
+            var since = Interlocked.Read(ref watchedSince);
+            if (since == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(since) < Timeout) continue;
+            Console.Error.WriteLine($"error: rank {Rank} of {Size}: the other processes have not answered {watchedCall} for {Timeout.TotalSeconds:0} s: one of them has died or hangs; ending the job");
+            Console.Error.Flush();
+            // Not Environment.Exit: its handlers would wait in MPI_Finalize for the process that does not answer.
+            ExitNow(1);
+        }
+    }
+
+    void Watched(string call, Func<int> collective)
+    {
+        watchedCall = call;
+        Interlocked.Exchange(ref watchedSince, System.Diagnostics.Stopwatch.GetTimestamp());
+        try { Check(collective(), call); }
+        finally { Interlocked.Exchange(ref watchedSince, 0); }
     }
 
     /// <summary>Sums <paramref name="count"/> doubles at <paramref name="data"/> over every rank, in place.</summary>
-    public void SumInPlace(double* data, int count) => Check(allreduce(InPlace, (IntPtr)data, count, doubleType, sum, comm), "MPI_Allreduce");
+    public void SumInPlace(double* data, int count) => Watched("MPI_Allreduce", () => allreduce(InPlace, (IntPtr)data, count, doubleType, sum, comm));
 
     /// <summary>Sums <paramref name="count"/> floats at <paramref name="data"/> over every rank, in place.</summary>
-    public void SumInPlace(float* data, int count) => Check(allreduce(InPlace, (IntPtr)data, count, floatType, sum, comm), "MPI_Allreduce");
+    public void SumInPlace(float* data, int count) => Watched("MPI_Allreduce", () => allreduce(InPlace, (IntPtr)data, count, floatType, sum, comm));
 
     public double Sum(double value)
     {
@@ -102,11 +138,11 @@ public sealed unsafe partial class Mpi
     /// block of <paramref name="shard"/> sums at <paramref name="receive"/> (MPI_Reduce_scatter_block).
     /// </summary>
     public void ReduceScatter(float* send, float* receive, int shard) =>
-        Check(reduceScatterBlock((IntPtr)send, (IntPtr)receive, shard, floatType, sum, comm), "MPI_Reduce_scatter_block");
+        Watched("MPI_Reduce_scatter_block", () => reduceScatterBlock((IntPtr)send, (IntPtr)receive, shard, floatType, sum, comm));
 
     /// <summary>Rank r's block r of <paramref name="shard"/> floats at <paramref name="data"/> copied to every rank, in place (MPI_Allgather).</summary>
     public void AllGatherInPlace(float* data, int shard) =>
-        Check(allgather(InPlace, 0, floatType, (IntPtr)data, shard, floatType, comm), "MPI_Allgather");
+        Watched("MPI_Allgather", () => allgather(InPlace, 0, floatType, (IntPtr)data, shard, floatType, comm));
 
     /// <summary>Every rank's bytes on rank 0, in rank order (other ranks get an empty list).</summary>
     public IReadOnlyList<byte[]> GatherBytes(byte[] mine)
@@ -147,6 +183,9 @@ public sealed unsafe partial class Mpi
 
     [LibraryImport("libc", EntryPoint = "dlopen", StringMarshalling = StringMarshalling.Utf8)]
     private static partial IntPtr DlOpen(string file, int mode);
+
+    [LibraryImport("libc", EntryPoint = "_exit")]
+    private static partial void ExitNow(int status);
 
     [LibraryImport("libc", EntryPoint = "dlerror")]
     private static partial IntPtr DlError();

@@ -99,7 +99,9 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
         string? SaveCheckpoint()
         {
             optimizer.GatherState();
-            return sync.IsMain ? TrainingState.Save(runDir, Save, optimizer, Progress()) : lastSaved;
+            var saved = sync.IsMain ? TrainingState.Save(runDir, Save, optimizer, Progress()) : lastSaved;
+            sync.Barrier(); // the others wait for the save here, not in the next step's (watched) collectives
+            return saved;
         }
 
         model.train();
@@ -152,6 +154,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
                         metrics.Write(line);
                         Evaluated?.Invoke(new EvalReport(step, valLoss, accuracy, isBest, tasks));
                     }
+                    sync.Barrier(); // rank 0 evaluates alone; the others wait for it here
                 }
                 // Every process stops at the same step when any of them is asked to.
                 interrupted = sync.WorldSize == 1 ? cancel.IsCancellationRequested : sync.Sum(cancel.IsCancellationRequested ? 1 : 0) > 0;
@@ -164,7 +167,7 @@ public sealed class Trainer(PretrainedVlm vlm, TrainingOptions options, string r
             if (batchInEpoch == 0) throw new NanoVlmException($"epoch {epoch} produced no training batch: every sample was skipped");
             if (step < MaxSteps && !interrupted) (epoch, batchInEpoch) = (epoch + 1, 0);
         }
-        if (step != savedStep || lastSaved is null) lastSaved = SaveCheckpoint();
+        if (step != savedStep) lastSaved = SaveCheckpoint(); // every process: the step numbers agree where lastSaved (rank 0's) may not
         adapter?.eval();
         sync.Barrier();
         lastSaved = TrainingState.LatestFolder(runDir) ?? lastSaved ?? throw new InvalidOperationException($"{runDir}: no checkpoint after the run");

@@ -111,6 +111,7 @@ public sealed class TrainingRun : IDisposable
         var sync = GradientSync.FromEnvironment();
         args = ForWorld(args, sync.WorldSize, resuming: resumeDir is not null, log: sync.IsMain ? log : null);
         // Several processes name the run by rank 0's clock (the sum of rank 0's time and zeros), so that all of them meet in one folder.
+        sync.Barrier();
         var clock = sync.WorldSize > 1
             ? DateTimeOffset.FromUnixTimeSeconds((long)sync.Sum(sync.IsMain ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() : 0)).LocalDateTime
             : DateTime.Now;
@@ -123,6 +124,7 @@ public sealed class TrainingRun : IDisposable
         void Agree(bool ok)
         {
             agreed = true;
+            sync.Barrier(); // rank 0 may take long to prepare the run; the others wait here, not in a watched collective
             if (sync.Sum(ok ? 0 : 1) > 0 && ok) throw new NanoVlmException($"another process of the job (rank 0 of {sync.WorldSize}) could not start the run; see its error");
         }
         var created = main && resumeDir is null && !Directory.Exists(runDir);

@@ -26,7 +26,8 @@ public sealed class DataParallelTests : IDisposable
     List<JsonElement> StepLines(string name) => File.ReadLines(Path.Combine(dir[name], "metrics.jsonl"))
         .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.TryGetProperty("train_loss", out _)).ToList();
 
-    string[] Mpirun(int processes) => ["--allow-run-as-root", "--oversubscribe", "-np", $"{processes}", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll];
+    string[] Mpirun(int processes, params string[] options) =>
+        ["--allow-run-as-root", "--oversubscribe", "-np", $"{processes}", "-x", "HF_HUB_OFFLINE=1", .. options, "dotnet", CliProcess.Dll];
 
     static void AssertSameTensors(string fileA, string fileB, double rtol)
     {
@@ -171,6 +172,43 @@ public sealed class DataParallelTests : IDisposable
         Assert.Equal(run.LastLoggedStep(), int.Parse(latest["step-".Length..]));
         run.AssertLatestCheckpointLoads();
         Assert.Contains("interrupted, resumable", output.ToString());
+    }
+
+    /// <summary>
+    /// A process that hangs (SIGSTOP) is noticed by the others within NANOVLM_MPI_TIMEOUT (5 s here; 45 s by default): they say so
+    /// in one line and exit 1, the launcher ends the job, and the latest checkpoint is still a complete one.
+    /// </summary>
+    [Fact]
+    public void AHangingRankEndsTheJobWithOneLine()
+    {
+        var data = TestJsonl.Write(dir["data"], 48);
+        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in Mpirun(2, "-x", "NANOVLM_MPI_TIMEOUT=5").Concat(Train(data, "hung", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a))
+                     .Concat(["--checkpoint-interval", "5"]))
+            start.ArgumentList.Add(a);
+        using var job = System.Diagnostics.Process.Start(start)!;
+        var errors = new System.Text.StringBuilder();
+        job.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
+        job.BeginOutputReadLine();
+        job.BeginErrorReadLine();
+        var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "hung");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (run.LastLoggedStep() < 12 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+        Assert.False(job.HasExited, "the job ended before the hang");
+        var rank = Processes.Succeed("pgrep", ["-n", "-P", $"{job.Id}", "dotnet"]).Trim();
+        Processes.Succeed("kill", ["-STOP", rank]);
+        try
+        {
+            Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not end within 60 s of a process hanging");
+            job.WaitForExit();
+            Assert.NotEqual(0, job.ExitCode);
+            Assert.Contains("the other processes have not answered MPI_Allreduce for 5 s: one of them has died or hangs; ending the job", errors.ToString());
+            run.AssertLatestCheckpointLoads();
+        }
+        finally
+        {
+            Processes.Run("kill", ["-KILL", rank]);
+        }
     }
 
     [Fact]
