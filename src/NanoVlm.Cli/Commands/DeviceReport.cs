@@ -17,6 +17,9 @@ static class DeviceReport
             : "cuda: not available");
         Console.WriteLine(Mpi.Launched
             ? $"mpi: {Mpi.World.Version} ({Mpi.Library}); rank {Mpi.World.Rank} of {Mpi.World.Size}, local rank {Mpi.World.LocalRank}"
-            : Mpi.Installed ? "mpi: libmpi.so.40 found; not started by mpirun or srun (one process)" : "mpi: libmpi.so.40 not found (one process; install Open MPI to train on several)");
+            : Mpi.InstalledVersion() is { } mpi ? $"mpi: {mpi} ({Mpi.Library}); not started by mpirun or srun (one process)"
+            : "mpi: libmpi.so.40 not found (one process; install Open MPI to train on several)");
+        var (nccl, why) = Nccl.Probe();
+        Console.WriteLine(nccl is not null ? $"nccl: {nccl} ({Nccl.Locate().Path})" : $"nccl: not available ({why?.Replace("NCCL: ", "")})");
     }
 }

@@ -75,6 +75,8 @@ public static class TrainCommand
         var evalLimit = new Option<int?>("--eval-limit") { Description = "documents per task at each --eval-tasks run (default all)" };
         var evalDataset = new Option<string[]>("--eval-dataset") { Description = "TASK=PATH_OR_REPO: read a task's documents from a local parquet file/folder or another repo (repeatable)" };
         var bestBy = new Option<string?>("--best-by") { Description = "keep as best/ the checkpoint with the highest task metric, e.g. mmstar/average (default: accuracy, else validation loss)" };
+        var distributed = new Option<string>("--distributed") { Description = "with several processes, how gradients meet: auto (NCCL on GPUs, MPI on the CPU), mpi, nccl", DefaultValueFactory = _ => "auto" };
+        distributed.AcceptOnlyFromAmong("auto", "mpi", "nccl");
         var shardOptimizer = new Option<bool>("--shard-optimizer") { Description = "with several processes: each keeps 1/N of the AdamW state (ZeRO stage 1), same numbers" };
         var maxBadSteps = new Option<int>("--max-bad-steps") { Description = "stop after this many non-finite steps", DefaultValueFactory = _ => d.MaxBadSteps };
 
@@ -84,7 +86,7 @@ public static class TrainCommand
             isPrivate, lrMp, lrBackbones, lrVision, lrLanguage, packing, maxSampleLength, maxImagesPerPack, maxImagesPerSample, minRelevance,
             minImageCorrespondence, minVisualDependency, minFormatting, batchSize, gradAccum, maxGradNorm, epochs, maxSteps, evalInterval, valRatio, seed, weightDecay,
             freezeVision, freezeDecoder, bf16, checkpointInterval, maxBadSteps, loraRank, loraAlpha, loraDropout, loraTargets, loraVision, loraProjector, lrLora,
-            evalTasks, evalEvery, evalLimit, evalDataset, bestBy, shardOptimizer,
+            evalTasks, evalEvery, evalLimit, evalDataset, bestBy, shardOptimizer, distributed,
         };
         cmd.SetAction(parse =>
         {
@@ -99,7 +101,7 @@ public static class TrainCommand
                     RunName = parse.GetValue(runName), Device = parse.GetValue(device)!, Workers = parse.GetValue(workers), Threads = parse.GetValue(threads),
                     PushToHub = parse.GetValue(push), Private = parse.GetValue(isPrivate),
                     EvalTasks = parse.GetValue(evalTasks), EvalEvery = parse.GetValue(evalEvery), EvalLimit = parse.GetValue(evalLimit),
-                    EvalDatasets = parse.GetValue(evalDataset) ?? [], BestBy = parse.GetValue(bestBy),
+                    EvalDatasets = parse.GetValue(evalDataset) ?? [], BestBy = parse.GetValue(bestBy), Distributed = parse.GetValue(distributed)!,
                     Packing = parse.GetValue(packing)
                         ? new PackingOptions
                         {

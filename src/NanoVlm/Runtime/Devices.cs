@@ -9,11 +9,22 @@ public static class Devices
     public static Device Parse(string name) => name.ToLowerInvariant() switch
     {
         "cpu" => CPU,
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cuda" when cuda.is_available() => CUDA,
+        "auto" => cuda.is_available() ? LocalGpu() : CPU,
+        "cuda" when cuda.is_available() => LocalGpu(),
         "cuda" => throw NanoVlmException.For("Device", $"cuda: CUDA is not available in the libtorch loaded ({Libtorch.Describe()})"),
         var other => throw NanoVlmException.For("Device", $"'{other}' is not a device (use cpu, cuda or auto)"),
     };
+
+    /// <summary>
+    /// The GPU of this process: in a job of several processes (mpirun, srun) each takes GPU local-rank modulo the node's count, so
+    /// the processes of a node use one GPU each; a process alone takes the current one.
+    /// </summary>
+    static Device LocalGpu()
+    {
+        if (!Mpi.Launched) return CUDA;
+        var local = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK") ?? Environment.GetEnvironmentVariable("SLURM_LOCALID"), out var r) ? r : 0;
+        return new Device(DeviceType.CUDA, local % (int)cuda.device_count());
+    }
 
     /// <summary>How <c>--device</c> names a device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public static string Name(Device device) =>

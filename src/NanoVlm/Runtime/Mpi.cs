@@ -41,6 +41,19 @@ public sealed unsafe partial class Mpi
     /// <summary>Whether Open MPI's library can be loaded (without starting MPI).</summary>
     public static bool Installed => NativeLibrary.TryLoad(Library, out _);
 
+    /// <summary>The installed library's description (MPI_Get_library_version works before MPI starts), or null when it is not installed.</summary>
+    public static string? InstalledVersion()
+    {
+        if (!NativeLibrary.TryLoad(Library, out var handle) || !NativeLibrary.TryGetExport(handle, "MPI_Get_library_version", out var address)) return null;
+        var text = new byte[8192];
+        int length;
+        fixed (byte* p = text)
+            if (((delegate* unmanaged<byte*, int*, int>)address)(p, &length) != 0) return null;
+        return FirstLine(text, length);
+    }
+
+    static string FirstLine(byte[] text, int length) => Encoding.UTF8.GetString(text, 0, Math.Max(0, length)).Split('\n')[0].Trim('\0', ' ', ',');
+
     /// <summary>The world (MPI is initialised on first use and finalised at exit).</summary>
     public static Mpi World => Instance.Value;
 
@@ -89,7 +102,7 @@ public sealed unsafe partial class Mpi
         fixed (byte* p = text) Check(version(p, &length), "MPI_Get_library_version");
         (Rank, Size) = (r, n);
         LocalRank = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK") ?? Environment.GetEnvironmentVariable("SLURM_LOCALID"), out var local) ? local : r;
-        Version = Encoding.UTF8.GetString(text, 0, Math.Max(0, length)).Split('\n')[0].Trim('\0', ' ', ',');
+        Version = FirstLine(text, length);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => finalize();
         var timeout = Environment.GetEnvironmentVariable("NANOVLM_MPI_TIMEOUT");
         Timeout = TimeSpan.FromSeconds(timeout is null ? 45 : double.TryParse(timeout, System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0 ? s

@@ -42,6 +42,27 @@ public abstract class GradientSync : IDisposable
     /// <summary>The processes this one was started with: an MPI job's (mpirun, srun) or this one alone.</summary>
     public static GradientSync FromEnvironment() => Mpi.Launched ? new MpiGradientSync(Mpi.World) : Local;
 
+    /// <summary>
+    /// How the processes of a job combine gradients on <paramref name="device"/>: <c>mpi</c> (CPU memory), <c>nccl</c> (GPU memory,
+    /// NCCL's communicator on this process's GPU), or <c>auto</c>: NCCL for a GPU, MPI otherwise. One process alone needs neither.
+    /// </summary>
+    public static GradientSync For(string backend, Device device)
+    {
+        var gpu = device.type == TorchSharp.DeviceType.CUDA;
+        var nccl = backend switch
+        {
+            "auto" => gpu,
+            "mpi" when gpu => throw NanoVlmException.For("Distributed", "mpi combines gradients in CPU memory, but the model is on the GPU: use nccl (or auto)"),
+            "mpi" => false,
+            "nccl" when !gpu => throw NanoVlmException.For("Distributed", "nccl combines gradients in GPU memory, but the model is on the CPU: use mpi (or auto), or a GPU device"),
+            "nccl" => true,
+            _ => throw NanoVlmException.For("Distributed", $"'{backend}' is not auto, mpi or nccl"),
+        };
+        if (!Mpi.Launched) return Local;
+        if (!nccl) return new MpiGradientSync(Mpi.World);
+        return new NcclGradientSync(Mpi.World, new Nccl(Mpi.World, Math.Max(0, (int)device.index)));
+    }
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
     sealed class LocalSync : GradientSync

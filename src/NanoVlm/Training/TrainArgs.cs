@@ -31,6 +31,8 @@ public sealed record TrainArgs
     /// resume with another number of processes keeps by changing the batch per process, so the run goes on with the same samples.
     /// </summary>
     public int Processes { get; init; } = 1;
+    /// <summary>How several processes combine gradients: auto (NCCL on GPUs, MPI on the CPU), mpi or nccl.</summary>
+    public string Distributed { get; init; } = "auto";
     /// <summary>Pack samples into rows of lm_max_length tokens; null: one sample per row (also what run.json files from before packing mean).</summary>
     public PackingOptions? Packing { get; init; }
     /// <summary>Minimum per-turn quality ratings of FineVision-style rows.</summary>

@@ -108,7 +108,7 @@ public sealed class TrainingRun : IDisposable
         // A checkpoint named by repo id is fetched (or found in the cache) once, for its config, tokenizer and weights.
         var modelFolder = args.Model is { } model ? PretrainedSources.ResolveModelFolder(model, progress) : null;
         var baseConfig = BaseConfig(args, modelFolder);
-        var sync = GradientSync.FromEnvironment();
+        var sync = GradientSync.For(args.Distributed, device);
         args = ForWorld(args, sync.WorldSize, resuming: resumeDir is not null, log: sync.IsMain ? log : null);
         // Several processes name the run by rank 0's clock (the sum of rank 0's time and zeros), so that all of them meet in one folder.
         sync.Barrier();

@@ -211,6 +211,25 @@ public sealed class DataParallelTests : IDisposable
         }
     }
 
+    /// <summary>The backend follows the device: NCCL for GPU memory, MPI for CPU memory; a mismatch or a missing NCCL is one line.</summary>
+    [Fact]
+    public void TheBackendIsChosenByTheDeviceAndReported()
+    {
+        var data = TestJsonl.Write(dir["data"], 8);
+        var (code, output, err) = CliProcess.Run([.. Train(data, "nccl", 2, 1), "--distributed", "nccl", "--device", "cpu"]);
+        Assert.Equal(1, code);
+        Assert.Equal("error: --distributed nccl combines gradients in GPU memory, but the model is on the CPU: use mpi (or auto), or a GPU device", err.Trim());
+
+        (code, output, err) = CliProcess.Run(new Dictionary<string, string> { ["NANOVLM_NCCL"] = dir["nowhere"] }, "info", "--device");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"mpi: Open MPI v\d", output);
+        Assert.Contains($"nccl: not available (NANOVLM_NCCL={dir["nowhere"]}: no libnccl.so.2 there)", output);
+
+        (code, output, err) = Processes.Run("mpirun", [.. Mpirun(2), "info", "--device"], timeout: TimeSpan.FromMinutes(1));
+        Assert.True(code == 0, err + output);
+        Assert.Contains("rank 1 of 2, local rank 1", output);
+    }
+
     [Fact]
     public void OverAnEpochTheRanksSamplesAreDisjointAndTogetherTheGlobalOrder()
     {
