@@ -167,35 +167,32 @@ public sealed class TrainingRun : IDisposable
                 splits.Zip(sources).Select(x => ((Func<int, IEnumerable<VqaSample>>)(pass =>
                     x.First.Train.ReadShuffled(args.Options.Seed, epoch * 1000 + pass)), x.Second.Weight, x.First.Train.Count)).ToList(),
                 Seeds.Combine(args.Options.Seed, epoch));
-            IEnumerable<VqaSample> Epoch(int epoch) => sync.WorldSize == 1 ? Global(epoch) : RankSlice(Global(epoch), batch, sync.WorldSize, sync.Rank);
             var packing = args.Packing;
+            // Packed, every process packs the global stream and keeps its rows of each global batch (VqaDataLoader.PackedBatches).
+            IEnumerable<VqaSample> Epoch(int epoch) => sync.WorldSize == 1 || packing is not null ? Global(epoch) : RankSlice(Global(epoch), batch, sync.WorldSize, sync.Rank);
             if (sync.WorldSize > 1 && trainCount < batch * sync.WorldSize)
                 throw NanoVlmException.For("BatchSize", $"{batch} x {sync.WorldSize} processes needs at least {batch * sync.WorldSize} training samples for one step, got {trainCount}");
-            if (packing is not null && sync.WorldSize > 1)
-            {
-                if (main) log?.Invoke($"packing is off with {sync.WorldSize} processes: each one's rows would differ from one process's");
-                packing = null;
-            }
             if (packing is not null && vlm.Generation == CheckpointGeneration.V01)
             {
                 log?.Invoke("packing is off: a v0.1 model puts its image in front of the text, not inside it");
                 packing = null;
             }
             var packingStats = packing is null ? null : new PackingStats();
-            IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, int seed, PackingStats? countIn) => packing is null
+            // Validation runs on rank 0 alone: its batches are all of the validation samples, not a share.
+            IEnumerable<VlmBatch> Batches(IEnumerable<VqaSample> samples, int seed, PackingStats? countIn, bool shared = true) => packing is null
                 ? VqaDataLoader.Batches(samples, s => processor.EncodeForTraining(s), b => processor.Collate(b), batch, args.Workers)
                 : VqaDataLoader.PackedBatches(samples, s => processor.EncodeForTraining(s),
                     rows => PackedCollation.Collate(rows, tokenizer.PadTokenId, processor.Images.Size), vlm.Config.LmMaxLength, packing, batch,
-                    seed, processor.Skipped, countIn ?? new PackingStats(), args.Workers);
+                    seed, processor.Skipped, countIn ?? new PackingStats(), args.Workers, processes: shared ? sync.WorldSize : 1, rank: shared ? sync.Rank : 0);
             // Data reading is not cancelled by Ctrl+C: the trainer stops at the next step boundary and saves a resumable checkpoint.
             var validation = splits.SelectMany(s => s.Val.ReadInOrder());
             var (evalSamples, score) = EvalSet(args, splits, hub, cancel);
             var data = new TrainingData(
                 epoch => Batches(Epoch(epoch), Seeds.Combine(args.Options.Seed, epoch), packingStats),
                 // The last, partial batch is kept (as nanoVLM's loader does), so it counts: epochs, steps and the progress bar agree.
-                sync.WorldSize > 1 ? Math.Max(1, trainCount / (batch * sync.WorldSize))
-                : packing is null ? (trainCount + batch - 1) / batch : PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch, packing),
-                splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null) : null,
+                packing is not null ? PackedBatchesPerEpoch(Epoch(0), vlm, trainCount, batch * sync.WorldSize, packing)
+                : sync.WorldSize > 1 ? Math.Max(1, trainCount / (batch * sync.WorldSize)) : (trainCount + batch - 1) / batch,
+                splits.Sum(s => s.Val.Count) > 0 ? () => Batches(validation, args.Options.Seed, null, shared: false) : null,
                 evalSamples is null ? null : m => Evaluator.Run(m, processor, evalSamples(), score, batch).Accuracy,
                 Benchmarks(args, processor, hub, main, cancel));
             var trainer = new Trainer(vlm, args.Options, runDir, data, sync);

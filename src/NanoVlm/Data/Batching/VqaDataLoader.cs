@@ -29,11 +29,29 @@ public static class VqaDataLoader
     }
 
     /// <summary>Batches of <paramref name="batchSize"/> packed rows (see <see cref="SamplePacker.Batches"/>).</summary>
+    /// <summary>
+    /// Packed batches. With <paramref name="processes"/> &gt; 1 the samples are the global stream and every process packs all of it the
+    /// same way into global batches of processes x <paramref name="batchSize"/> rows, keeping rows [rank x batch, (rank + 1) x batch)
+    /// of each: what one process packing batches of processes x batch rows computes. An incomplete last global batch is dropped so
+    /// that the processes run the same steps.
+    /// </summary>
     public static IEnumerable<VlmBatch> PackedBatches(IEnumerable<VqaSample> samples, Func<VqaSample, EncodedSample?> prepare,
         Func<IReadOnlyList<EncodedSample[]>, VlmBatch> collate, int capacity, PackingOptions options, int batchSize, int seed,
-        SkipCounter skipped, PackingStats stats, int workers = 0, CancellationToken cancel = default) =>
-        SamplePacker.Batches(Prepared(samples, prepare, 2 * batchSize, workers, cancel), capacity, options, batchSize, seed, skipped, stats)
-            .Select(collate);
+        SkipCounter skipped, PackingStats stats, int workers = 0, CancellationToken cancel = default, int processes = 1, int rank = 0)
+    {
+        var global = batchSize * processes;
+        foreach (var rows in SamplePacker.Batches(Prepared(samples, prepare, 2 * global, workers, cancel), capacity, options, global, seed, skipped, stats))
+        {
+            if (processes == 1)
+            {
+                yield return collate(rows);
+                continue;
+            }
+            var mine = rows.Count == global ? rows.Skip(rank * batchSize).Take(batchSize).ToList() : [];
+            foreach (var other in rows.Except(mine)) foreach (var sample in other) foreach (var image in sample.Images) image.Dispose();
+            if (mine.Count > 0) yield return collate(mine);
+        }
+    }
 
     /// <summary>The prepared samples in stream order, at most <paramref name="prefetch"/> (or four per worker) in flight.</summary>
     static IEnumerable<EncodedSample> Prepared(IEnumerable<VqaSample> samples, Func<VqaSample, EncodedSample?> prepare, int prefetch,
