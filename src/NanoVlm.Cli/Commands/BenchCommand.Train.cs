@@ -21,12 +21,19 @@ public static partial class BenchCommand
             Description = "square matmul sizes for the machine's peak (comma-separated; default 512,1024,2048 on the CPU, 2048,4096,8192 on a GPU)",
         };
         var loraRanks = ListOption("--lora-ranks", "0", "0 = full training; r > 0 = a LoRA adapter of rank r on the decoder's linears, the model frozen");
+        var distributed = new Option<string?>("--distributed")
+        {
+            Description = "under mpirun -np N: time data-parallel steps with this backend (auto, mpi, nccl): compute, communication, bus bandwidth, memory per process, scaling against one process",
+        };
+        var shardOptimizer = ListOption("--shard-optimizer", "off,on", "with --distributed: measure without and/or with the sharded optimizer (off, on)");
         var cmd = new Command("train", "Training step time, samples/s, tokens/s and model FLOP utilisation against the measured matmul peak")
-            { preset, batchSizes, seqLen, steps, dtypes, peakSizes, loraRanks, json };
+            { preset, batchSizes, seqLen, steps, dtypes, peakSizes, loraRanks, distributed, shardOptimizer, json };
         cmd.SetAction(parse =>
         {
             var threads = SetThreads(parse, threadsOption);
             var device = Devices.Parse(parse.GetValue(deviceOption)!);
+            if (parse.GetValue(distributed) is { } backend)
+                return Distributed(parse, backend, device, threads, preset, batchSizes, seqLen, steps, dtypes, shardOptimizer, json);
             var defaultPeakSizes = device.type == TorchSharp.DeviceType.CUDA ? "2048,4096,8192" : "512,1024,2048";
             var o = new TrainBenchOptions
             {
@@ -50,5 +57,37 @@ public static partial class BenchCommand
             return 0;
         });
         return cmd;
+    }
+
+    static int Distributed(ParseResult parse, string backend, TorchSharp.torch.Device device, int threads, Option<string> preset, Option<string> batchSizes,
+        Option<int> seqLen, Option<int> steps, Option<string> dtypes, Option<string> shardOptimizer, Option<string?> json)
+    {
+        var o = new DistributedTrainBenchOptions
+        {
+            Preset = parse.GetValue(preset)!, Device = device, Backend = backend,
+            BatchSize = Ints(parse.GetValue(batchSizes)!, "--batch-sizes")[0], SeqLen = parse.GetValue(seqLen), Steps = parse.GetValue(steps),
+            Dtype = Dtypes(parse.GetValue(dtypes)!)[0],
+            ShardOptimizer = parse.GetValue(shardOptimizer)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v switch
+            {
+                "off" => false,
+                "on" => true,
+                _ => throw new NanoVlmException($"--shard-optimizer: '{v}' is not off or on"),
+            }).ToList(),
+        };
+        Positive(o.SeqLen, "--seq-len");
+        Presets.Get(o.Preset);
+        var main = !Mpi.Launched || Mpi.World.Rank == 0;
+        var rows = DistributedTrainBench.Run(o).ToList();
+        if (!main) return 0;
+        Record(rows, parse.GetValue(json), r => $"{r.Processes} processes, sharded {r.ShardOptimizer}: {r.StepS:F3} s/step, busbw {r.BusbwGbs:F2} GB/s");
+        var table = Table($"bench train --distributed: {o.Preset}, batch {o.BatchSize} per process, seq {o.SeqLen}, {BenchDtypes.Name(o.Dtype)}, {Where(device, threads)} per process",
+            "N", "backend", "sharded", "step s", "compute s", "comm s", "hidden", "optim s", "reduced", "algbw GB/s", "busbw GB/s",
+            "AdamW state", "peak RSS", "1 proc s", "scaling", "samples/s");
+        foreach (var r in rows)
+            table.AddRow($"{r.Processes}", r.Backend, r.ShardOptimizer ? "yes" : "no", $"{r.StepS:F3}", $"{r.ComputeS:F3}", $"{r.CommunicationS:F3}", $"{r.HiddenShare:P0}",
+                $"{r.OptimizerS:F3}", Mib(r.BytesReduced), $"{r.AlgbwGbs:F2}", $"{r.BusbwGbs:F2}", Mib(r.OptimizerStateBytes), Mib(r.PeakRssBytes),
+                $"{r.OneProcessStepS:F3}", $"{r.ScalingEfficiency:P0}", $"{r.SamplesPerS:F2}");
+        AnsiConsole.Write(table);
+        return 0;
     }
 }

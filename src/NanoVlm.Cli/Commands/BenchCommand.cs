@@ -92,7 +92,8 @@ public static partial class BenchCommand
 
     static Table Table(string title, params string[] columns)
     {
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // Spectre assumes 80 columns otherwise and cuts headers
+        // Spectre assumes 80 columns when it cannot tell (a pipe, mpirun forwarding a rank's output) and cuts headers.
+        if (Console.IsOutputRedirected || Mpi.Launched) AnsiConsole.Profile.Width = 200;
         var table = new Table().Title(Markup.Escape(title));
         foreach (var c in columns) table.AddColumn(new TableColumn(c).RightAligned());
         return table;

@@ -53,6 +53,9 @@ public sealed class AdamW : IDisposable
 
     public long Steps { get; private set; }
 
+    /// <summary>The bytes of the moments this process holds.</summary>
+    public long StateBytes => moments.Sum(m => m.M.numel() * m.M.element_size() + m.V.numel() * m.V.element_size());
+
     /// <summary>Whether the moments are split over the processes (ZeRO stage 1).</summary>
     public bool Sharded => shards is not null;
 
