@@ -3,8 +3,9 @@
 # repository root, with the bundle that tests/gpu/run built here carried along:
 #   bash tests/gpu/device.sh [--cpu] [BUNDLE]        (BUNDLE default: .cache/gpu-bundle)
 # It unpacks the .NET runtime and the app, loads PyTorch's libtorch through LD_LIBRARY_PATH, then runs the golden case
-# on the GPU in fp32 and bf16 (bench check), bench train at batch 8/32/128, bench generate and bench memory, and prints
-# one table beside the PyTorch figures of issue 11. Results (JSON Lines, the table) go to $OUT when set.
+# on the GPU in fp32 and bf16 (bench check), bench train at batch 8/32/128, bench generate and bench memory, the NCCL path
+# (a communicator of one trains as one process; bench train --distributed nccl), and prints one table beside the PyTorch
+# figures of issue 11. Results (JSON Lines, the table) go to $OUT when set.
 # --cpu: the same steps on the CPU with the tiny preset, a smoke run for a machine without a GPU (libtorch from
 # $NANOVLM_LIBTORCH or a PyTorch install).
 set -uo pipefail
@@ -62,6 +63,32 @@ step train nanovlm bench train --device "$device" --preset "$preset" --dtypes fp
 step generate nanovlm bench generate --device "$device" --preset "$preset" --dtypes fp32,bf16 --kv-cache on "${generate[@]}" \
   --json "$results/generate.jsonl"
 step memory nanovlm bench memory --device "$device" --preset "$preset" --dtype bf16 "${memory[@]}" --json "$results/memory.jsonl"
+
+# The NCCL path on this GPU: a communicator of one (no MPI here) must train exactly as one process without it, and its
+# all-reduce is timed by bench train --distributed. With several GPUs and Open MPI: mpirun -np N ... --distributed nccl.
+image=$(ls "$bundle/golden"/*.png 2>/dev/null | head -n 1)
+if [ "$device" = cuda ] && [ -n "$image" ]; then
+  mkdir -p "$work/data"
+  cp "$image" "$work/data/image.png"
+  for i in $(seq 1 32); do
+    printf '{"images": ["image.png"], "conversations": [{"user": "What is this?", "assistant": "%s"}]}\n' "$([ $((i % 2)) = 0 ] && echo even || echo odd)"
+  done > "$work/data/data.jsonl"
+  nccl_train=(train --preset tiny --tokenizer wordlevel --data "jsonl:$work/data/data.jsonl" --device cuda --max-steps 4 --batch-size 4
+    --grad-accum 1 --eval-samples 0 --val-ratio 0 --packing false --seed 1 --output "$work/runs")
+  step train-local nanovlm "${nccl_train[@]}" --run-name local
+  step train-nccl nanovlm "${nccl_train[@]}" --run-name nccl --distributed nccl
+  step nccl-same python3 - "$work/runs/local/metrics.jsonl" "$work/runs/nccl/metrics.jsonl" <<'PY'
+import json, sys
+a, b = ([json.loads(l) for l in open(p) if '"train_loss"' in l] for p in sys.argv[1:3])
+assert len(a) == len(b) == 4, (len(a), len(b))
+for x, y in zip(a, b):
+    for k in ("train_loss", "grad_norm"):
+        assert abs(x[k] - y[k]) <= 1e-5 * abs(x[k]), (x["step"], k, x[k], y[k])
+print("NCCL (a communicator of one) trains as one process: 4 steps, losses and gradient norms within 1e-5")
+PY
+  step nccl-bench nanovlm bench train --distributed nccl --device cuda --preset "$preset" --batch-sizes 8 --steps 5 --dtypes bf16 \
+    --json "$results/distributed.jsonl"
+fi
 
 python3 "$root/tests/gpu/table.py" "$results" "$device" | tee "$results/table.md"
 if [ ${#failed[@]} -gt 0 ]; then die "failed: ${failed[*]}"; fi

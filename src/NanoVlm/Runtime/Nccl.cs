@@ -72,8 +72,11 @@ public sealed unsafe class Nccl : IDisposable
         }
     }
 
-    /// <summary>A communicator over the MPI job's ranks on CUDA device <paramref name="gpu"/> (rank 0 makes the id, MPI broadcasts it).</summary>
-    public Nccl(Mpi world, int gpu)
+    /// <summary>
+    /// A communicator over <paramref name="size"/> processes on CUDA device <paramref name="gpu"/>: rank 0 makes the id and
+    /// <paramref name="broadcast"/> (MPI's) hands it to the others. One process alone makes a communicator of one.
+    /// </summary>
+    public Nccl(int rank, int size, Action<byte[]> broadcast, int gpu)
     {
         var handle = Load();
         UseGpu(gpu);
@@ -86,15 +89,15 @@ public sealed unsafe class Nccl : IDisposable
         errorString = (delegate* unmanaged<int, IntPtr>)Symbol(handle, "ncclGetErrorString");
         var id = new UniqueId();
         var bytes = new byte[128];
-        if (world.Rank == 0)
+        if (rank == 0)
         {
             Check(getId(&id), "ncclGetUniqueId");
             new ReadOnlySpan<byte>(id.Internal, 128).CopyTo(bytes);
         }
-        world.Broadcast(bytes);
+        broadcast(bytes);
         bytes.CopyTo(new Span<byte>(id.Internal, 128));
         IntPtr c;
-        Check(init(&c, world.Size, id, world.Rank), "ncclCommInitRank");
+        Check(init(&c, size, id, rank), "ncclCommInitRank");
         comm = c;
         Version = Probe().Version ?? "?";
     }

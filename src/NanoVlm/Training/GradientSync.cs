@@ -44,7 +44,8 @@ public abstract class GradientSync : IDisposable
 
     /// <summary>
     /// How the processes of a job combine gradients on <paramref name="device"/>: <c>mpi</c> (CPU memory), <c>nccl</c> (GPU memory,
-    /// NCCL's communicator on this process's GPU), or <c>auto</c>: NCCL for a GPU, MPI otherwise. One process alone needs neither.
+    /// NCCL's communicator on this process's GPU), or <c>auto</c>: NCCL for a GPU, MPI otherwise. One process alone needs neither,
+    /// but <c>nccl</c> named explicitly gives it a communicator of one (the single-GPU check of the NCCL path).
     /// </summary>
     public static GradientSync For(string backend, Device device)
     {
@@ -58,9 +59,11 @@ public abstract class GradientSync : IDisposable
             "nccl" => true,
             _ => throw NanoVlmException.For("Distributed", $"'{backend}' is not auto, mpi or nccl"),
         };
-        if (!Mpi.Launched) return Local;
+        var gpuIndex = Math.Max(0, (int)device.index);
+        if (!Mpi.Launched)
+            return backend == "nccl" ? new NcclGradientSync(null, new Nccl(0, 1, _ => { }, gpuIndex)) : Local;
         if (!nccl) return new MpiGradientSync(Mpi.World);
-        return new NcclGradientSync(Mpi.World, new Nccl(Mpi.World, Math.Max(0, (int)device.index)));
+        return new NcclGradientSync(Mpi.World, new Nccl(Mpi.World.Rank, Mpi.World.Size, Mpi.World.Broadcast, gpuIndex));
     }
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
