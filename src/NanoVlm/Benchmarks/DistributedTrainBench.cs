@@ -25,7 +25,8 @@ public sealed record DistributedTrainBenchOptions
 /// (compute: forward and backward; communication: combining the gradients; optimizer: clipping, AdamW, a sharded optimizer's
 /// all-gather), the gradient bytes reduced, the algorithm and bus bandwidth as nccl-tests defines them (algbw = bytes / time;
 /// busbw = algbw x 2(N-1)/N for an all-reduce), the share of communication hidden behind backward (none: TorchSharp has no
-/// backward hooks, so gradients are combined after backward), the optimizer state and peak RSS per process, and the scaling
+/// backward hooks, so gradients are combined after backward), the optimizer state and peak RSS per process (of the processes
+/// other than rank 0, whose peak includes the one-process baseline; run one configuration per job for clean peaks), and the scaling
 /// efficiency against one process running the same per-process batch alone (weak scaling: step time of one / step time of N).
 /// </summary>
 public sealed record DistributedTrainBenchRow(string Preset, int Processes, string Backend, int BatchSize, int SeqLen, string Dtype, bool ShardOptimizer,
@@ -67,8 +68,8 @@ public static class DistributedTrainBench
             }
             var (computeS, commS, optS) = (Median(p => p.Compute), Median(p => p.Communication), Median(p => p.Optimizer));
             var stepS = Median(p => p.Compute + p.Communication + p.Optimizer);
-            // Every process's peak RSS: the job's largest is the one that limits it.
-            var peak = MaxOver(sync, MemoryBench.PeakRssBytes());
+            // The largest peak RSS of the processes other than rank 0, which also ran the one-process baseline (peak RSS never falls).
+            var peak = MaxOver(sync, sync.IsMain && sync.WorldSize > 1 ? 0 : MemoryBench.PeakRssBytes());
             var n = sync.WorldSize;
             // A sharded step's reduce-scatter moves half an all-reduce's bytes per process; the all-gather (in the optimizer part) the other half.
             var algbw = trainer.GradientBytes / commS / 1e9;
