@@ -37,6 +37,12 @@ sealed class ServerMetrics(ChatEngine engine)
         var (steps, rows) = engine.Decoded;
         Counter(text, "nanovlm_decode_steps_total", "Decoding steps (one token for every row of the batch).", steps);
         Counter(text, "nanovlm_decode_rows_total", "Rows over all decoding steps (divided by the steps: the mean batch size).", rows);
+        if (engine.ImageCache is { } images)
+        {
+            Counter(text, "nanovlm_image_cache_hits_total", "Image tiles whose encoding came from the image cache.", images.Hits);
+            Counter(text, "nanovlm_image_cache_misses_total", "Image tiles encoded by the vision encoder.", images.Misses);
+            Gauge(text, "nanovlm_image_cache_bytes", "Bytes of image encodings kept.", images.Bytes);
+        }
         _latency.WriteTo(text);
         _firstToken.WriteTo(text);
         return text.ToString();

@@ -20,11 +20,12 @@ public static partial class BenchCommand
         var requests = IntOption("--requests", d.Requests, "requests per measurement (after three warm-up requests)");
         var maxTokens = IntOption("--max-tokens", d.MaxTokens, "max_tokens of each greedy request");
         var maxBatch = IntOption("--max-batch", new ChatEngineOptions().MaxBatch, "the in-process server's --max-batch");
+        var imageCacheMb = IntOption("--image-cache-mb", (int)(new ChatEngineOptions().ImageCacheBytes >> 20), "the in-process server's --image-cache-mb (0: every request encodes its image)");
         var image = new Option<string?>("--image") { Description = "image file sent with every request (default: text only)" };
         var prompt = new Option<string>("--prompt") { Description = "the question", DefaultValueFactory = _ => d.Prompt };
         var json = JsonOption();
         var cmd = new Command("serve", "Load test of nanovlm serve: N concurrent streaming clients; requests/s, tokens/s, p50/p95 latency and time to first token")
-            { model, url, clients, requests, maxTokens, maxBatch, image, prompt, json };
+            { model, url, clients, requests, maxTokens, maxBatch, imageCacheMb, image, prompt, json };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -46,7 +47,10 @@ public static partial class BenchCommand
                     vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
                     vlm.Model.eval();
                     server = await VlmServer.StartAsync(vlm, new ServerOptions
-                        { Port = 0, ModelId = "bench", Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch) } });
+                    {
+                        Port = 0, ModelId = "bench",
+                        Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20 },
+                    });
                     (target, name) = (server.Url, "bench");
                 }
                 else

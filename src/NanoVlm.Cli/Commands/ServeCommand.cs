@@ -21,18 +21,26 @@ public static class ServeCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var maxBatch = new Option<int>("--max-batch") { Description = "answers decoded together", DefaultValueFactory = _ => d.Engine.MaxBatch };
         var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting before 503", DefaultValueFactory = _ => d.Engine.MaxQueue };
+        var imageCacheMb = new Option<int>("--image-cache-mb")
+        {
+            Description = "MiB of image encodings kept, so a conversation that sends its image again is not encoded again (0: none)",
+            DefaultValueFactory = _ => (int)(d.Engine.ImageCacheBytes >> 20),
+        };
         var maxImages = new Option<int>("--max-images") { Description = "images per request", DefaultValueFactory = _ => d.MaxImages };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "largest request body", DefaultValueFactory = _ => d.MaxBodyBytes };
         var cmd = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions, a chat page at /, /metrics")
         {
-            model, adapter, name, host, port, device, maxBatch, maxQueue, maxImages, maxBody,
+            model, adapter, name, host, port, device, maxBatch, maxQueue, imageCacheMb, maxImages, maxBody,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var options = new ServerOptions
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), ModelId = parse.GetValue(name) ?? parse.GetValue(model)!,
-                Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue) },
+                Engine = new ChatEngineOptions
+                {
+                    MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20,
+                },
                 MaxImages = parse.GetValue(maxImages), MaxBodyBytes = parse.GetValue(maxBody), Log = Console.WriteLine,
             };
             options.Validate();

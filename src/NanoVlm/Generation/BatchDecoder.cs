@@ -34,10 +34,10 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     public int Count => _rows.Count;
 
     /// <summary>
-    /// Prefills one prompt (input ids [1, T], its mask and images) and adds a row per options (several answers share the prefill).
-    /// Returns the new rows' ids.
+    /// Prefills one prompt (input ids [1, T], its mask and images, or the images already encoded) and adds a row per options (several
+    /// answers share the prefill). Returns the new rows' ids.
     /// </summary>
-    public long[] Join(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options)
+    public long[] Join(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options, Tensor? encodedImages = null)
     {
         if (inputIds.shape[0] != 1) throw new NanoVlmException($"a prompt joins alone: got a batch of {inputIds.shape[0]}");
         foreach (var o in options)
@@ -48,7 +48,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var inference = inference_mode();
         if (_pending is not null) Feed();
         using var scope = NewDisposeScope();
-        var (embeddings, mask) = model.Embed(inputIds, images, attentionMask);
+        var (embeddings, mask) = model.Embed(inputIds, images, attentionMask, encodedImages);
         using var prefill = new KvCache(model.Config, 1, (int)embeddings.shape[1], embeddings.dtype, embeddings.device);
         var logits = Runner.NextLogits(embeddings, mask, prefill);
 

@@ -73,7 +73,8 @@ public sealed class VisionLanguageModel : Module<Tensor, Tensor?, Tensor?, Tenso
     /// the next image embedding row (no images: null or an empty batch). v0.1: each sample's one image embedded in front of its
     /// text, the mask extended with ones.
     /// </summary>
-    public (Tensor Embeddings, Tensor? Mask) Embed(Tensor inputIds, Tensor? images, Tensor? attentionMask = null)
+    /// <remarks><paramref name="encodedImages"/>: the images already through <see cref="EncodeImages"/> (a cache's), used instead of encoding them.</remarks>
+    public (Tensor Embeddings, Tensor? Mask) Embed(Tensor inputIds, Tensor? images, Tensor? attentionMask = null, Tensor? encodedImages = null)
     {
         using var scope = NewDisposeScope();
         inputIds = inputIds.to(Device);
@@ -85,7 +86,7 @@ public sealed class VisionLanguageModel : Module<Tensor, Tensor?, Tensor?, Tenso
             if (nImages == 0) return (tokens.MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
             if (nImages != inputIds.shape[0])
                 throw new NanoVlmException($"a v0.1 model takes one image per sample: {nImages} images for {inputIds.shape[0]} samples");
-            var prefix = EncodeImages(images!, tokens.dtype);
+            var prefix = encodedImages?.to(tokens.dtype, Device) ?? EncodeImages(images!, tokens.dtype);
             if (mask is not null) mask = cat([ones(prefix.shape[0], prefix.shape[1], mask.dtype, mask.device), mask], 1);
             return (cat([prefix, tokens], 1).MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
         }
@@ -97,11 +98,14 @@ public sealed class VisionLanguageModel : Module<Tensor, Tensor?, Tensor?, Tenso
         if (nImages == 0) return (tokens.MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
         // masked_scatter fills masked positions row-major (batch, then time) from the source in order.
         var imageMask = placeholders.unsqueeze(-1).expand_as(tokens);
-        var embedded = tokens.masked_scatter(imageMask, EncodeImages(images!, tokens.dtype).reshape(-1, tokens.shape[^1]));
+        var encoded = encodedImages?.to(tokens.dtype, Device) ?? EncodeImages(images!, tokens.dtype);
+        var embedded = tokens.masked_scatter(imageMask, encoded.reshape(-1, tokens.shape[^1]));
         return (embedded.MoveToOuterDisposeScope(), mask?.MoveToOuterDisposeScope());
     }
 
     /// <summary>Images [N, 3, S, S] -> ViT -> projector: [N, mp_image_token_length, lm_hidden_dim].</summary>
+    public Tensor EncodeImages(Tensor images) => EncodeImages(images, decoder.token_embedding.weight!.dtype);
+
     Tensor EncodeImages(Tensor images, ScalarType dtype) => MP.call(vision_encoder.call(images.to(dtype, Device)));
 
     /// <summary>Hidden states -> logits through the (usually tied) head.</summary>

@@ -22,12 +22,15 @@ public sealed class ChatEngine : IDisposable
         Options = options ?? new ChatEngineOptions();
         Options.Validate();
         Vlm = vlm;
+        ImageCache = Options.ImageCacheBytes > 0 ? new ImageEmbeddingCache(Options.ImageCacheBytes) : null;
         _worker = new Thread(Run) { IsBackground = true, Name = "nanovlm-decoder" };
         _worker.Start();
     }
 
     public PretrainedVlm Vlm { get; }
     public ChatEngineOptions Options { get; }
+    /// <summary>Image encodings kept between requests (null when <see cref="ChatEngineOptions.ImageCacheBytes"/> is 0).</summary>
+    public ImageEmbeddingCache? ImageCache { get; }
     /// <summary>Requests waiting for a place in the batch.</summary>
     public int QueueLength => Volatile.Read(ref _queued);
     /// <summary>Rows in the batch now.</summary>
@@ -146,7 +149,9 @@ public sealed class ChatEngine : IDisposable
         {
             var o = job.Request.Options;
             var options = Enumerable.Range(0, job.Request.Choices).Select(i => o with { Seed = o.Seed + i }).ToList();
-            var ids = decoder.Join(prompt.InputIds, prompt.Images.shape[0] == 0 ? null : prompt.Images, prompt.AttentionMask, options);
+            var images = prompt.Images.shape[0] == 0 ? null : prompt.Images;
+            using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images);
+            var ids = decoder.Join(prompt.InputIds, images, prompt.AttentionMask, options, encoded);
             for (var i = 0; i < ids.Length; i++) rows[ids[i]] = (job, i);
             Volatile.Write(ref _active, rows.Count);
         }
@@ -176,5 +181,6 @@ public sealed class ChatEngine : IDisposable
     {
         _queue.Writer.TryComplete();
         _worker.Join();
+        ImageCache?.Dispose();
     }
 }

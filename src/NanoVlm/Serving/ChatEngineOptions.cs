@@ -13,11 +13,14 @@ public sealed record ChatEngineOptions
     /// reserved for its whole answer).
     /// </summary>
     public int MaxDefaultTokens { get; init; } = 2048;
+    /// <summary>Bytes of image encodings kept for requests that send an image again (<see cref="ImageEmbeddingCache"/>); 0 keeps none.</summary>
+    public long ImageCacheBytes { get; init; } = 256L << 20;
 
     public void Validate()
     {
         if (MaxBatch < 1) throw new NanoVlmException($"max batch must be >= 1, got {MaxBatch}");
         if (MaxQueue < 1) throw new NanoVlmException($"max queue must be >= 1, got {MaxQueue}");
         if (MaxDefaultTokens < 1) throw NanoVlmException.For(nameof(MaxDefaultTokens), $"must be >= 1, got {MaxDefaultTokens}");
+        if (ImageCacheBytes < 0) throw NanoVlmException.For(nameof(ImageCacheBytes), $"must be >= 0, got {ImageCacheBytes}");
     }
 }
