@@ -9,6 +9,7 @@ public static partial class ParameterFlags
     static readonly Dictionary<string, string> Renamed = new()
     {
         ["GradientAccumulationSteps"] = "--grad-accum",
+        ["Backend"] = "--distributed",
     };
 
     /// <summary>The exception's message, its leading parameter name (if any) written as the flag that sets it.</summary>

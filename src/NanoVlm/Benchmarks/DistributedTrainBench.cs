@@ -39,7 +39,7 @@ public static class DistributedTrainBench
     public static IEnumerable<DistributedTrainBenchRow> Run(DistributedTrainBenchOptions o)
     {
         if (!Mpi.Launched && o.Backend != "nccl")
-            throw new NanoVlmException("bench train --distributed measures a job of several processes: start it with mpirun -np N (or srun); one process alone measures only --distributed nccl (a communicator of one)");
+            throw NanoVlmException.For("Backend", $"'{o.Backend}': data-parallel steps are measured in a job of several processes (start it with mpirun -np N or srun); one process alone measures only nccl (a communicator of one)");
         if (o.Steps < 1) throw NanoVlmException.For("Steps", $"must be >= 1, got {o.Steps}");
         var cfg = Presets.Get(o.Preset);
         using var sync = GradientSync.For(o.Backend, o.Device);
