@@ -46,7 +46,7 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
             else
             {
                 var result = await job.ResultAsync(aborted);
-                await Send(http, 200, OpenAiJson.Completion(id, options.ModelId, created, result));
+                await Send(http, 200, OpenAiJson.Completion(id, options.ModelId, created, result, engine.Vlm.Tokenizer));
             }
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException or System.Net.Sockets.SocketException
@@ -112,7 +112,8 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
             await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, i, "assistant", "", null));
         await foreach (var delta in job.Deltas.ReadAllAsync(http.RequestAborted))
         {
-            if (delta.Text.Length > 0) await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, delta.Text, null));
+            if (delta.Text.Length > 0 || delta.Logprobs is { Count: > 0 })
+                await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, delta.Text, null, delta.Logprobs, engine.Vlm.Tokenizer));
             if (delta.FinishReason is not null)
                 await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, null, delta.FinishReason));
         }

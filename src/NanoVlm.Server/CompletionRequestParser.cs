@@ -42,13 +42,18 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         if (frequencyPenalty is < -2 or > 2) throw ApiException.BadRequest($"frequency_penalty must be between -2 and 2, got {frequencyPenalty}", "frequency_penalty");
         var presencePenalty = Number(root, "presence_penalty");
         if (presencePenalty is < -2 or > 2) throw ApiException.BadRequest($"presence_penalty must be between -2 and 2, got {presencePenalty}", "presence_penalty");
+        var logprobs = Bool(root, "logprobs") ?? false;
+        var topLogprobs = Int(root, "top_logprobs");
+        if (topLogprobs is < 0 or > Generation.GenerationOptions.MaxTopLogprobs)
+            throw ApiException.BadRequest($"top_logprobs must be between 0 and {Generation.GenerationOptions.MaxTopLogprobs}, got {topLogprobs}", "top_logprobs");
+        if (topLogprobs is not null && !logprobs) throw ApiException.BadRequest("top_logprobs needs logprobs set to true", "top_logprobs");
         var n = Int(root, "n") ?? 1;
         if (n < 1 || n > options.Engine.MaxBatch)
             throw ApiException.BadRequest($"n must be between 1 and {options.Engine.MaxBatch}, got {n}", "n");
         var stream = Bool(root, "stream") ?? false;
         var includeUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && (Bool(so, "include_usage") ?? false);
 
-        var generation = ChatSampling.Options(maxTokens, temperature, topP, topK, seed, frequencyPenalty, presencePenalty);
+        var generation = ChatSampling.Options(maxTokens, temperature, topP, topK, seed, frequencyPenalty, presencePenalty, logprobs ? topLogprobs ?? 0 : null);
         return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null }, stream, includeUsage);
     }
 

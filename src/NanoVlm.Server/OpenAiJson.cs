@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
+using NanoVlm.Data;
+using NanoVlm.Generation;
 using NanoVlm.Serving;
 
 namespace NanoVlm.Server;
@@ -31,7 +33,7 @@ static class OpenAiJson
         w.WriteEndArray();
     });
 
-    public static byte[] Completion(string id, string model, long created, ChatResult result) => Write(w =>
+    public static byte[] Completion(string id, string model, long created, ChatResult result, Tokenizer tokenizer) => Write(w =>
     {
         Head(w, id, "chat.completion", model, created);
         w.WriteStartArray("choices");
@@ -44,7 +46,7 @@ static class OpenAiJson
             w.WriteString("content", result.Choices[i].Text);
             w.WriteNull("refusal");
             w.WriteEndObject();
-            w.WriteNull("logprobs");
+            Logprobs(w, result.Logprobs?[i], tokenizer);
             w.WriteString("finish_reason", result.Choices[i].FinishReason);
             w.WriteEndObject();
         }
@@ -53,7 +55,8 @@ static class OpenAiJson
     });
 
     /// <summary>A streamed chunk: a delta of one answer (its role first, then text) or its finish reason.</summary>
-    public static byte[] Chunk(string id, string model, long created, int choice, string? role, string? content, string? finishReason) => Write(w =>
+    public static byte[] Chunk(string id, string model, long created, int choice, string? role, string? content, string? finishReason,
+        IReadOnlyList<TokenLogprob>? logprobs = null, Tokenizer? tokenizer = null) => Write(w =>
     {
         Head(w, id, "chat.completion.chunk", model, created);
         w.WriteStartArray("choices");
@@ -63,7 +66,7 @@ static class OpenAiJson
         if (role is not null) w.WriteString("role", role);
         if (content is not null) w.WriteString("content", content);
         w.WriteEndObject();
-        w.WriteNull("logprobs");
+        Logprobs(w, logprobs, tokenizer);
         w.WriteString("finish_reason", finishReason);
         w.WriteEndObject();
         w.WriteEndArray();
@@ -77,6 +80,44 @@ static class OpenAiJson
         w.WriteEndArray();
         Usage(w, promptTokens, completionTokens);
     });
+
+    /// <summary>OpenAI's <c>logprobs</c>: <c>{"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}], "refusal": null}</c>, or null.</summary>
+    static void Logprobs(Utf8JsonWriter w, IReadOnlyList<TokenLogprob>? tokens, Tokenizer? tokenizer)
+    {
+        if (tokens is null || tokenizer is null)
+        {
+            w.WriteNull("logprobs");
+            return;
+        }
+        w.WriteStartObject("logprobs");
+        w.WriteStartArray("content");
+        foreach (var t in tokens)
+        {
+            w.WriteStartObject();
+            Token(w, tokenizer, t.Token, t.Logprob);
+            w.WriteStartArray("top_logprobs");
+            foreach (var (token, logprob) in t.Top)
+            {
+                w.WriteStartObject();
+                Token(w, tokenizer, token, logprob);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNull("refusal");
+        w.WriteEndObject();
+    }
+
+    static void Token(Utf8JsonWriter w, Tokenizer tokenizer, long token, double logprob)
+    {
+        w.WriteString("token", tokenizer.Decode([(int)token]));
+        w.WriteNumber("logprob", logprob);
+        w.WriteStartArray("bytes");
+        foreach (var b in tokenizer.TokenBytes((int)token)) w.WriteNumberValue(b);
+        w.WriteEndArray();
+    }
 
     static void Head(Utf8JsonWriter w, string id, string kind, string model, long created)
     {

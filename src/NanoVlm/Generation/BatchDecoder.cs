@@ -71,6 +71,8 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var scope = NewDisposeScope();
         var greedy = _logits!.argmax(-1).cpu().data<long>().ToArray();
         var finite = _logits.isfinite().all(-1).cpu().data<bool>().ToArray();
+        // Log-probabilities of the raw scores, for the rows that ask (one log-softmax for the batch).
+        var logprobs = _rows.Any(r => r.Options.Logprobs is not null) ? _logits.to(ScalarType.Float32).log_softmax(-1) : null;
         var tokens = new long[_rows.Count];
         var decoded = new DecodedToken[_rows.Count];
         for (var b = 0; b < _rows.Count; b++)
@@ -103,7 +105,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
                 continue;
             }
             var finished = row.Remaining == 0 || (row.Options.StopAtEos && tokens[b] == model.EosTokenId);
-            decoded[b] = new DecodedToken(row.Id, tokens[b], finished);
+            decoded[b] = new DecodedToken(row.Id, tokens[b], finished, Logprob: row.Options.Logprobs is { } k ? Logprob(logprobs![b], tokens[b], k) : null);
         }
         var pending = tensor(tokens, device: model.Device).view(-1, 1).DetachFromDisposeScope();
         _logits!.Dispose();
@@ -111,6 +113,15 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         _pending = pending;
         Leave(decoded.Where(d => d.Finished).Select(d => d.Row).ToHashSet());
         return decoded;
+    }
+
+    static TokenLogprob Logprob(Tensor logprobs, long token, int top)
+    {
+        var chosen = logprobs[token].item<float>();
+        if (top == 0) return new TokenLogprob(token, chosen, []);
+        var (values, indices) = logprobs.topk(top);
+        var (v, i) = (values.cpu().data<float>().ToArray(), indices.cpu().data<long>().ToArray());
+        return new TokenLogprob(token, chosen, [.. i.Zip(v, (id, lp) => (id, (double)lp))]);
     }
 
     /// <summary>Drops rows (finished elsewhere, e.g. at a stop string, or abandoned); unknown ids are ignored.</summary>

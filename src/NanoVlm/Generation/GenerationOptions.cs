@@ -19,6 +19,12 @@ public sealed record GenerationOptions
     /// <summary>OpenAI's presence penalty: each token the answer has used loses this from its score (-2..2).</summary>
     public double PresencePenalty { get; init; }
     public bool Penalizes => FrequencyPenalty != 0 || PresencePenalty != 0;
+    /// <summary>
+    /// Null: no log-probabilities. k (0..20): each chosen token's log-probability under the model (its raw scores, before temperature,
+    /// top-k/top-p and penalties) and the k most likely tokens with theirs (<see cref="BatchDecoder"/>; OpenAI's <c>top_logprobs</c>).
+    /// </summary>
+    public int? Logprobs { get; init; }
+    public const int MaxTopLogprobs = 20;
     /// <summary>How decode steps are computed (the numbers are the same on every path the model allows).</summary>
     public DecodePath DecodePath { get; init; } = DecodePath.Auto;
 
@@ -33,5 +39,7 @@ public sealed record GenerationOptions
             throw NanoVlmException.For(nameof(FrequencyPenalty), $"must be between -2 and 2, got {FrequencyPenalty}");
         if (PresencePenalty is < -2 or > 2 || double.IsNaN(PresencePenalty))
             throw NanoVlmException.For(nameof(PresencePenalty), $"must be between -2 and 2, got {PresencePenalty}");
+        if (Logprobs is < 0 or > MaxTopLogprobs)
+            throw NanoVlmException.For(nameof(Logprobs), $"must be between 0 and {MaxTopLogprobs}, got {Logprobs}");
     }
 }

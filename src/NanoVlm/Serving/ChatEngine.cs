@@ -131,7 +131,7 @@ public sealed class ChatEngine : IDisposable
                 done.UnionWith(rows.Where(r => r.Value.Job == job).Select(r => r.Key));
                 continue;
             }
-            if (job.Accept(choice, t.Token, t.Finished) || t.Finished) done.Add(t.Row);
+            if (job.Accept(choice, t.Token, t.Finished, t.Logprob) || t.Finished) done.Add(t.Row);
         }
         Leave(decoder, rows, done);
     }

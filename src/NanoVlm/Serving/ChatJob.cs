@@ -14,6 +14,8 @@ public sealed class ChatJob
     readonly Channel<ChatDelta> _deltas = Channel.CreateUnbounded<ChatDelta>(new UnboundedChannelOptions { SingleWriter = true });
     readonly AnswerText[] _answers;
     readonly string?[] _finishReasons;
+    // Per answer: the log-probabilities of the tokens whose text has not gone out in a delta yet, and of all its tokens.
+    readonly List<TokenLogprob>[] _pendingLogprobs, _logprobs;
     readonly long _submitted = Stopwatch.GetTimestamp();
     long _firstToken, _finished;
 
@@ -23,6 +25,8 @@ public sealed class ChatJob
         PromptTokens = (int)prompt.InputIds.shape[1];
         _answers = Enumerable.Range(0, request.Choices).Select(_ => new AnswerText(tokenizer, request.Stop)).ToArray();
         _finishReasons = new string?[request.Choices];
+        _pendingLogprobs = [.. Enumerable.Range(0, request.Choices).Select(_ => new List<TokenLogprob>())];
+        _logprobs = [.. Enumerable.Range(0, request.Choices).Select(_ => new List<TokenLogprob>())];
     }
 
     internal ChatRequest Request { get; }
@@ -50,25 +54,41 @@ public sealed class ChatJob
     /// <summary>The answers, once <see cref="Deltas"/> has completed.</summary>
     public ChatResult Result => _finished == 0
         ? throw new InvalidOperationException("the job has not finished")
-        : new ChatResult(_answers.Select((a, i) => (a.Text, _finishReasons[i]!)).ToList(), PromptTokens, CompletionTokens);
+        : new ChatResult(_answers.Select((a, i) => (a.Text, _finishReasons[i]!)).ToList(), PromptTokens, CompletionTokens)
+        {
+            Logprobs = Request.Options.Logprobs is null ? null : _logprobs,
+        };
 
-    /// <summary>A decoded token of answer <paramref name="choice"/>; returns whether that answer is done.</summary>
-    internal bool Accept(int choice, long token, bool last)
+    /// <summary>
+    /// A decoded token of answer <paramref name="choice"/> (with its log-probability when asked); returns whether that answer is done.
+    /// The eos that ends an answer is not listed among its tokens, nor the token that completes a stop string.
+    /// </summary>
+    internal bool Accept(int choice, long token, bool last, TokenLogprob? logprob = null)
     {
         if (_firstToken == 0) _firstToken = Stopwatch.GetTimestamp();
         var answer = _answers[choice];
         if (token == EosTokenId && Request.Options.StopAtEos) return End(choice, answer.Finish(), "stop");
         var text = answer.Add((int)token);
         if (answer.Stopped) return End(choice, text, "stop");
+        if (logprob is not null) _pendingLogprobs[choice].Add(logprob);
         if (last) return End(choice, text + answer.Finish(), "length");
-        if (text.Length > 0) _deltas.Writer.TryWrite(new ChatDelta(choice, text));
+        if (text.Length > 0) _deltas.Writer.TryWrite(new ChatDelta(choice, text) { Logprobs = TakeLogprobs(choice) });
         return false;
+    }
+
+    IReadOnlyList<TokenLogprob>? TakeLogprobs(int choice)
+    {
+        if (Request.Options.Logprobs is null) return null;
+        var taken = _pendingLogprobs[choice].ToList();
+        _logprobs[choice].AddRange(taken);
+        _pendingLogprobs[choice].Clear();
+        return taken;
     }
 
     bool End(int choice, string text, string reason)
     {
         _finishReasons[choice] = reason;
-        _deltas.Writer.TryWrite(new ChatDelta(choice, text, reason));
+        _deltas.Writer.TryWrite(new ChatDelta(choice, text, reason) { Logprobs = TakeLogprobs(choice) });
         if (_finishReasons.All(r => r is not null))
         {
             _finished = Stopwatch.GetTimestamp();

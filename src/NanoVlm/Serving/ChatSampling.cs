@@ -6,7 +6,7 @@ namespace NanoVlm.Serving;
 public static class ChatSampling
 {
     public static GenerationOptions Options(int? maxTokens, double? temperature, double? topP, int? topK, long? seed,
-        double? frequencyPenalty = null, double? presencePenalty = null)
+        double? frequencyPenalty = null, double? presencePenalty = null, int? logprobs = null)
     {
         var defaults = new GenerationOptions();
         return new GenerationOptions
@@ -20,6 +20,7 @@ public static class ChatSampling
             Seed = seed,
             FrequencyPenalty = frequencyPenalty ?? 0,
             PresencePenalty = presencePenalty ?? 0,
+            Logprobs = logprobs,
         };
     }
 }

@@ -124,4 +124,17 @@ public class TokenizerTests
         "Numbers 0 1 12 123 3.14159 -42 and 2025-01-31",
         "héllo café 日本語 Unicode",
     ];
+
+    /// <summary>A byte-level BPE token's bytes (OpenAI's logprobs report them): a character split over tokens gives each its own bytes.</summary>
+    [Fact]
+    public void ByteLevelTokensGiveTheirBytes()
+    {
+        using var qwen = Tokenizer.Load(Fixture.Path("qwen3", "tokenizer.json"));
+        foreach (var text in new[] { "hello world", "héllo, wörld", "日本語のテキスト", "emoji 🙂 ok" })
+        {
+            var ids = qwen.Encode(text);
+            Assert.Equal(System.Text.Encoding.UTF8.GetBytes(text), ids.SelectMany(qwen.TokenBytes).ToArray());
+        }
+        Assert.Empty(qwen.TokenBytes(-1));
+    }
 }

@@ -57,6 +57,35 @@ public class OpenAiApiTests(ServedModel served)
         Assert.Equal(12, updates[^1].Usage.OutputTokenCount);
     }
 
+    /// <summary>
+    /// logprobs and top_logprobs in OpenAI's shape, read by its client: one entry per token with the token, its log-probability,
+    /// its bytes and the most likely alternatives (greedy: the chosen token first); the same entries when streamed.
+    /// </summary>
+    [Fact]
+    public void Logprobs_list_each_token_with_its_alternatives_streamed_or_not()
+    {
+        var client = served.Chat();
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 6, IncludeLogProbabilities = true, TopLogProbabilityCount = 3 };
+        ChatCompletion answer = client.CompleteChat([ServedModel.Question("What is this?", 0)], options);
+        var tokens = answer.ContentTokenLogProbabilities;
+        Assert.Equal(6, tokens.Count);
+        // The golden model's word-level tokenizer decodes a text as its words with spaces between them.
+        Assert.Equal(answer.Content[0].Text, string.Join(' ', tokens.Select(t => t.Token)));
+        foreach (var t in tokens)
+        {
+            Assert.True(t.LogProbability <= 0);
+            Assert.Equal(System.Text.Encoding.UTF8.GetBytes(t.Token), t.Utf8Bytes!.Value.ToArray());
+            Assert.Equal(3, t.TopLogProbabilities.Count);
+            Assert.Equal(t.Token, t.TopLogProbabilities[0].Token);   // greedy: the most likely token is the one chosen
+            Assert.Equal(t.LogProbability, t.TopLogProbabilities[0].LogProbability, 6);
+            Assert.True(t.TopLogProbabilities.Zip(t.TopLogProbabilities.Skip(1)).All(p => p.First.LogProbability >= p.Second.LogProbability));
+        }
+        var streamed = client.CompleteChatStreaming([ServedModel.Question("What is this?", 0)], options).ToList()
+            .SelectMany(u => u.ContentTokenLogProbabilities).ToList();
+        Assert.Equal(tokens.Select(t => (t.Token, t.LogProbability)), streamed.Select(t => (t.Token, t.LogProbability)));
+        Assert.Null(client.CompleteChat([ServedModel.Question("What is this?", 0)], Greedy12).Value.ContentTokenLogProbabilities.FirstOrDefault());
+    }
+
     [Fact]
     public async Task Concurrent_requests_are_batched_and_each_equals_its_answer_alone()
     {

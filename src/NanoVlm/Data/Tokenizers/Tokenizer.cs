@@ -22,6 +22,8 @@ public sealed class Tokenizer : IDisposable
     readonly Native _native;
     readonly Lazy<Native> _nativeKeepingSpecial;
     readonly Dictionary<string, int> _tokenIds;
+    readonly Lazy<string[]> _tokens;
+    readonly bool _byteLevel;
 
     /// <summary>The tokenizer.json this was loaded from (named in errors).</summary>
     public string Source { get; }
@@ -44,6 +46,13 @@ public sealed class Tokenizer : IDisposable
         ExtraTokenIds = extraIds;
         UnknownTokenId = json["model"]?["unk_token"] is JsonValue unk && unk.TryGetValue<string>(out var unkToken) && tokenIds.TryGetValue(unkToken, out var unkId)
             ? unkId : null;
+        _byteLevel = json.ToJsonString().Contains("\"ByteLevel\"", StringComparison.Ordinal);
+        _tokens = new(() =>
+        {
+            var tokens = new string[VocabSize];
+            foreach (var (token, id) in _tokenIds) tokens[id] = token;
+            return tokens;
+        });
         _native = LoadNative(json, source);
         _nativeKeepingSpecial = new Lazy<Native>(() => LoadNative(WithoutSpecialFlags(json), source), LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -88,6 +97,31 @@ public sealed class Tokenizer : IDisposable
         if (known.Length == 0) return "";
         return (skipSpecialTokens ? _native : _nativeKeepingSpecial.Value).Decode(known);
     }
+
+    /// <summary>
+    /// The bytes one token stands for (what OpenAI's <c>logprobs</c> report): for a byte-level BPE vocabulary (GPT-2's, SmolLM2's)
+    /// the bytes its characters encode, which may be part of a UTF-8 character; otherwise the UTF-8 of its decoded text.
+    /// </summary>
+    public byte[] TokenBytes(int id)
+    {
+        if (id < 0 || id >= VocabSize || _tokens.Value[id] is not { } token) return [];
+        if (!_byteLevel || ExtraTokenIds.Values.Contains(id) || id == EosTokenId) return System.Text.Encoding.UTF8.GetBytes(Decode([id]));
+        var bytes = new List<byte>(token.Length);
+        foreach (var c in token)
+            if (ByteLevelChars.Value.TryGetValue(c, out var b)) bytes.Add(b);
+            else bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(c.ToString()));
+        return [.. bytes];
+    }
+
+    /// <summary>GPT-2's byte-level alphabet: printable bytes stand for themselves, the others for the characters from U+0100 on.</summary>
+    static readonly Lazy<Dictionary<char, byte>> ByteLevelChars = new(() =>
+    {
+        var map = new Dictionary<char, byte>();
+        var next = 256;
+        for (var b = 0; b < 256; b++)
+            map[(char)(b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF ? b : next++)] = (byte)b;
+        return map;
+    });
 
     /// <summary>The id of a vocabulary or added token; an unknown token is an error.</summary>
     public int TokenToId(string token) =>
