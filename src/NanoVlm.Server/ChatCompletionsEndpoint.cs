@@ -117,7 +117,7 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
             if (delta.FinishReason is not null)
                 await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, null, delta.FinishReason));
         }
-        if (includeUsage) await Event(http, OpenAiJson.UsageChunk(id, options.ModelId, created, job.PromptTokens, job.CompletionTokens));
+        if (includeUsage) await Event(http, OpenAiJson.UsageChunk(id, options.ModelId, created, job.PromptTokens, job.CompletionTokens, job.CachedTokens));
         await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }

@@ -51,7 +51,7 @@ static class OpenAiJson
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        Usage(w, result.PromptTokens, result.CompletionTokens);
+        Usage(w, result.PromptTokens, result.CompletionTokens, result.CachedTokens);
     });
 
     /// <summary>A streamed chunk: a delta of one answer (its role first, then text) or its finish reason.</summary>
@@ -73,12 +73,12 @@ static class OpenAiJson
     });
 
     /// <summary>The last chunk when <c>stream_options.include_usage</c> is set: no choices, the usage.</summary>
-    public static byte[] UsageChunk(string id, string model, long created, int promptTokens, int completionTokens) => Write(w =>
+    public static byte[] UsageChunk(string id, string model, long created, int promptTokens, int completionTokens, int cachedTokens) => Write(w =>
     {
         Head(w, id, "chat.completion.chunk", model, created);
         w.WriteStartArray("choices");
         w.WriteEndArray();
-        Usage(w, promptTokens, completionTokens);
+        Usage(w, promptTokens, completionTokens, cachedTokens);
     });
 
     /// <summary>OpenAI's <c>logprobs</c>: <c>{"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}], "refusal": null}</c>, or null.</summary>
@@ -128,12 +128,15 @@ static class OpenAiJson
         w.WriteString("system_fingerprint", "nanovlm");
     }
 
-    static void Usage(Utf8JsonWriter w, int prompt, int completion)
+    static void Usage(Utf8JsonWriter w, int prompt, int completion, int cached)
     {
         w.WriteStartObject("usage");
         w.WriteNumber("prompt_tokens", prompt);
         w.WriteNumber("completion_tokens", completion);
         w.WriteNumber("total_tokens", prompt + completion);
+        w.WriteStartObject("prompt_tokens_details");
+        w.WriteNumber("cached_tokens", cached);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

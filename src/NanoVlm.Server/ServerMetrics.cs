@@ -43,6 +43,12 @@ sealed class ServerMetrics(ChatEngine engine)
             Counter(text, "nanovlm_image_cache_misses_total", "Image tiles encoded by the vision encoder.", images.Misses);
             Gauge(text, "nanovlm_image_cache_bytes", "Bytes of image encodings kept.", images.Bytes);
         }
+        if (engine.Prefixes is { } prefixes)
+        {
+            Counter(text, "nanovlm_prefix_cache_hit_tokens_total", "Prompt tokens taken from the prefix cache instead of prefilled.", prefixes.HitTokens);
+            Counter(text, "nanovlm_prefix_cache_prompt_tokens_total", "Prompt tokens looked up in the prefix cache.", prefixes.PromptTokens);
+            Gauge(text, "nanovlm_prefix_cache_bytes", "Bytes of KV caches kept for later prompts.", prefixes.Bytes);
+        }
         _latency.WriteTo(text);
         _firstToken.WriteTo(text);
         return text.ToString();

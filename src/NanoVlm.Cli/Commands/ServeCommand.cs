@@ -26,11 +26,18 @@ public static class ServeCommand
             Description = "MiB of image encodings kept, so a conversation that sends its image again is not encoded again (0: none)",
             DefaultValueFactory = _ => (int)(d.Engine.ImageCacheBytes >> 20),
         };
+        var cacheGb = new Option<double>("--cache-gb")
+        {
+            Description = "GiB of earlier prompts' KV caches kept, so a prompt that starts the same way (a conversation's next turn) prefills only what is new",
+            DefaultValueFactory = _ => d.Engine.PrefixCacheBytes / (double)(1L << 30),
+        };
+        var prefixCache = new Option<string>("--prefix-cache") { Description = "on, or off to prefill every prompt whole", DefaultValueFactory = _ => "on" };
+        prefixCache.AcceptOnlyFromAmong("on", "off");
         var maxImages = new Option<int>("--max-images") { Description = "images per request", DefaultValueFactory = _ => d.MaxImages };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "largest request body", DefaultValueFactory = _ => d.MaxBodyBytes };
         var cmd = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions, a chat page at /, /metrics")
         {
-            model, adapter, name, host, port, device, maxBatch, maxQueue, imageCacheMb, maxImages, maxBody,
+            model, adapter, name, host, port, device, maxBatch, maxQueue, imageCacheMb, cacheGb, prefixCache, maxImages, maxBody,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -40,6 +47,7 @@ public static class ServeCommand
                 Engine = new ChatEngineOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20,
+                    PrefixCacheBytes = parse.GetValue(prefixCache) == "off" ? 0 : (long)(parse.GetValue(cacheGb) * (1L << 30)),
                 },
                 MaxImages = parse.GetValue(maxImages), MaxBodyBytes = parse.GetValue(maxBody), Log = Console.WriteLine,
             };

@@ -33,11 +33,19 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
 
     public int Count => _rows.Count;
 
+    /// <summary>Prompt positions the last <see cref="Join"/> took from its prefix cache instead of prefilling them.</summary>
+    public int LastReused { get; private set; }
+
     /// <summary>
     /// Prefills one prompt (input ids [1, T], its mask and images, or the images already encoded) and adds a row per options (several
     /// answers share the prefill). Returns the new rows' ids.
     /// </summary>
-    public long[] Join(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options, Tensor? encodedImages = null)
+    /// <remarks>
+    /// With <paramref name="prefixes"/> and the prompt's content key (<see cref="PrefixCache"/>), the longest cached prefix is reused and
+    /// only the rest is prefilled (<see cref="LastReused"/> says how many positions); the prompt's cache is then kept for the next.
+    /// </remarks>
+    public long[] Join(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options, Tensor? encodedImages = null,
+        PrefixCache? prefixes = null, long[]? contentKey = null)
     {
         if (inputIds.shape[0] != 1) throw new NanoVlmException($"a prompt joins alone: got a batch of {inputIds.shape[0]}");
         foreach (var o in options)
@@ -49,8 +57,14 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         if (_pending is not null) Feed();
         using var scope = NewDisposeScope();
         var (embeddings, mask) = model.Embed(inputIds, images, attentionMask, encodedImages);
-        using var prefill = new KvCache(model.Config, 1, (int)embeddings.shape[1], embeddings.dtype, embeddings.device);
-        var logits = Runner.NextLogits(embeddings, mask, prefill);
+        var length = (int)embeddings.shape[1];
+        KvCache Empty() => new(model.Config, 1, length, embeddings.dtype, embeddings.device);
+        var keyed = prefixes is not null && contentKey is not null && contentKey.Length == length;
+        var (cache, reused) = keyed ? prefixes!.Start(contentKey!, Empty) : (Empty(), 0);
+        using var prefill = cache;
+        var logits = Runner.NextLogits(reused == 0 ? embeddings : embeddings.narrow(1, reused, length - reused), mask, prefill);
+        if (keyed) prefixes!.Store(contentKey!, prefill);
+        LastReused = reused;
 
         var joined = options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
         var parts = new List<(KvCache, long[])>();

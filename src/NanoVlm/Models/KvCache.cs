@@ -24,7 +24,7 @@ public sealed class KvCache : IDisposable
         }
     }
 
-    KvCache(Tensor[] keys, Tensor[] values, int capacity, int length, Tensor rowStarts)
+    KvCache(Tensor[] keys, Tensor[] values, int capacity, int length, Tensor? rowStarts)
     {
         (this.keys, this.values, this.capacity, Length, RowStarts) = (keys, values, capacity, length, rowStarts);
     }
@@ -97,6 +97,27 @@ public sealed class KvCache : IDisposable
         }
         return new KvCache(keys, values, length + extra, length, tensor(starts, device: device).DetachFromDisposeScope());
     }
+
+    /// <summary>
+    /// A one-row cache holding the first <paramref name="length"/> positions of row 0 of this one, with room for
+    /// <paramref name="capacity"/> (a prompt's prefix kept for the next prompt that starts the same way, or reused by it).
+    /// </summary>
+    public KvCache Copy(int length, int capacity)
+    {
+        if (length > Length || length > capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} of {Length} positions into {capacity}");
+        var (k, v) = (new Tensor[keys.Length], new Tensor[keys.Length]);
+        for (var l = 0; l < keys.Length; l++)
+        {
+            k[l] = zeros([1, keys[l].shape[1], capacity, keys[l].shape[3]], keys[l].dtype, keys[l].device).DetachFromDisposeScope();
+            v[l] = zeros([1, values[l].shape[1], capacity, values[l].shape[3]], values[l].dtype, values[l].device).DetachFromDisposeScope();
+            k[l].narrow(2, 0, length).copy_(keys[l].narrow(0, 0, 1).narrow(2, 0, length));
+            v[l].narrow(2, 0, length).copy_(values[l].narrow(0, 0, 1).narrow(2, 0, length));
+        }
+        return new KvCache(k, v, capacity, length, null);
+    }
+
+    /// <summary>The bytes its tensors hold.</summary>
+    public long HeldBytes => keys.Concat(values).Sum(t => t.numel() * t.element_size());
 
     long RowStart(long row) => RowStarts is null ? 0 : RowStarts[row].item<long>();
 

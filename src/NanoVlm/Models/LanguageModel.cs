@@ -208,9 +208,12 @@ public sealed class LanguageModel : Module<Tensor, Tensor?, KvCache?, Tensor?, T
         return norm.call(x).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Additive causal mask [1, 1, T, T_kv] when the queries are the whole key range (prefill), else null (decoding is causal by itself).</summary>
+    /// <summary>
+    /// Additive causal mask [1, 1, T, T_kv] for several queries: the last T of the T_kv positions (a prefill, or the rest of a prompt
+    /// after a cached prefix) see the keys up to their own; null for one query (decoding is causal by itself).
+    /// </summary>
     static Tensor? CausalMask(long t, long tKv, ScalarType dtype, Device device) =>
-        t == tKv && t > 1 ? full(t, tKv, double.NegativeInfinity, dtype, device).triu(1).view(1, 1, t, tKv) : null;
+        t > 1 ? full(t, tKv, double.NegativeInfinity, dtype, device).triu(tKv - t + 1).view(1, 1, t, tKv) : null;
 
     /// <summary>Additive mask [B, 1, T, T]: -inf unless the key is at or before the query and in the same sample (padding sees padding).</summary>
     static Tensor SampleMask(Tensor sequenceIds, ScalarType dtype)

@@ -23,6 +23,8 @@ public sealed class ChatEngine : IDisposable
         Options.Validate();
         Vlm = vlm;
         ImageCache = Options.ImageCacheBytes > 0 ? new ImageEmbeddingCache(Options.ImageCacheBytes) : null;
+        // A v0.1 model puts its image in front of the text, where the content key (token by token) cannot follow it.
+        Prefixes = Options.PrefixCacheBytes > 0 && !vlm.Config.PrependsImages ? new PrefixCache(Options.PrefixCacheBytes) : null;
         _worker = new Thread(Run) { IsBackground = true, Name = "nanovlm-decoder" };
         _worker.Start();
     }
@@ -31,6 +33,8 @@ public sealed class ChatEngine : IDisposable
     public ChatEngineOptions Options { get; }
     /// <summary>Image encodings kept between requests (null when <see cref="ChatEngineOptions.ImageCacheBytes"/> is 0).</summary>
     public ImageEmbeddingCache? ImageCache { get; }
+    /// <summary>Earlier prompts' KV caches (null when <see cref="ChatEngineOptions.PrefixCacheBytes"/> is 0, or for a v0.1 model).</summary>
+    public PrefixCache? Prefixes { get; }
     /// <summary>Requests waiting for a place in the batch.</summary>
     public int QueueLength => Volatile.Read(ref _queued);
     /// <summary>Rows in the batch now.</summary>
@@ -150,8 +154,11 @@ public sealed class ChatEngine : IDisposable
             var o = job.Request.Options;
             var options = Enumerable.Range(0, job.Request.Choices).Select(i => o with { Seed = o.Seed + i }).ToList();
             var images = prompt.Images.shape[0] == 0 ? null : prompt.Images;
-            using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images);
-            var ids = decoder.Join(prompt.InputIds, images, prompt.AttentionMask, options, encoded);
+            var tileKeys = images is null ? [] : ImageEmbeddingCache.TileKeys(images);
+            using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images, tileKeys);
+            var ids = decoder.Join(prompt.InputIds, images, prompt.AttentionMask, options, encoded, Prefixes,
+                Prefixes is null ? null : ContentKey(prompt.InputIds, tileKeys));
+            job.CachedTokens = decoder.LastReused;
             for (var i = 0; i < ids.Length; i++) rows[ids[i]] = (job, i);
             Volatile.Write(ref _active, rows.Count);
         }
@@ -159,6 +166,27 @@ public sealed class ChatEngine : IDisposable
         {
             job.Fail(e);
         }
+    }
+
+    /// <summary>
+    /// A prompt position by position as the prefix cache keys it: its token ids, and for each image placeholder a negative number from
+    /// its tile's pixels hash and its place among the tile's placeholders (two images never share a key; a token id is never negative).
+    /// </summary>
+    long[] ContentKey(TorchSharp.torch.Tensor inputIds, IReadOnlyList<string> tileKeys)
+    {
+        var ids = inputIds.cpu().data<long>().ToArray();
+        if (tileKeys.Count == 0) return ids;
+        var imageToken = Vlm.Tokenizer.ExtraTokenIds["image_token"];
+        var perTile = Vlm.Config.MpImageTokenLength;
+        var placeholder = 0;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] != imageToken) continue;
+            var tile = ulong.Parse(tileKeys[placeholder / perTile][..16], System.Globalization.NumberStyles.HexNumber);
+            ids[i] = (long)((tile ^ ((ulong)(placeholder % perTile) * 0x9E3779B97F4A7C15UL)) | 0x8000000000000000UL);
+            placeholder++;
+        }
+        return ids;
     }
 
     void LeaveAbandoned(BatchDecoder decoder, Dictionary<long, (ChatJob Job, int)> rows)
@@ -182,5 +210,6 @@ public sealed class ChatEngine : IDisposable
         _queue.Writer.TryComplete();
         _worker.Join();
         ImageCache?.Dispose();
+        Prefixes?.Dispose();
     }
 }

@@ -15,12 +15,15 @@ public sealed record ChatEngineOptions
     public int MaxDefaultTokens { get; init; } = 2048;
     /// <summary>Bytes of image encodings kept for requests that send an image again (<see cref="ImageEmbeddingCache"/>); 0 keeps none.</summary>
     public long ImageCacheBytes { get; init; } = 256L << 20;
+    /// <summary>Bytes of earlier prompts' KV caches kept for prompts that start the same way (<see cref="Generation.PrefixCache"/>); 0 keeps none.</summary>
+    public long PrefixCacheBytes { get; init; } = 1L << 30;
 
     public void Validate()
     {
         if (MaxBatch < 1) throw new NanoVlmException($"max batch must be >= 1, got {MaxBatch}");
         if (MaxQueue < 1) throw new NanoVlmException($"max queue must be >= 1, got {MaxQueue}");
         if (MaxDefaultTokens < 1) throw NanoVlmException.For(nameof(MaxDefaultTokens), $"must be >= 1, got {MaxDefaultTokens}");
+        if (PrefixCacheBytes < 0) throw NanoVlmException.For(nameof(PrefixCacheBytes), $"must be >= 0, got {PrefixCacheBytes}");
         if (ImageCacheBytes < 0) throw NanoVlmException.For(nameof(ImageCacheBytes), $"must be >= 0, got {ImageCacheBytes}");
     }
 }

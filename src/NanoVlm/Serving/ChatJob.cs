@@ -35,6 +35,8 @@ public sealed class ChatJob
     int EosTokenId { get; }
 
     public int PromptTokens { get; }
+    /// <summary>Prompt tokens taken from the prefix cache instead of being prefilled (OpenAI's <c>cached_tokens</c>).</summary>
+    public int CachedTokens { get; internal set; }
     /// <summary>Answers to the request (its n).</summary>
     public int Choices => Request.Choices;
     /// <summary>Tokens of the answers so far (an eos that ends an answer is not counted).</summary>
@@ -57,6 +59,7 @@ public sealed class ChatJob
         : new ChatResult(_answers.Select((a, i) => (a.Text, _finishReasons[i]!)).ToList(), PromptTokens, CompletionTokens)
         {
             Logprobs = Request.Options.Logprobs is null ? null : _logprobs,
+            CachedTokens = CachedTokens,
         };
 
     /// <summary>

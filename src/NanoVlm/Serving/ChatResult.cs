@@ -9,4 +9,6 @@ namespace NanoVlm.Serving;
 public sealed record ChatResult(IReadOnlyList<(string Text, string FinishReason)> Choices, int PromptTokens, int CompletionTokens)
 {
     public IReadOnlyList<IReadOnlyList<TokenLogprob>>? Logprobs { get; init; }
+    /// <summary>Prompt tokens taken from the prefix cache instead of being prefilled.</summary>
+    public int CachedTokens { get; init; }
 }

@@ -23,19 +23,12 @@ public sealed class ImageEmbeddingCache(long maxBytes) : IDisposable
     public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>The tiles [N, 3, S, S] through the model's vision encoder and projector, [N, tokens, hidden], from the cache where it can.</summary>
-    public Tensor Encode(VisionLanguageModel model, Tensor tiles)
+    public Tensor Encode(VisionLanguageModel model, Tensor tiles, IReadOnlyList<string>? tileKeys = null)
     {
         using var scope = NewDisposeScope();
         var n = (int)tiles.shape[0];
-        var keys = new string[n];
         var dtype = model.Decoder.token_embedding.weight!.dtype;
-        using (var host = tiles.cpu().to(float32).contiguous())
-        {
-            var pixels = host.data<float>().ToArray();
-            var perTile = pixels.Length / Math.Max(1, n);
-            for (var i = 0; i < n; i++)
-                keys[i] = $"{Convert.ToHexString(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan(i * perTile, perTile))))}/{dtype}";
-        }
+        var keys = (tileKeys ?? TileKeys(tiles)).Select(k => $"{k}/{dtype}").ToArray();
         var rows = new Tensor[n];
         var misses = new List<int>();
         for (var i = 0; i < n; i++)
@@ -54,6 +47,17 @@ public sealed class ImageEmbeddingCache(long maxBytes) : IDisposable
         var result = stack(rows, 0).MoveToOuterDisposeScope();
         for (var j = 0; j < misses.Count; j++) Store(keys[misses[j]], encoded![j].clone());
         return result;
+    }
+
+    /// <summary>Each tile's SHA-256 (hex) of its pixels as the processor made them.</summary>
+    public static string[] TileKeys(Tensor tiles)
+    {
+        var n = (int)tiles.shape[0];
+        using var host = tiles.cpu().to(float32).contiguous();
+        var pixels = host.data<float>().ToArray();
+        var perTile = pixels.Length / Math.Max(1, n);
+        return [.. Enumerable.Range(0, n).Select(i =>
+            Convert.ToHexString(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan(i * perTile, perTile)))))];
     }
 
     Tensor Touch(string key)

@@ -1,0 +1,77 @@
+using NanoVlm.Data;
+using NanoVlm.Generation;
+using NanoVlm.Pretrained;
+using NanoVlm.Serving;
+
+namespace NanoVlm.Tests.Serving;
+
+/// <summary>
+/// The prefix cache on the golden v0.2 model: a conversation's second turn prefills only what follows the first turn's prompt, and
+/// its answer is the one of an engine without the cache: the same greedy tokens, the same log-probabilities within 1e-5.
+/// </summary>
+public class PrefixCacheTests
+{
+    static ChatRequest Turn(IReadOnlyList<RgbImage> images, params string[] texts) => new(
+        [.. texts.Select((t, i) => new PromptMessage(i % 2 == 0 ? "user" : "assistant", t))], images,
+        new GenerationOptions { Greedy = true, MaxNewTokens = 8, Logprobs = 5 });
+
+    static void AssertSame(ChatResult expected, ChatResult actual)
+    {
+        Assert.Equal(expected.Choices[0].Text, actual.Choices[0].Text);
+        var (a, b) = (expected.Logprobs![0], actual.Logprobs![0]);
+        Assert.Equal(a.Select(t => t.Token), b.Select(t => t.Token));
+        foreach (var (x, y) in a.Zip(b))
+        {
+            Assert.Equal(x.Logprob, y.Logprob, 1e-5);
+            Assert.Equal(x.Top.Select(t => t.Token), y.Top.Select(t => t.Token));
+            foreach (var (p, q) in x.Top.Zip(y.Top)) Assert.Equal(p.Logprob, q.Logprob, 1e-5);
+        }
+    }
+
+    [Fact]
+    public async Task ASecondTurnPrefillsOnlyWhatIsNewAndAnswersAsWithoutTheCache()
+    {
+        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
+        vlm.Model.eval();
+        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        var other = VqaImage.FromFile(ServedModel.Image(1)).Decode(vlm.Processor.Images);
+        using var cached = new ChatEngine(vlm, new ChatEngineOptions());
+        using var plain = new ChatEngine(vlm, new ChatEngineOptions { PrefixCacheBytes = 0, ImageCacheBytes = 0 });
+        Assert.Null(plain.Prefixes);
+
+        var firstJob = cached.Submit(Turn([image], "What is in the image?"));
+        var first = await firstJob.ResultAsync();
+        Assert.Equal(0, firstJob.CachedTokens);
+        AssertSame(await plain.Submit(Turn([image], "What is in the image?")).ResultAsync(), first);
+
+        var second = Turn([image], "What is in the image?", first.Choices[0].Text, "Describe it again.");
+        var secondJob = cached.Submit(second);
+        var withCache = await secondJob.ResultAsync();
+        Assert.Equal(firstJob.PromptTokens, secondJob.CachedTokens);   // the whole first prompt, image included
+        Assert.Equal(withCache.CachedTokens, secondJob.CachedTokens);
+        AssertSame(await plain.Submit(second).ResultAsync(), withCache);
+
+        // The same words about another image share only what comes before the image.
+        var otherJob = cached.Submit(Turn([other], "What is in the image?"));
+        var otherAnswer = await otherJob.ResultAsync();
+        Assert.InRange(otherJob.CachedTokens, 1, firstJob.PromptTokens / 2);
+        AssertSame(await plain.Submit(Turn([other], "What is in the image?")).ResultAsync(), otherAnswer);
+        Assert.True(cached.Prefixes!.HitTokens >= firstJob.PromptTokens);
+        Assert.True(cached.Prefixes.Bytes > 0);
+    }
+
+    [Fact]
+    public async Task TheCacheKeepsWithinItsBytes()
+    {
+        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
+        vlm.Model.eval();
+        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        using var probe = new ChatEngine(vlm, new ChatEngineOptions());
+        await probe.Submit(Turn([image], "What is in the image?")).ResultAsync();
+        var one = probe.Prefixes!.Bytes;
+        using var small = new ChatEngine(vlm, new ChatEngineOptions { PrefixCacheBytes = one + one / 2 });
+        await small.Submit(Turn([image], "What is in the image?")).ResultAsync();
+        await small.Submit(Turn([], "Something else entirely")).ResultAsync();
+        Assert.True(small.Prefixes!.Bytes <= one + one / 2);
+    }
+}
