@@ -23,9 +23,12 @@ public static partial class BenchCommand
         var imageCacheMb = IntOption("--image-cache-mb", (int)(new ChatEngineOptions().ImageCacheBytes >> 20), "the in-process server's --image-cache-mb (0: every request encodes its image)");
         var image = new Option<string?>("--image") { Description = "image file sent with every request (default: text only)" };
         var prompt = new Option<string>("--prompt") { Description = "the question", DefaultValueFactory = _ => d.Prompt };
+        var turns = IntOption("--turns", 1, "2 or more: a multi-turn load, conversations of this many turns about --image (each conversation its own image)");
+        var conversations = IntOption("--conversations", 8, "with --turns: conversations per measurement (after one warm-up)");
+        var caches = ListOption("--caches", "on,off", "with --turns and --model: the image and prefix caches on and/or off, one server each");
         var json = JsonOption();
         var cmd = new Command("serve", "Load test of nanovlm serve: N concurrent streaming clients; requests/s, tokens/s, p50/p95 latency and time to first token")
-            { model, url, clients, requests, maxTokens, maxBatch, imageCacheMb, image, prompt, json };
+            { model, url, clients, requests, maxTokens, maxBatch, imageCacheMb, image, prompt, turns, conversations, caches, json };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -35,6 +38,8 @@ public static partial class BenchCommand
                 Prompt = parse.GetValue(prompt)!, Image = parse.GetValue(image) is { } f ? RegularFile.ReadAllBytes(f, Data.ImageLimits.Default.MaxFileBytes, "image file") : null,
             };
             if ((parse.GetValue(model) is null) == (parse.GetValue(url) is null)) throw new NanoVlmException("give --model or --url");
+            if (parse.GetValue(turns) > 1)
+                return Conversations(parse, o, threads, model, url, maxBatch, imageCacheMb, turns, conversations, caches, json, deviceOption, cancellation);
             PretrainedVlm? vlm = null;
             VlmServer? server = null;
             try
@@ -77,5 +82,58 @@ public static partial class BenchCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary><c>bench serve --turns K</c>: conversations with one image, the caches on and off (a server each), one table.</summary>
+    static int Conversations(ParseResult parse, ServeBenchOptions o, int threads, Option<string?> model, Option<string?> url, Option<int> maxBatch,
+        Option<int> imageCacheMb, Option<int> turns, Option<int> conversations, Option<string> caches, Option<string?> json, Option<string> deviceOption,
+        CancellationToken cancellation)
+    {
+        var image = o.Image ?? throw new NanoVlmException("--turns needs --image: the conversations are about an image");
+        var settings = parse.GetValue(url) is not null ? ["server"] : parse.GetValue(caches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(c => c is "on" or "off" ? c : throw new NanoVlmException($"--caches: '{c}' is not on or off")).ToArray();
+        using var vlm = parse.GetValue(model) is { } m ? PretrainedVlm.Load(m, new ConsoleDownloadProgress()) : null;
+        if (vlm is not null)
+        {
+            vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
+            vlm.Model.eval();
+        }
+        IEnumerable<ConversationBenchRow> Measure()
+        {
+            foreach (var setting in settings)
+            {
+                VlmServer? server = null;
+                try
+                {
+                    Uri target;
+                    if (vlm is not null)
+                    {
+                        var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch) };
+                        engine = setting == "on" ? engine with { ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20 } : engine with { ImageCacheBytes = 0, PrefixCacheBytes = 0 };
+                        server = VlmServer.StartAsync(vlm, new ServerOptions { Port = 0, ModelId = "bench", Engine = engine }).GetAwaiter().GetResult();
+                        target = server.Url;
+                    }
+                    else target = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
+                    string name;
+                    using (var http = new HttpClient { BaseAddress = target })
+                        name = System.Text.Json.Nodes.JsonNode.Parse(http.GetStringAsync("v1/models", cancellation).GetAwaiter().GetResult())!["data"]![0]!["id"]!.GetValue<string>();
+                    foreach (var row in ConversationBench.Run(target, name, setting, o.Clients, parse.GetValue(conversations), parse.GetValue(turns), o.MaxTokens, image, o.Prompt))
+                        yield return row;
+                }
+                finally
+                {
+                    server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        var rows = Record(Measure(), parse.GetValue(json),
+            r => $"caches {r.Caches}, {r.Clients} clients: first turn {r.FirstTurnTtftP50S:F3} s, later turns {r.LaterTurnTtftP50S:F3} s to the first token");
+        var table = Table($"bench serve --turns {parse.GetValue(turns)}: {parse.GetValue(model) ?? parse.GetValue(url)}, {parse.GetValue(conversations)} conversations of {o.MaxTokens}-token answers, {threads} threads",
+            "caches", "clients", "TTFT turn 1 p50", "p99", "TTFT later p50", "p99", "later / first", "ITL p50", "ITL p99", "tokens/s", "prefix hits", "image hits");
+        foreach (var r in rows)
+            table.AddRow(r.Caches, $"{r.Clients}", $"{r.FirstTurnTtftP50S:F3}", $"{r.FirstTurnTtftP99S:F3}", $"{r.LaterTurnTtftP50S:F3}", $"{r.LaterTurnTtftP99S:F3}",
+                $"{r.LaterTurnTtftP50S / r.FirstTurnTtftP50S:P0}", $"{r.InterTokenP50S:F3}", $"{r.InterTokenP99S:F3}", $"{r.TokensPerS:F1}", $"{r.PrefixHitRate:P0}", $"{r.ImageHitRate:P0}");
+        AnsiConsole.Write(table);
+        return 0;
     }
 }

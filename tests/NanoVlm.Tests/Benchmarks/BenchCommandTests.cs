@@ -52,6 +52,24 @@ public class BenchCommandTests
         }
     }
 
+    /// <summary>The multi-turn load: the caches on and off in one table, the later turns hitting both caches only when on.</summary>
+    [Fact]
+    public void ServeConversationsCompareTheCachesOnAndOff()
+    {
+        var model = Path.Combine(GoldenCases.CopyRoot("golden-v02"), "v02-public-a");
+        var rows = RunBench("serve", "--model", model, "--image", Path.Combine(model, "image_0.png"), "--turns", "3", "--conversations", "2",
+            "--clients", "1", "--max-tokens", "4");
+        Assert.Equal(["on", "off"], rows.Select(r => r.GetProperty("caches").GetString()));
+        foreach (var r in rows)
+            AssertFields(r, "first_turn_ttft_p50_s", "first_turn_ttft_p99_s", "later_turn_ttft_p50_s", "later_turn_ttft_p99_s", "inter_token_p50_s",
+                "inter_token_p99_s", "tokens_per_s", "prefix_hit_rate", "image_hit_rate");
+        // Three turns a conversation, each conversation its own image: the two later turns find it; the first finds nothing.
+        Assert.InRange(rows[0].GetProperty("image_hit_rate").GetDouble(), 0.6, 0.7);
+        Assert.True(rows[0].GetProperty("prefix_hit_rate").GetDouble() > 0.3);
+        Assert.Equal(0, rows[1].GetProperty("image_hit_rate").GetDouble());
+        Assert.Equal(0, rows[1].GetProperty("prefix_hit_rate").GetDouble());
+    }
+
     [Fact]
     public void GenerateWritesRowsWithAndWithoutTheKvCache()
     {
