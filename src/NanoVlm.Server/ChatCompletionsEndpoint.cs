@@ -11,11 +11,12 @@ using NanoVlm.Runtime;
 namespace NanoVlm.Server;
 
 /// <summary>
-/// <c>POST /v1/chat/completions</c>: parses the request, hands it to the engine, and sends the answer as one JSON body or as
-/// server-sent events (a chunk per token, then <c>data: [DONE]</c>). Every refusal is an OpenAI-style JSON error; a client that
-/// goes away cancels its job, which frees its rows in the batch. Logs one line per request.
+/// <c>POST /v1/chat/completions</c> (or, with <paramref name="text"/>, <c>POST /v1/completions</c>: a plain prompt): parses the request,
+/// hands it to the engine, and sends the answer as one JSON body or as server-sent events (a chunk per token, then
+/// <c>data: [DONE]</c>). Every refusal is an OpenAI-style JSON error; a client that goes away cancels its job, which frees its rows
+/// in the batch. Logs one line per request.
 /// </summary>
-sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, ServerMetrics metrics)
+sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, ServerMetrics metrics, bool text = false)
 {
     static readonly Dictionary<string, string> ApiNames = new()
     {
@@ -28,7 +29,7 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
     public async Task Handle(HttpContext http)
     {
         var started = Stopwatch.GetTimestamp();
-        var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
+        var id = (text ? "cmpl-" : "chatcmpl-") + Guid.NewGuid().ToString("N")[..24];
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var aborted = http.RequestAborted;
         ChatJob? job = null;
@@ -36,7 +37,7 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
         try
         {
             CompletionRequest request;
-            using (var body = await ReadJson(http)) request = _parser.Parse(body.RootElement);
+            using (var body = await ReadJson(http)) request = text ? _parser.ParseText(body.RootElement) : _parser.Parse(body.RootElement);
             stream = request.Stream;
             job = engine.Submit(request.Chat, aborted);
             if (stream)
@@ -46,7 +47,8 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
             else
             {
                 var result = await job.ResultAsync(aborted);
-                await Send(http, 200, OpenAiJson.Completion(id, options.ModelId, created, result, engine.Vlm.Tokenizer));
+                await Send(http, 200, text ? OpenAiJson.TextCompletion(id, options.ModelId, created, result, engine.Vlm.Tokenizer)
+                    : OpenAiJson.Completion(id, options.ModelId, created, result, engine.Vlm.Tokenizer));
             }
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException or System.Net.Sockets.SocketException
@@ -108,16 +110,22 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
     {
         http.Response.ContentType = "text/event-stream; charset=utf-8";
         http.Response.Headers.CacheControl = "no-cache";
-        for (var i = 0; i < job.Choices; i++)
+        for (var i = 0; i < job.Choices && !text; i++)
             await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, i, "assistant", "", null));
         await foreach (var delta in job.Deltas.ReadAllAsync(http.RequestAborted))
         {
+            if (text)
+            {
+                if (delta.Text.Length > 0 || delta.FinishReason is not null)
+                    await Event(http, OpenAiJson.TextChunk(id, options.ModelId, created, delta.Choice, delta.Text, delta.FinishReason, delta.Logprobs, engine.Vlm.Tokenizer));
+                continue;
+            }
             if (delta.Text.Length > 0 || delta.Logprobs is { Count: > 0 })
                 await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, delta.Text, null, delta.Logprobs, engine.Vlm.Tokenizer));
             if (delta.FinishReason is not null)
                 await Event(http, OpenAiJson.Chunk(id, options.ModelId, created, delta.Choice, null, null, delta.FinishReason));
         }
-        if (includeUsage) await Event(http, OpenAiJson.UsageChunk(id, options.ModelId, created, job.PromptTokens, job.CompletionTokens, job.CachedTokens));
+        if (includeUsage) await Event(http, OpenAiJson.UsageChunk(id, options.ModelId, created, job.PromptTokens, job.CompletionTokens, job.CachedTokens, text));
         await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }

@@ -6,16 +6,42 @@ namespace NanoVlm.Server;
 
 /// <summary>
 /// OpenAI's chat-completions request: messages whose content is a string or parts (<c>text</c>; <c>image_url</c> with a base64
-/// <c>data:</c> URL), and the decoding fields. Anything wrong is an <see cref="ApiException"/> naming the field.
+/// <c>data:</c> URL), and the decoding fields; or its completions request (<see cref="ParseText"/>): a plain <c>prompt</c>. Anything
+/// wrong is an <see cref="ApiException"/> naming the field.
 /// </summary>
 sealed class CompletionRequestParser(ServerOptions options, ImageProcessor images)
 {
-    public CompletionRequest Parse(JsonElement root)
+    /// <summary><c>POST /v1/completions</c>: <c>prompt</c> (a string, or an array of one), the same decoding fields, <c>max_tokens</c> 16
+    /// when unset (OpenAI's default there), <c>logprobs</c> as the number of alternatives (0-5).</summary>
+    public CompletionRequest ParseText(JsonElement root)
+    {
+        CheckModel(root);
+        if (root.TryGetProperty("messages", out _)) throw ApiException.BadRequest("/v1/completions takes a 'prompt', not 'messages' (use /v1/chat/completions)", "messages");
+        if (!root.TryGetProperty("prompt", out var prompt)) throw ApiException.BadRequest("missing field 'prompt'", "prompt");
+        var text = prompt.ValueKind switch
+        {
+            JsonValueKind.String => Text(prompt, "prompt"),
+            JsonValueKind.Array when prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String => Text(prompt[0], "prompt"),
+            JsonValueKind.Array => throw ApiException.BadRequest("'prompt' as an array must hold exactly one string (one prompt per request)", "prompt"),
+            _ => throw ApiException.BadRequest("'prompt' must be a string", "prompt"),
+        };
+        var logprobs = Int(root, "logprobs");
+        if (logprobs is < 0 or > 5) throw ApiException.BadRequest($"logprobs must be between 0 and 5, got {logprobs}", "logprobs");
+        var (generation, n, stream, includeUsage, maxTokens) = Decoding(root, logprobs, defaultMaxTokens: 16);
+        return new CompletionRequest(new ChatRequest([], [], generation) { Prompt = text, Choices = n, Stop = Stops(root), ToContextEnd = false }, stream, includeUsage);
+    }
+
+    void CheckModel(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("the body must be a JSON object");
         var model = String(root, "model") ?? throw ApiException.BadRequest("missing field 'model'", "model");
         if (model != options.ModelId)
             throw new ApiException(404, $"the model '{model}' does not exist; this server serves '{options.ModelId}'", "model", "model_not_found");
+    }
+
+    public CompletionRequest Parse(JsonElement root)
+    {
+        CheckModel(root);
         if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
             throw ApiException.BadRequest("'messages' must be a non-empty array", "messages");
         var imageCount = messages.EnumerateArray().Sum(m => Parts(m).Count(p => PartType(p) == "image_url"));
@@ -27,7 +53,19 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         var i = 0;
         foreach (var message in messages.EnumerateArray()) chat.Add(Message(message, i++, decoded));
 
-        var maxTokens = Int(root, "max_completion_tokens") ?? Int(root, "max_tokens");
+        var logprobs = Bool(root, "logprobs") ?? false;
+        var topLogprobs = Int(root, "top_logprobs");
+        if (topLogprobs is < 0 or > Generation.GenerationOptions.MaxTopLogprobs)
+            throw ApiException.BadRequest($"top_logprobs must be between 0 and {Generation.GenerationOptions.MaxTopLogprobs}, got {topLogprobs}", "top_logprobs");
+        if (topLogprobs is not null && !logprobs) throw ApiException.BadRequest("top_logprobs needs logprobs set to true", "top_logprobs");
+        var (generation, n, stream, includeUsage, maxTokens) = Decoding(root, logprobs ? topLogprobs ?? 0 : null, defaultMaxTokens: null);
+        return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null }, stream, includeUsage);
+    }
+
+    /// <summary>The decoding fields both endpoints share.</summary>
+    (Generation.GenerationOptions Options, int N, bool Stream, bool IncludeUsage, int? MaxTokens) Decoding(JsonElement root, int? logprobs, int? defaultMaxTokens)
+    {
+        var maxTokens = Int(root, "max_completion_tokens") ?? Int(root, "max_tokens") ?? defaultMaxTokens;
         if (maxTokens is < 1) throw ApiException.BadRequest($"max_tokens must be >= 1, got {maxTokens}", "max_tokens");
         var temperature = Number(root, "temperature");
         if (temperature is < 0 or > 2) throw ApiException.BadRequest($"temperature must be between 0 and 2, got {temperature}", "temperature");
@@ -42,19 +80,13 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         if (frequencyPenalty is < -2 or > 2) throw ApiException.BadRequest($"frequency_penalty must be between -2 and 2, got {frequencyPenalty}", "frequency_penalty");
         var presencePenalty = Number(root, "presence_penalty");
         if (presencePenalty is < -2 or > 2) throw ApiException.BadRequest($"presence_penalty must be between -2 and 2, got {presencePenalty}", "presence_penalty");
-        var logprobs = Bool(root, "logprobs") ?? false;
-        var topLogprobs = Int(root, "top_logprobs");
-        if (topLogprobs is < 0 or > Generation.GenerationOptions.MaxTopLogprobs)
-            throw ApiException.BadRequest($"top_logprobs must be between 0 and {Generation.GenerationOptions.MaxTopLogprobs}, got {topLogprobs}", "top_logprobs");
-        if (topLogprobs is not null && !logprobs) throw ApiException.BadRequest("top_logprobs needs logprobs set to true", "top_logprobs");
         var n = Int(root, "n") ?? 1;
         if (n < 1 || n > options.Engine.MaxBatch)
             throw ApiException.BadRequest($"n must be between 1 and {options.Engine.MaxBatch}, got {n}", "n");
         var stream = Bool(root, "stream") ?? false;
         var includeUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && (Bool(so, "include_usage") ?? false);
 
-        var generation = ChatSampling.Options(maxTokens, temperature, topP, topK, seed, frequencyPenalty, presencePenalty, logprobs ? topLogprobs ?? 0 : null);
-        return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null }, stream, includeUsage);
+        return (ChatSampling.Options(maxTokens, temperature, topP, topK, seed, frequencyPenalty, presencePenalty, logprobs), n, stream, includeUsage, maxTokens);
     }
 
     PromptMessage Message(JsonElement message, int index, List<RgbImage> decoded)

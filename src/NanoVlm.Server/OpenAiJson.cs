@@ -54,6 +54,65 @@ static class OpenAiJson
         Usage(w, result.PromptTokens, result.CompletionTokens, result.CachedTokens);
     });
 
+    /// <summary><c>/v1/completions</c>' answer: each choice's <c>text</c>, its legacy <c>logprobs</c> when asked, its finish reason.</summary>
+    public static byte[] TextCompletion(string id, string model, long created, ChatResult result, Tokenizer tokenizer) => Write(w =>
+    {
+        Head(w, id, "text_completion", model, created);
+        w.WriteStartArray("choices");
+        for (var i = 0; i < result.Choices.Count; i++) TextChoice(w, i, result.Choices[i].Text, result.Choices[i].FinishReason, result.Logprobs?[i], tokenizer);
+        w.WriteEndArray();
+        Usage(w, result.PromptTokens, result.CompletionTokens, result.CachedTokens);
+    });
+
+    /// <summary>A streamed <c>/v1/completions</c> chunk: new text of one choice, with its finish reason on the last.</summary>
+    public static byte[] TextChunk(string id, string model, long created, int choice, string text, string? finishReason, IReadOnlyList<TokenLogprob>? logprobs,
+        Tokenizer tokenizer) => Write(w =>
+    {
+        Head(w, id, "text_completion", model, created);
+        w.WriteStartArray("choices");
+        TextChoice(w, choice, text, finishReason, logprobs, tokenizer);
+        w.WriteEndArray();
+    });
+
+    static void TextChoice(Utf8JsonWriter w, int index, string text, string? finishReason, IReadOnlyList<TokenLogprob>? logprobs, Tokenizer tokenizer)
+    {
+        w.WriteStartObject();
+        w.WriteString("text", text);
+        w.WriteNumber("index", index);
+        if (logprobs is null) w.WriteNull("logprobs");
+        else
+        {
+            // The legacy shape: parallel lists of tokens, their log-probabilities, the alternatives as {token: logprob}, and offsets.
+            var tokens = logprobs.Select(t => tokenizer.Decode([(int)t.Token])).ToList();
+            w.WriteStartObject("logprobs");
+            w.WriteStartArray("tokens");
+            foreach (var t in tokens) w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WriteStartArray("token_logprobs");
+            foreach (var t in logprobs) w.WriteNumberValue(t.Logprob);
+            w.WriteEndArray();
+            w.WriteStartArray("top_logprobs");
+            foreach (var t in logprobs)
+            {
+                w.WriteStartObject();
+                foreach (var (token, logprob) in t.Top) w.WriteNumber(tokenizer.Decode([(int)token]), logprob);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("text_offset");
+            var offset = 0;
+            foreach (var t in tokens)
+            {
+                w.WriteNumberValue(offset);
+                offset += t.Length;
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteString("finish_reason", finishReason);
+        w.WriteEndObject();
+    }
+
     /// <summary>A streamed chunk: a delta of one answer (its role first, then text) or its finish reason.</summary>
     public static byte[] Chunk(string id, string model, long created, int choice, string? role, string? content, string? finishReason,
         IReadOnlyList<TokenLogprob>? logprobs = null, Tokenizer? tokenizer = null) => Write(w =>
@@ -73,9 +132,9 @@ static class OpenAiJson
     });
 
     /// <summary>The last chunk when <c>stream_options.include_usage</c> is set: no choices, the usage.</summary>
-    public static byte[] UsageChunk(string id, string model, long created, int promptTokens, int completionTokens, int cachedTokens) => Write(w =>
+    public static byte[] UsageChunk(string id, string model, long created, int promptTokens, int completionTokens, int cachedTokens, bool text = false) => Write(w =>
     {
-        Head(w, id, "chat.completion.chunk", model, created);
+        Head(w, id, text ? "text_completion" : "chat.completion.chunk", model, created);
         w.WriteStartArray("choices");
         w.WriteEndArray();
         Usage(w, promptTokens, completionTokens, cachedTokens);

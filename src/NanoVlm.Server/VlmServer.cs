@@ -65,6 +65,7 @@ public sealed class VlmServer : IAsyncDisposable
         app.MapGet("/", () => Results.Bytes(ChatPage.Html, "text/html; charset=utf-8"));
         app.MapGet("/v1/models", () => Results.Bytes(models, "application/json"));
         app.MapPost("/v1/chat/completions", completions.Handle);
+        app.MapPost("/v1/completions", new ChatCompletionsEndpoint(engine, options, metrics, text: true).Handle);
         app.MapGet("/health", () => Results.Text(
             $"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(options.ModelId)},\"queue\":{engine.QueueLength},\"batch\":{engine.BatchSize}}}",
             "application/json"));

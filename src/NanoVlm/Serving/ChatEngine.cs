@@ -58,7 +58,7 @@ public sealed class ChatEngine : IDisposable
         }
         try
         {
-            var prompt = Vlm.Processor.EncodeChat(request.Messages, request.Images);
+            var prompt = request.Prompt is { } text ? Vlm.Processor.EncodeText(text) : Vlm.Processor.EncodeChat(request.Messages, request.Images);
             try
             {
                 if (request.ToContextEnd)

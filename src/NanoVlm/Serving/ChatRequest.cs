@@ -16,4 +16,6 @@ public sealed record ChatRequest(IReadOnlyList<PromptMessage> Messages, IReadOnl
     /// <summary>The caller set no length: answers may run up to what the model's context leaves after the prompt.</summary>
     public bool ToContextEnd { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>A plain prompt (OpenAI's <c>/v1/completions</c>): its text is the model's input as it is, no chat template, no images; <see cref="Messages"/> is then empty.</summary>
+    public string? Prompt { get; init; }
 }

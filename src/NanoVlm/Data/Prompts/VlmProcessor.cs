@@ -175,6 +175,15 @@ public sealed class VlmProcessor
         }
     }
 
+    /// <summary>A plain prompt as the model's input, no template and no images (image tokens written in it are removed), as a batch of one.</summary>
+    public VlmBatch EncodeText(string prompt)
+    {
+        var ids = Tokenizer.Encode(WithoutImageTokens(prompt));
+        if (ids.Length == 0) throw new NanoVlmException("the prompt is empty");
+        var sample = new VqaSample([], [new VqaTurn(prompt, "")], "prompt");
+        return Collate([new EncodedSample(sample, ids, new bool[ids.Length], [])], training: false);
+    }
+
     /// <summary>nanoVLM's generate prompt: one user message, the images' string before the question.</summary>
     public VlmBatch EncodePrompt(string prompt, IReadOnlyList<RgbImage> images) => EncodeChat([new PromptMessage("user", prompt)], images);
 
