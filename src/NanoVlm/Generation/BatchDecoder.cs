@@ -47,6 +47,18 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     public long[] Join(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options, Tensor? encodedImages = null,
         PrefixCache? prefixes = null, long[]? contentKey = null)
     {
+        using var prompt = Begin(inputIds, images, attentionMask, options, encodedImages, prefixes, contentKey);
+        Continue(prompt, int.MaxValue);
+        return Finish(prompt);
+    }
+
+    /// <summary>
+    /// A prompt to prefill in parts between decoding steps (<see cref="Continue"/>, then <see cref="Finish"/>): embedded, its cached
+    /// prefix (if any) taken, nothing of the rest computed yet. The running rows are not touched until it finishes.
+    /// </summary>
+    public PendingPrompt Begin(Tensor inputIds, Tensor? images, Tensor? attentionMask, IReadOnlyList<GenerationOptions> options, Tensor? encodedImages = null,
+        PrefixCache? prefixes = null, long[]? contentKey = null)
+    {
         if (inputIds.shape[0] != 1) throw new NanoVlmException($"a prompt joins alone: got a batch of {inputIds.shape[0]}");
         foreach (var o in options)
         {
@@ -54,22 +66,43 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
             if (o.MaxNewTokens < 1) throw NanoVlmException.For(nameof(o.MaxNewTokens), $"must be >= 1 to join a batch, got {o.MaxNewTokens}");
         }
         using var inference = inference_mode();
-        if (_pending is not null) Feed();
         using var scope = NewDisposeScope();
         var (embeddings, mask) = model.Embed(inputIds, images, attentionMask, encodedImages);
         var length = (int)embeddings.shape[1];
         KvCache Empty() => new(model.Config, 1, length, embeddings.dtype, embeddings.device);
         var keyed = prefixes is not null && contentKey is not null && contentKey.Length == length;
         var (cache, reused) = keyed ? prefixes!.Start(contentKey!, Empty) : (Empty(), 0);
-        using var prefill = cache;
-        var logits = Runner.NextLogits(reused == 0 ? embeddings : embeddings.narrow(1, reused, length - reused), mask, prefill);
-        if (keyed) prefixes!.Store(contentKey!, prefill);
-        LastReused = reused;
+        return new PendingPrompt(embeddings.DetachFromDisposeScope(), mask?.DetachFromDisposeScope(), cache, reused, options, keyed ? prefixes : null, contentKey);
+    }
 
-        var joined = options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
+    /// <summary>Prefills up to <paramref name="tokens"/> more positions of the prompt; returns whether it is all prefilled.</summary>
+    public bool Continue(PendingPrompt prompt, int tokens)
+    {
+        if (prompt.Done) return true;
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        var (from, length) = (prompt.Cache.Length, (int)prompt.Embeddings.shape[1]);
+        var count = (int)Math.Min(length - from, Math.Max(1L, tokens));
+        var logits = Runner.NextLogits(prompt.Embeddings.narrow(1, from, count), prompt.Mask, prompt.Cache);
+        if (prompt.Cache.Length < length) return false;
+        prompt.Logits = logits.DetachFromDisposeScope();
+        return true;
+    }
+
+    /// <summary>The prefilled prompt's rows join the batch (its cache right-aligned with theirs); returns their ids.</summary>
+    public long[] Finish(PendingPrompt prompt)
+    {
+        if (!prompt.Done) throw new InvalidOperationException("the prompt is not prefilled yet");
+        using var inference = inference_mode();
+        if (_pending is not null) Feed();
+        using var scope = NewDisposeScope();
+        prompt.Prefixes?.Store(prompt.ContentKey!, prompt.Cache);
+        LastReused = prompt.Reused;
+        var logits = prompt.Logits!;
+        var joined = prompt.Options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
         var parts = new List<(KvCache, long[])>();
         if (_cache is not null) parts.Add((_cache, Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToArray()));
-        parts.Add((prefill, new long[joined.Count]));
+        parts.Add((prompt.Cache, new long[joined.Count]));
         var merged = KvCache.Merge(parts, _rows.Concat(joined).Max(r => r.Remaining));
         Replace(merged, _logits is null ? logits.expand(joined.Count, -1) : cat([_logits, logits.expand(joined.Count, -1)], 0), null);
         _rows.AddRange(joined);

@@ -84,18 +84,36 @@ public sealed class ChatEngine : IDisposable
     void Run()
     {
         var rows = new Dictionary<long, (ChatJob Job, int Choice)>();
+        // Prompts being prefilled a chunk per decoding step, first come first served.
+        var prefilling = new List<(ChatJob Job, PendingPrompt Prompt)>();
         var decoder = new BatchDecoder(Vlm.Model);
         ChatJob? next = null;
         try
         {
             while (true)
             {
-                if (rows.Count == 0 && next is null && !_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return;
+                if (rows.Count == 0 && prefilling.Count == 0 && next is null && !_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return;
                 while (next is not null || _queue.Reader.TryRead(out next))
                 {
-                    if (rows.Count > 0 && rows.Count + next.Request.Choices > Options.MaxBatch) break;
-                    Join(decoder, next, rows);
+                    var taken = rows.Count + prefilling.Sum(p => p.Job.Request.Choices);
+                    if (taken > 0 && taken + next.Request.Choices > Options.MaxBatch) break;
+                    if (Begin(decoder, next) is { } prompt)
+                    {
+                        if (Options.PrefillChunk == 0 || prompt.Length - prompt.Prefilled <= Options.PrefillChunk) Prefill(decoder, next, prompt, int.MaxValue, rows);
+                        else prefilling.Add((next, prompt));
+                    }
                     next = null;
+                }
+                // One chunk of the oldest waiting prompt between two decoding steps: the running streams never wait for a whole prefill.
+                if (prefilling.Count > 0)
+                {
+                    var (job, prompt) = prefilling[0];
+                    if (job.Cancellation.IsCancellationRequested || Prefill(decoder, job, prompt, Options.PrefillChunk, rows))
+                    {
+                        if (job.Cancellation.IsCancellationRequested) job.Fail(new OperationCanceledException(job.Cancellation));
+                        prefilling.RemoveAt(0);
+                        prompt.Dispose();
+                    }
                 }
                 try
                 {
@@ -115,6 +133,7 @@ public sealed class ChatEngine : IDisposable
         }
         finally
         {
+            foreach (var (_, prompt) in prefilling) prompt.Dispose();
             decoder.Dispose();
         }
     }
@@ -140,14 +159,15 @@ public sealed class ChatEngine : IDisposable
         Leave(decoder, rows, done);
     }
 
-    void Join(BatchDecoder decoder, ChatJob job, Dictionary<long, (ChatJob, int)> rows)
+    /// <summary>A queued job's prompt embedded (images through the image cache) and its cached prefix taken; null when it failed or was cancelled.</summary>
+    PendingPrompt? Begin(BatchDecoder decoder, ChatJob job)
     {
         Interlocked.Decrement(ref _queued);
         using var prompt = job.Prompt;
         if (job.Cancellation.IsCancellationRequested)
         {
             job.Fail(new OperationCanceledException(job.Cancellation));
-            return;
+            return null;
         }
         try
         {
@@ -156,9 +176,25 @@ public sealed class ChatEngine : IDisposable
             var images = prompt.Images.shape[0] == 0 ? null : prompt.Images;
             var tileKeys = images is null ? [] : ImageEmbeddingCache.TileKeys(images);
             using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images, tileKeys);
-            var ids = decoder.Join(prompt.InputIds, images, prompt.AttentionMask, options, encoded, Prefixes,
+            var pending = decoder.Begin(prompt.InputIds, images, prompt.AttentionMask, options, encoded, Prefixes,
                 Prefixes is null ? null : ContentKey(prompt.InputIds, tileKeys));
-            job.CachedTokens = decoder.LastReused;
+            job.CachedTokens = pending.Reused;
+            return pending;
+        }
+        catch (Exception e)
+        {
+            job.Fail(e);
+            return null;
+        }
+    }
+
+    /// <summary>Prefills up to <paramref name="tokens"/> more of a prompt; when all of it is in, its answers join the batch. Returns whether it is done with (joined or failed).</summary>
+    bool Prefill(BatchDecoder decoder, ChatJob job, PendingPrompt prompt, int tokens, Dictionary<long, (ChatJob, int)> rows)
+    {
+        try
+        {
+            if (!decoder.Continue(prompt, tokens)) return false;
+            var ids = decoder.Finish(prompt);
             for (var i = 0; i < ids.Length; i++) rows[ids[i]] = (job, i);
             Volatile.Write(ref _active, rows.Count);
         }
@@ -166,6 +202,8 @@ public sealed class ChatEngine : IDisposable
         {
             job.Fail(e);
         }
+        if (tokens == int.MaxValue) prompt.Dispose();
+        return true;
     }
 
     /// <summary>

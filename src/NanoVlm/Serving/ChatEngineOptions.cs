@@ -17,12 +17,18 @@ public sealed record ChatEngineOptions
     public long ImageCacheBytes { get; init; } = 256L << 20;
     /// <summary>Bytes of earlier prompts' KV caches kept for prompts that start the same way (<see cref="Generation.PrefixCache"/>); 0 keeps none.</summary>
     public long PrefixCacheBytes { get; init; } = 1L << 30;
+    /// <summary>
+    /// A prompt longer than this many positions (after its cached prefix) is prefilled this many at a time, one part between two
+    /// decoding steps of the running answers, so that they do not stop for a whole prefill; 0 prefills every prompt at once.
+    /// </summary>
+    public int PrefillChunk { get; init; } = 512;
 
     public void Validate()
     {
         if (MaxBatch < 1) throw new NanoVlmException($"max batch must be >= 1, got {MaxBatch}");
         if (MaxQueue < 1) throw new NanoVlmException($"max queue must be >= 1, got {MaxQueue}");
         if (MaxDefaultTokens < 1) throw NanoVlmException.For(nameof(MaxDefaultTokens), $"must be >= 1, got {MaxDefaultTokens}");
+        if (PrefillChunk < 0) throw NanoVlmException.For(nameof(PrefillChunk), $"must be >= 0, got {PrefillChunk}");
         if (PrefixCacheBytes < 0) throw NanoVlmException.For(nameof(PrefixCacheBytes), $"must be >= 0, got {PrefixCacheBytes}");
         if (ImageCacheBytes < 0) throw NanoVlmException.For(nameof(ImageCacheBytes), $"must be >= 0, got {ImageCacheBytes}");
     }

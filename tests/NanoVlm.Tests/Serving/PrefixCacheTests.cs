@@ -74,4 +74,23 @@ public class PrefixCacheTests
         await small.Submit(Turn([], "Something else entirely")).ResultAsync();
         Assert.True(small.Prefixes!.Bytes <= one + one / 2);
     }
+
+    /// <summary>Chunked prefill (a few positions between decoding steps) answers as a whole prefill does, also while others decode.</summary>
+    [Fact]
+    public async Task APromptPrefilledInChunksAnswersAsAWholePrefill()
+    {
+        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
+        vlm.Model.eval();
+        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        using var chunked = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 7, PrefixCacheBytes = 0 });
+        using var whole = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 0, PrefixCacheBytes = 0 });
+        var request = Turn([image], "What is in the image?");
+        // Another answer decoding meanwhile: the prompt's chunks go in between its steps.
+        var running = chunked.Submit(Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } });
+        var answer = chunked.Submit(request);
+        AssertSame(await whole.Submit(request).ResultAsync(), await answer.ResultAsync());
+        AssertSame(await whole.Submit(Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } }).ResultAsync(),
+            await running.ResultAsync());
+        Assert.True(answer.PromptTokens > 7 * 3, "the prompt takes several chunks");
+    }
 }
