@@ -96,7 +96,8 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var inference = inference_mode();
         if (_pending is not null) Feed();
         using var scope = NewDisposeScope();
-        prompt.Prefixes?.Store(prompt.ContentKey!, prompt.Cache);
+        // The prefix cache takes the prompt's cache itself (Merge below only reads it): no copy of a long prompt's cache at its join.
+        if (prompt.Prefixes?.Store(prompt.ContentKey!, prompt.Cache, adopt: true) == true) prompt.CacheGiven = true;
         LastReused = prompt.Reused;
         var logits = prompt.Logits!;
         var joined = prompt.Options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();

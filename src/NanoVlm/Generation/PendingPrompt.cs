@@ -20,6 +20,8 @@ public sealed class PendingPrompt : IDisposable
     internal PrefixCache? Prefixes { get; }
     internal long[]? ContentKey { get; }
     internal Tensor? Logits { get; set; }
+    /// <summary>The prefix cache took <see cref="Cache"/> itself: this prompt no longer disposes it.</summary>
+    internal bool CacheGiven { get; set; }
 
     /// <summary>Positions taken from the prefix cache.</summary>
     public int Reused { get; }
@@ -32,7 +34,7 @@ public sealed class PendingPrompt : IDisposable
     {
         Embeddings.Dispose();
         Mask?.Dispose();
-        Cache.Dispose();
+        if (!CacheGiven) Cache.Dispose();
         Logits?.Dispose();
     }
 }

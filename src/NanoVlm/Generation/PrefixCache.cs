@@ -42,8 +42,11 @@ public sealed class PrefixCache(long maxBytes) : IDisposable
         return (best.Value.Cache.Copy(length, key.Length), length);
     }
 
-    /// <summary>Keeps a copy of a prompt's prefilled cache (its <paramref name="key"/>.Length positions) for the prompts after it.</summary>
-    public void Store(long[] key, KvCache prefilled)
+    /// <summary>
+    /// Keeps a prompt's prefilled cache (its <paramref name="key"/>.Length positions) for the prompts after it: a copy, or with
+    /// <paramref name="adopt"/> the cache itself, which then belongs to this cache (returns whether it took it).
+    /// </summary>
+    public bool Store(long[] key, KvCache prefilled, bool adopt = false)
     {
         // An entry the new one extends, or equals, is no longer needed.
         for (var node = _entries.First; node is not null;)
@@ -52,15 +55,18 @@ public sealed class PrefixCache(long maxBytes) : IDisposable
             if (node.Value.Key.Length <= key.Length && Common(node.Value.Key, key) == node.Value.Key.Length) Drop(node);
             node = next;
         }
-        var copy = prefilled.Copy(key.Length, key.Length);
-        if (copy.HeldBytes > MaxBytes)
+        var taken = adopt && prefilled.Length == key.Length && prefilled.Capacity == key.Length;
+        var kept = taken ? prefilled : prefilled.Copy(key.Length, key.Length);
+        if (kept.HeldBytes > MaxBytes)
         {
-            copy.Dispose();
-            return;
+            if (!taken) kept.Dispose();
+            return false;
         }
-        _entries.AddFirst((key, copy));
-        Interlocked.Add(ref _bytes, copy.HeldBytes);
-        while (Bytes > MaxBytes && _entries.Last is { } oldest) Drop(oldest);
+        _entries.AddFirst((key, kept));
+        Interlocked.Add(ref _bytes, kept.HeldBytes);
+        // The newest entry is never pushed out here: it is at the front, and alone it fits.
+        while (Bytes > MaxBytes && _entries.Last is { } oldest && oldest != _entries.First) Drop(oldest);
+        return taken;
     }
 
     void Drop(LinkedListNode<(long[] Key, KvCache Cache)> node)

@@ -56,7 +56,8 @@ public sealed class KvCache : IDisposable
 
     internal (Tensor Keys, Tensor Values) Layer(int layer) => (keys[layer], values[layer]);
 
-    internal int Capacity => capacity;
+    /// <summary>Positions it has room for.</summary>
+    public int Capacity => capacity;
 
     internal int Layers => keys.Length;
 
