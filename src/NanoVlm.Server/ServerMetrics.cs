@@ -13,6 +13,9 @@ sealed class ServerMetrics(ChatEngine engine)
     readonly ConcurrentDictionary<int, long> _requests = new();
     readonly PrometheusHistogram _latency = new("nanovlm_request_duration_seconds", "Time from a request's arrival to its last byte.", Seconds);
     readonly PrometheusHistogram _firstToken = new("nanovlm_time_to_first_token_seconds", "Time from a request's arrival to its first token.", Seconds);
+    readonly PrometheusHistogram _queueWait = new("nanovlm_queue_wait_seconds", "Time a request waited in the queue before the engine took it.", Seconds);
+    readonly PrometheusHistogram _interToken = new("nanovlm_inter_token_seconds", "Time between two consecutive tokens of an answer.",
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
     long _promptTokens, _completionTokens;
 
     public void Record(int status, TimeSpan elapsed, ChatJob? job)
@@ -23,6 +26,8 @@ sealed class ServerMetrics(ChatEngine engine)
         Interlocked.Add(ref _promptTokens, job.PromptTokens);
         Interlocked.Add(ref _completionTokens, job.CompletionTokens);
         if (job.TimeToFirstToken is { } ttft) _firstToken.Observe(ttft.TotalSeconds);
+        if (job.QueueWait is { } wait) _queueWait.Observe(wait.TotalSeconds);
+        foreach (var gap in job.InterTokenSeconds) _interToken.Observe(gap);
     }
 
     public string Text()
@@ -51,6 +56,8 @@ sealed class ServerMetrics(ChatEngine engine)
         }
         _latency.WriteTo(text);
         _firstToken.WriteTo(text);
+        _queueWait.WriteTo(text);
+        _interToken.WriteTo(text);
         return text.ToString();
     }
 

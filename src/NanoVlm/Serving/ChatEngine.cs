@@ -163,6 +163,7 @@ public sealed class ChatEngine : IDisposable
     PendingPrompt? Begin(BatchDecoder decoder, ChatJob job)
     {
         Interlocked.Decrement(ref _queued);
+        job.Started();
         using var prompt = job.Prompt;
         if (job.Cancellation.IsCancellationRequested)
         {

@@ -17,7 +17,10 @@ public sealed class ChatJob
     // Per answer: the log-probabilities of the tokens whose text has not gone out in a delta yet, and of all its tokens.
     readonly List<TokenLogprob>[] _pendingLogprobs, _logprobs;
     readonly long _submitted = Stopwatch.GetTimestamp();
-    long _firstToken, _finished;
+    long _firstToken, _finished, _started;
+    // Per answer: when its last token came; over all answers: the gaps between an answer's tokens (seconds).
+    readonly long[] _lastToken;
+    readonly List<double> _gaps = [];
 
     internal ChatJob(ChatRequest request, VlmBatch prompt, Tokenizer tokenizer, CancellationToken cancellation)
     {
@@ -25,6 +28,7 @@ public sealed class ChatJob
         PromptTokens = (int)prompt.InputIds.shape[1];
         _answers = Enumerable.Range(0, request.Choices).Select(_ => new AnswerText(tokenizer, request.Stop)).ToArray();
         _finishReasons = new string?[request.Choices];
+        _lastToken = new long[request.Choices];
         _pendingLogprobs = [.. Enumerable.Range(0, request.Choices).Select(_ => new List<TokenLogprob>())];
         _logprobs = [.. Enumerable.Range(0, request.Choices).Select(_ => new List<TokenLogprob>())];
     }
@@ -43,6 +47,12 @@ public sealed class ChatJob
     public int CompletionTokens => _answers.Sum(a => a.Tokens);
     public ChannelReader<ChatDelta> Deltas => _deltas.Reader;
     public TimeSpan? TimeToFirstToken => _firstToken == 0 ? null : Stopwatch.GetElapsedTime(_submitted, _firstToken);
+    /// <summary>From Submit to the engine taking the request from its queue.</summary>
+    public TimeSpan? QueueWait => _started == 0 ? null : Stopwatch.GetElapsedTime(_submitted, _started);
+    /// <summary>The gaps between consecutive tokens of each answer, in seconds (read once the job has finished).</summary>
+    public IReadOnlyList<double> InterTokenSeconds => _gaps;
+
+    internal void Started() => _started = Stopwatch.GetTimestamp();
     /// <summary>From Submit to the last answer's end (or until now).</summary>
     public TimeSpan Elapsed => _finished == 0 ? Stopwatch.GetElapsedTime(_submitted) : Stopwatch.GetElapsedTime(_submitted, _finished);
 
@@ -68,7 +78,10 @@ public sealed class ChatJob
     /// </summary>
     internal bool Accept(int choice, long token, bool last, TokenLogprob? logprob = null)
     {
-        if (_firstToken == 0) _firstToken = Stopwatch.GetTimestamp();
+        var now = Stopwatch.GetTimestamp();
+        if (_firstToken == 0) _firstToken = now;
+        if (_lastToken[choice] != 0) _gaps.Add(Stopwatch.GetElapsedTime(_lastToken[choice], now).TotalSeconds);
+        _lastToken[choice] = now;
         var answer = _answers[choice];
         if (token == EosTokenId && Request.Options.StopAtEos) return End(choice, answer.Finish(), "stop");
         var text = answer.Add((int)token);

@@ -35,8 +35,12 @@ public class ObservabilityTests(ServedModel served)
                      "nanovlm_prompt_tokens_total", "nanovlm_completion_tokens_total", "nanovlm_queue_length 0", "nanovlm_batch_size",
                      "nanovlm_decode_steps_total", "nanovlm_decode_rows_total", "nanovlm_request_duration_seconds_bucket{le=\"+Inf\"}",
                      "nanovlm_request_duration_seconds_count", "nanovlm_time_to_first_token_seconds_sum",
+                     "nanovlm_queue_wait_seconds_count", "nanovlm_inter_token_seconds_bucket{le=\"0.001\"}", "nanovlm_image_cache_hits_total",
+                     "nanovlm_prefix_cache_hit_tokens_total", "nanovlm_prefix_cache_bytes",
                  })
             Assert.Contains(name, text);
         Assert.All(text.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.Matches(@"^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [\d.eE+-]+)$", l));
+        // Three tokens give two gaps (other requests of this server may have added theirs).
+        Assert.Matches(@"nanovlm_inter_token_seconds_count ([2-9]|[1-9]\d+)\n", text);
     }
 }
