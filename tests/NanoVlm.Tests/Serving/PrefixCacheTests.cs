@@ -93,4 +93,21 @@ public class PrefixCacheTests
             await running.ResultAsync());
         Assert.True(answer.PromptTokens > 7 * 3, "the prompt takes several chunks");
     }
+
+    /// <summary>A seeded, sampled answer is the same alone and while other requests decode beside it.</summary>
+    [Fact]
+    public async Task ASeededAnswerDoesNotDependOnTheOtherRequests()
+    {
+        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
+        vlm.Model.eval();
+        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        var seeded = Turn([image], "What is in the image?") with { Options = new GenerationOptions { Temperature = 1.0, TopK = 0, TopP = 1.0, Seed = 7, MaxNewTokens = 12 } };
+        using var engine = new ChatEngine(vlm, new ChatEngineOptions());
+        var alone = (await engine.Submit(seeded).ResultAsync()).Choices[0].Text;
+        var others = Enumerable.Range(0, 3).Select(i => engine.Submit(Turn([], $"Question {i}") with
+            { Options = new GenerationOptions { Temperature = 1.0, Seed = 100 + i, MaxNewTokens = 20 } })).ToList();
+        var beside = engine.Submit(seeded);
+        Assert.Equal(alone, (await beside.ResultAsync()).Choices[0].Text);
+        foreach (var o in others) await o.ResultAsync();
+    }
 }
