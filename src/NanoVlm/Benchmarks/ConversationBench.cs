@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using NanoVlm.Runtime;
 using SkiaSharp;
@@ -61,11 +59,11 @@ public static class ConversationBench
     }
 
     /// <summary>One conversation: each turn's time to first token, its inter-chunk gaps and its tokens.</summary>
-    static async Task<List<(int Turn, double Ttft, List<double> Gaps, int Tokens)>> Converse(HttpClient http, string model, byte[] image, string prompt,
+    static async Task<List<(int Turn, double Ttft, IReadOnlyList<double> Gaps, int Tokens)>> Converse(HttpClient http, string model, byte[] image, string prompt,
         int turns, int maxTokens)
     {
         var messages = new JsonArray();
-        var results = new List<(int, double, List<double>, int)>();
+        var results = new List<(int, double, IReadOnlyList<double>, int)>();
         for (var turn = 0; turn < turns; turn++)
         {
             var content = new JsonArray();
@@ -78,32 +76,9 @@ public static class ConversationBench
                 ["model"] = model, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["stream"] = true,
                 ["stream_options"] = new JsonObject { ["include_usage"] = true }, ["messages"] = messages.DeepClone(),
             }.ToJsonString();
-            var clock = Stopwatch.StartNew();
-            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            if (!response.IsSuccessStatusCode)
-                throw new NanoVlmException($"the server answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-            var answer = new StringBuilder();
-            var (tokens, last) = (0, (double?)null);
-            double? firstToken = null;
-            var gaps = new List<double>();
-            while (await reader.ReadLineAsync() is { } line)
-            {
-                if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
-                var chunk = JsonNode.Parse(line[6..])!;
-                if (chunk["usage"] is JsonObject usage) tokens = usage["completion_tokens"]!.GetValue<int>();
-                else if (chunk["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 } text)
-                {
-                    var now = clock.Elapsed.TotalSeconds;
-                    firstToken ??= now;
-                    if (last is { } previous) gaps.Add(now - previous);
-                    last = now;
-                    answer.Append(text);
-                }
-            }
-            messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = answer.ToString() });
-            results.Add((turn, firstToken ?? clock.Elapsed.TotalSeconds, gaps, tokens));
+            var answer = await ServeBench.Request(http, body);
+            messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = answer.Text });
+            results.Add((turn, answer.FirstToken, answer.Gaps, answer.Tokens));
         }
         return results;
     }
@@ -121,22 +96,15 @@ public static class ConversationBench
         return encoded.ToArray();
     }
 
+    /// <summary>/metrics with the counters a server without the caches lacks set to 0, and the image tiles looked up.</summary>
     static Dictionary<string, double> Counters(HttpClient http)
     {
-        var text = http.GetStringAsync("metrics").GetAwaiter().GetResult();
-        var values = text.Split('\n').Where(l => l.StartsWith("nanovlm_", StringComparison.Ordinal) && !l.Contains('{'))
-            .Select(l => l.Split(' ')).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
-        values["nanovlm_image_cache_tiles_total"] = values.GetValueOrDefault("nanovlm_image_cache_hits_total") + values.GetValueOrDefault("nanovlm_image_cache_misses_total");
-        foreach (var name in new[] { "nanovlm_prefix_cache_hit_tokens_total", "nanovlm_prefix_cache_prompt_tokens_total", "nanovlm_image_cache_hits_total" })
+        var values = ServeBench.Counters(http);
+        foreach (var name in new[] { "nanovlm_prefix_cache_hit_tokens_total", "nanovlm_prefix_cache_prompt_tokens_total", "nanovlm_image_cache_hits_total", "nanovlm_image_cache_misses_total" })
             values.TryAdd(name, 0);
+        values["nanovlm_image_cache_tiles_total"] = values["nanovlm_image_cache_hits_total"] + values["nanovlm_image_cache_misses_total"];
         return values;
     }
 
-    static double P(List<double> values, double p)
-    {
-        if (values.Count == 0) return 0;
-        var sorted = values.Order().ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
-    }
+    static double P(List<double> values, double p) => ServeBench.Percentile([.. values.Order()], p);
 }

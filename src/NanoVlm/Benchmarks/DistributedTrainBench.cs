@@ -61,11 +61,7 @@ public static class DistributedTrainBench
             using var trainer = new BenchTraining(model, o.Dtype, 0, shard ? sync : null);
             trainer.DistributedStep(data, sync, o.Device); // warm-up
             var parts = Enumerable.Range(0, o.Steps).Select(_ => trainer.DistributedStep(data, sync, o.Device)).ToList();
-            double Median(Func<(double Compute, double Communication, double Optimizer), double> part)
-            {
-                var xs = parts.Select(part).Order().ToList();
-                return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2;
-            }
+            double Median(Func<(double Compute, double Communication, double Optimizer), double> part) => Timing.MedianOf(parts.Select(part));
             var (computeS, commS, optS) = (Median(p => p.Compute), Median(p => p.Communication), Median(p => p.Optimizer));
             var stepS = Median(p => p.Compute + p.Communication + p.Optimizer);
             // The largest peak RSS of the processes other than rank 0, which also ran the one-process baseline (peak RSS never falls).

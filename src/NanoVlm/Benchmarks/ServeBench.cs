@@ -27,7 +27,7 @@ public static class ServeBench
     {
         var (steps, rows) = Decoded(http);
         var next = 0;
-        var results = new List<(double Latency, double FirstToken, int Tokens)>();
+        var results = new List<StreamedAnswer>();
         var failed = 0;
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
@@ -55,8 +55,11 @@ public static class ServeBench
             steps2 > steps ? (double)(rows2 - rows) / (steps2 - steps) : 0);
     }
 
-    /// <summary>One streamed request: seconds to the end, seconds to the first token, completion tokens.</summary>
-    static async Task<(double Latency, double FirstToken, int Tokens)> Request(HttpClient http, string body)
+    /// <summary>
+    /// One streamed chat request (its usage asked for): seconds to the end and to the first chunk with text, the gaps between the
+    /// chunks with text, the completion tokens and the answer's text.
+    /// </summary>
+    internal static async Task<StreamedAnswer> Request(HttpClient http, string body)
     {
         var clock = Stopwatch.StartNew();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
@@ -64,16 +67,25 @@ public static class ServeBench
         if (!response.IsSuccessStatusCode)
             throw new NanoVlmException($"the server answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        double? firstToken = null;
+        var answer = new StringBuilder();
+        var gaps = new List<double>();
+        double? firstToken = null, last = null;
         var tokens = 0;
         while (await reader.ReadLineAsync() is { } line)
         {
             if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
             var chunk = JsonNode.Parse(line[6..])!;
             if (chunk["usage"] is JsonObject usage) tokens = usage["completion_tokens"]!.GetValue<int>();
-            else if (chunk["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 }) firstToken ??= clock.Elapsed.TotalSeconds;
+            else if (chunk["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 } text)
+            {
+                var now = clock.Elapsed.TotalSeconds;
+                firstToken ??= now;
+                if (last is { } previous) gaps.Add(now - previous);
+                last = now;
+                answer.Append(text);
+            }
         }
-        return (clock.Elapsed.TotalSeconds, firstToken ?? clock.Elapsed.TotalSeconds, tokens);
+        return new StreamedAnswer(clock.Elapsed.TotalSeconds, firstToken ?? clock.Elapsed.TotalSeconds, gaps, tokens, answer.ToString());
     }
 
     static string Body(string model, ServeBenchOptions o)
@@ -97,12 +109,19 @@ public static class ServeBench
     /// <summary>The decode step and row counters from /metrics.</summary>
     static (long Steps, long Rows) Decoded(HttpClient http)
     {
-        var text = http.GetStringAsync("metrics").GetAwaiter().GetResult();
-        long Counter(string name) => text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
-            .Select(l => long.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
-        return (Counter("nanovlm_decode_steps_total"), Counter("nanovlm_decode_rows_total"));
+        var counters = Counters(http);
+        return ((long)counters.GetValueOrDefault("nanovlm_decode_steps_total"), (long)counters.GetValueOrDefault("nanovlm_decode_rows_total"));
     }
 
-    static double Percentile(List<double> sorted, double p) =>
+    /// <summary>The server's unlabelled /metrics values by name.</summary>
+    internal static Dictionary<string, double> Counters(HttpClient http) =>
+        http.GetStringAsync("metrics").GetAwaiter().GetResult().Split('\n')
+            .Where(l => l.StartsWith("nanovlm_", StringComparison.Ordinal) && !l.Contains('{')).Select(l => l.Split(' ')).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+
+    internal static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 }
+
+/// <summary>One streamed answer as a load test times it.</summary>
+internal sealed record StreamedAnswer(double Latency, double FirstToken, IReadOnlyList<double> Gaps, int Tokens, string Text);

@@ -20,8 +20,14 @@ static class Timing
     public static double Median(Device device, int repeats, Action action)
     {
         action();
-        var times = Enumerable.Range(0, repeats).Select(_ => Seconds(device, action)).Order().ToList();
-        return times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+        return MedianOf(Enumerable.Range(0, repeats).Select(_ => Seconds(device, action)));
+    }
+
+    /// <summary>The median (of an even count, the mean of the middle two).</summary>
+    public static double MedianOf(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     static void Synchronize(Device device)

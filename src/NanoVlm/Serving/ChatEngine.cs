@@ -99,8 +99,8 @@ public sealed class ChatEngine : IDisposable
                     if (taken > 0 && taken + next.Request.Choices > Options.MaxBatch) break;
                     if (Begin(decoder, next) is { } prompt)
                     {
-                        if (Options.PrefillChunk == 0 || prompt.Length - prompt.Prefilled <= Options.PrefillChunk) Prefill(decoder, next, prompt, int.MaxValue, rows);
-                        else prefilling.Add((next, prompt));
+                        if (Options.PrefillChunk > 0 && prompt.Length - prompt.Prefilled > Options.PrefillChunk) prefilling.Add((next, prompt));
+                        else using (prompt) Prefill(decoder, next, prompt, int.MaxValue, rows);
                     }
                     next = null;
                 }
@@ -175,7 +175,8 @@ public sealed class ChatEngine : IDisposable
             var o = job.Request.Options;
             var options = Enumerable.Range(0, job.Request.Choices).Select(i => o with { Seed = o.Seed + i }).ToList();
             var images = prompt.Images.shape[0] == 0 ? null : prompt.Images;
-            var tileKeys = images is null ? [] : ImageEmbeddingCache.TileKeys(images);
+            // The tiles' hashes key both caches; with neither there is nothing to hash.
+            var tileKeys = images is null || (ImageCache is null && Prefixes is null) ? [] : ImageEmbeddingCache.TileKeys(images);
             using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images, tileKeys);
             var pending = decoder.Begin(prompt.InputIds, images, prompt.AttentionMask, options, encoded, Prefixes,
                 Prefixes is null ? null : ContentKey(prompt.InputIds, tileKeys));
@@ -189,7 +190,10 @@ public sealed class ChatEngine : IDisposable
         }
     }
 
-    /// <summary>Prefills up to <paramref name="tokens"/> more of a prompt; when all of it is in, its answers join the batch. Returns whether it is done with (joined or failed).</summary>
+    /// <summary>
+    /// Prefills up to <paramref name="tokens"/> more of a prompt; when all of it is in, its answers join the batch. Returns whether it is
+    /// done with (joined or failed); the caller disposes it then.
+    /// </summary>
     bool Prefill(BatchDecoder decoder, ChatJob job, PendingPrompt prompt, int tokens, Dictionary<long, (ChatJob, int)> rows)
     {
         try
@@ -203,7 +207,6 @@ public sealed class ChatEngine : IDisposable
         {
             job.Fail(e);
         }
-        if (tokens == int.MaxValue) prompt.Dispose();
         return true;
     }
 

@@ -16,8 +16,7 @@ public sealed class MpiGradientSync(Mpi world) : GradientSync
     {
         foreach (var grad in gradients)
         {
-            if (grad.device_type != TorchSharp.DeviceType.CPU || grad.dtype != ScalarType.Float32 || !grad.is_contiguous())
-                throw new NanoVlmException($"MPI combines contiguous fp32 gradients on the CPU; got {grad.dtype} on {grad.device}");
+            Require(grad);
             for (long offset = 0; offset < grad.numel(); offset += int.MaxValue)
             {
                 var count = (int)Math.Min(int.MaxValue, grad.numel() - offset);

@@ -46,7 +46,8 @@ public sealed class Tokenizer : IDisposable
         ExtraTokenIds = extraIds;
         UnknownTokenId = json["model"]?["unk_token"] is JsonValue unk && unk.TryGetValue<string>(out var unkToken) && tokenIds.TryGetValue(unkToken, out var unkId)
             ? unkId : null;
-        _byteLevel = json.ToJsonString().Contains("\"ByteLevel\"", StringComparison.Ordinal);
+        // Byte-level BPE: its decoder (or pre-tokenizer, alone or in a sequence) is ByteLevel; only those small nodes are read.
+        _byteLevel = $"{json["decoder"]?.ToJsonString()}{json["pre_tokenizer"]?.ToJsonString()}".Contains("\"ByteLevel\"", StringComparison.Ordinal);
         _tokens = new(() =>
         {
             var tokens = new string[VocabSize];

@@ -62,6 +62,19 @@ public abstract class BenchmarkTask
         ["do_sample"] = false,
     };
 
+    /// <summary>
+    /// The stripped question with the pre and post prompts, MME's " Please answer yes or no." dropped wherever one is added: the
+    /// <c>doc_to_text</c> of MME and MMStar (which copied it).
+    /// </summary>
+    private protected string QuestionWithoutYesNo(EvalDoc doc)
+    {
+        const string yesNo = " Please answer yes or no.";
+        var question = PyText.Strip(doc.Text("question"));
+        if (PrePrompt.Length > 0) question = PrePrompt + question.Replace(yesNo, "");
+        if (PostPrompt.Length > 0) question = question.Replace(yesNo, "") + PostPrompt;
+        return question;
+    }
+
     private protected static string Letter(int i) => ((char)('A' + i)).ToString();
 
     private protected static string Options(IReadOnlyList<string> choices) =>

@@ -11,7 +11,6 @@ public sealed class MmStarTask : BenchmarkTask
 {
     static readonly string[] Categories =
         ["coarse perception", "fine-grained perception", "instance reasoning", "logical reasoning", "science & technology", "math"];
-    const string YesNo = " Please answer yes or no.";
 
     public override string Name => "mmstar";
     public override string DatasetPath => "Lin-Chen/MMStar";
@@ -20,14 +19,7 @@ public sealed class MmStarTask : BenchmarkTask
         ("index", null), ("question", Value), ("image", Image), ("answer", Value), ("category", Value), ("l2_category", Value));
     public override string PostPrompt => "\nAnswer with the option's letter from the given choices directly";
 
-    public override string Prompt(EvalDoc doc)
-    {
-        var question = PyText.Strip(doc.Text("question"));
-        // The original drops MME's yes/no suffix whenever it adds a pre or post prompt.
-        if (PrePrompt.Length > 0) question = PrePrompt + question.Replace(YesNo, "");
-        if (PostPrompt.Length > 0) question = question.Replace(YesNo, "") + PostPrompt;
-        return question;
-    }
+    public override string Prompt(EvalDoc doc) => QuestionWithoutYesNo(doc);
 
     public override JsonNode? Target(EvalDoc doc) => doc.Text("answer");
 

@@ -12,7 +12,6 @@ namespace NanoVlm.Evaluation;
 public sealed class MmeTask : BenchmarkTask
 {
     static readonly string[] Perception = ["existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark", "artwork", "OCR"];
-    const string YesNo = " Please answer yes or no.";
 
     public override string Name => "mme";
     public override string DatasetPath => "lmms-lab-encoder/MME";
@@ -22,13 +21,7 @@ public sealed class MmeTask : BenchmarkTask
     public override int? MaxNewTokens => 16;
     public override string PostPrompt => "\nAnswer the question using a single word or phrase.";
 
-    public override string Prompt(EvalDoc doc)
-    {
-        var question = PyText.Strip(doc.Text("question"));
-        if (PrePrompt.Length > 0) question = PrePrompt + question.Replace(YesNo, "");
-        if (PostPrompt.Length > 0) question = question.Replace(YesNo, "") + PostPrompt;
-        return question;
-    }
+    public override string Prompt(EvalDoc doc) => QuestionWithoutYesNo(doc);
 
     public override JsonNode? Target(EvalDoc doc) => doc.Text("answer");
 

@@ -65,17 +65,17 @@ public sealed class TaskDataset
         var repo = location ?? task.DatasetPath;
         if (hub is null) throw new NanoVlmException($"{repo}: the Hub client is needed to read task {task.Name}'s dataset");
         string folder;
+        IReadOnlyList<string> chosen = [];
         try
         {
-            folder = hub.DownloadSnapshotAsync(repo, files => Choose(files, task, repo), type: RepoType.Dataset, ct: cancel).GetAwaiter().GetResult();
+            folder = hub.DownloadSnapshotAsync(repo, files => chosen = Choose(files, task, repo), type: RepoType.Dataset, ct: cancel).GetAwaiter().GetResult();
         }
         catch (NanoVlmException e) when (hub.Options.Offline)
         {
             // Offline, the file list is the cache's: what is missing may simply never have been fetched.
             throw new NanoVlmException($"{e.Message} (offline: HF_HUB_OFFLINE is set, so only the Hugging Face cache was searched; run once online to fetch them)", e);
         }
-        var chosen = Choose(Directory.GetFiles(folder, "*.parquet", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(folder, f).Replace('\\', '/')).ToList(), task, repo);
+        // The files chosen from the repo's list, now in the snapshot folder (which may also hold other splits fetched before).
         return new TaskDataset(task, task.DatasetName is { } config ? $"{repo} ({config})" : repo, [.. chosen.Select(f => Path.Combine(folder, f))]);
     }
 
