@@ -1,6 +1,3 @@
-using NanoVlm.Data;
-using NanoVlm.Generation;
-using NanoVlm.Pretrained;
 using NanoVlm.Serving;
 
 namespace NanoVlm.Tests.Serving;
@@ -11,50 +8,44 @@ namespace NanoVlm.Tests.Serving;
 /// </summary>
 public class ImageCacheTests
 {
-    static ChatRequest Turn(RgbImage image, params string[] texts) => new(
-        [.. texts.Select((t, i) => new PromptMessage(i % 2 == 0 ? "user" : "assistant", t))], [image],
-        new GenerationOptions { Greedy = true, MaxNewTokens = 8 });
-
     [Fact]
     public async Task ASecondTurnWithTheSameImageIsNotEncodedAgainAndAnswersTheSame()
     {
-        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
-        vlm.Model.eval();
-        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        using var vlm = ServedModel.LoadApart();
+        var image = ServedModel.Decoded(vlm, 0);
         using var cached = new ChatEngine(vlm, new ChatEngineOptions());
         using var plain = new ChatEngine(vlm, new ChatEngineOptions { ImageCacheBytes = 0 });
         Assert.Null(plain.ImageCache);
 
-        var first = await cached.Submit(Turn(image, "What is in the image?")).ResultAsync();
+        var first = await cached.Submit(ServedModel.Turn([image], "What is in the image?")).ResultAsync();
         var tiles = cached.ImageCache!.Misses;
         Assert.True(tiles > 1, "the golden image is split into tiles");
         Assert.Equal(0, cached.ImageCache.Hits);
         Assert.True(cached.ImageCache.Bytes > 0);
 
-        var second = Turn(image, "What is in the image?", first.Choices[0].Text, "Describe it again.");
+        var second = ServedModel.Turn([image], "What is in the image?", first.Choices[0].Text, "Describe it again.");
         var withCache = await cached.Submit(second).ResultAsync();
         Assert.Equal(tiles, cached.ImageCache.Hits);
         Assert.Equal(tiles, cached.ImageCache.Misses);
         var without = await plain.Submit(second).ResultAsync();
         Assert.Equal(without.Choices[0].Text, withCache.Choices[0].Text);
         Assert.Equal(without.CompletionTokens, withCache.CompletionTokens);
-        Assert.Equal(first.Choices[0].Text, (await plain.Submit(Turn(image, "What is in the image?")).ResultAsync()).Choices[0].Text);
+        Assert.Equal(first.Choices[0].Text, (await plain.Submit(ServedModel.Turn([image], "What is in the image?")).ResultAsync()).Choices[0].Text);
     }
 
     [Fact]
     public async Task TheCacheKeepsWithinItsBytes()
     {
-        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
-        vlm.Model.eval();
-        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        using var vlm = ServedModel.LoadApart();
+        var image = ServedModel.Decoded(vlm, 0);
         using var probe = new ChatEngine(vlm, new ChatEngineOptions());
-        await probe.Submit(Turn(image, "Hi")).ResultAsync();
+        await probe.Submit(ServedModel.Turn([image], "Hi")).ResultAsync();
         var perTile = probe.ImageCache!.Bytes / probe.ImageCache.Misses;
         // Room for two tiles: the others are pushed out, and the next request encodes again what was pushed out.
         using var small = new ChatEngine(vlm, new ChatEngineOptions { ImageCacheBytes = 2 * perTile });
-        await small.Submit(Turn(image, "Hi")).ResultAsync();
+        await small.Submit(ServedModel.Turn([image], "Hi")).ResultAsync();
         Assert.Equal(2 * perTile, small.ImageCache!.Bytes);
-        await small.Submit(Turn(image, "Hi")).ResultAsync();
+        await small.Submit(ServedModel.Turn([image], "Hi")).ResultAsync();
         Assert.True(small.ImageCache.Misses > probe.ImageCache.Misses, "tiles pushed out are encoded again");
         Assert.True(small.ImageCache.Bytes <= 2 * perTile);
     }

@@ -1,6 +1,4 @@
-using NanoVlm.Data;
 using NanoVlm.Generation;
-using NanoVlm.Pretrained;
 using NanoVlm.Serving;
 
 namespace NanoVlm.Tests.Serving;
@@ -11,10 +9,6 @@ namespace NanoVlm.Tests.Serving;
 /// </summary>
 public class PrefixCacheTests
 {
-    static ChatRequest Turn(IReadOnlyList<RgbImage> images, params string[] texts) => new(
-        [.. texts.Select((t, i) => new PromptMessage(i % 2 == 0 ? "user" : "assistant", t))], images,
-        new GenerationOptions { Greedy = true, MaxNewTokens = 8, Logprobs = 5 });
-
     static void AssertSame(ChatResult expected, ChatResult actual)
     {
         Assert.Equal(expected.Choices[0].Text, actual.Choices[0].Text);
@@ -31,20 +25,19 @@ public class PrefixCacheTests
     [Fact]
     public async Task ASecondTurnPrefillsOnlyWhatIsNewAndAnswersAsWithoutTheCache()
     {
-        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
-        vlm.Model.eval();
-        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
-        var other = VqaImage.FromFile(ServedModel.Image(1)).Decode(vlm.Processor.Images);
+        using var vlm = ServedModel.LoadApart();
+        var image = ServedModel.Decoded(vlm, 0);
+        var other = ServedModel.Decoded(vlm, 1);
         using var cached = new ChatEngine(vlm, new ChatEngineOptions());
         using var plain = new ChatEngine(vlm, new ChatEngineOptions { PrefixCacheBytes = 0, ImageCacheBytes = 0 });
         Assert.Null(plain.Prefixes);
 
-        var firstJob = cached.Submit(Turn([image], "What is in the image?"));
+        var firstJob = cached.Submit(ServedModel.Turn([image], "What is in the image?"));
         var first = await firstJob.ResultAsync();
         Assert.Equal(0, firstJob.CachedTokens);
-        AssertSame(await plain.Submit(Turn([image], "What is in the image?")).ResultAsync(), first);
+        AssertSame(await plain.Submit(ServedModel.Turn([image], "What is in the image?")).ResultAsync(), first);
 
-        var second = Turn([image], "What is in the image?", first.Choices[0].Text, "Describe it again.");
+        var second = ServedModel.Turn([image], "What is in the image?", first.Choices[0].Text, "Describe it again.");
         var secondJob = cached.Submit(second);
         var withCache = await secondJob.ResultAsync();
         Assert.Equal(firstJob.PromptTokens, secondJob.CachedTokens);   // the whole first prompt, image included
@@ -52,10 +45,10 @@ public class PrefixCacheTests
         AssertSame(await plain.Submit(second).ResultAsync(), withCache);
 
         // The same words about another image share only what comes before the image.
-        var otherJob = cached.Submit(Turn([other], "What is in the image?"));
+        var otherJob = cached.Submit(ServedModel.Turn([other], "What is in the image?"));
         var otherAnswer = await otherJob.ResultAsync();
         Assert.InRange(otherJob.CachedTokens, 1, firstJob.PromptTokens / 2);
-        AssertSame(await plain.Submit(Turn([other], "What is in the image?")).ResultAsync(), otherAnswer);
+        AssertSame(await plain.Submit(ServedModel.Turn([other], "What is in the image?")).ResultAsync(), otherAnswer);
         Assert.True(cached.Prefixes!.HitTokens >= firstJob.PromptTokens);
         Assert.True(cached.Prefixes.Bytes > 0);
     }
@@ -63,15 +56,14 @@ public class PrefixCacheTests
     [Fact]
     public async Task TheCacheKeepsWithinItsBytes()
     {
-        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
-        vlm.Model.eval();
-        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        using var vlm = ServedModel.LoadApart();
+        var image = ServedModel.Decoded(vlm, 0);
         using var probe = new ChatEngine(vlm, new ChatEngineOptions());
-        await probe.Submit(Turn([image], "What is in the image?")).ResultAsync();
+        await probe.Submit(ServedModel.Turn([image], "What is in the image?")).ResultAsync();
         var one = probe.Prefixes!.Bytes;
         using var small = new ChatEngine(vlm, new ChatEngineOptions { PrefixCacheBytes = one + one / 2 });
-        await small.Submit(Turn([image], "What is in the image?")).ResultAsync();
-        await small.Submit(Turn([], "Something else entirely")).ResultAsync();
+        await small.Submit(ServedModel.Turn([image], "What is in the image?")).ResultAsync();
+        await small.Submit(ServedModel.Turn([], "Something else entirely")).ResultAsync();
         Assert.True(small.Prefixes!.Bytes <= one + one / 2);
     }
 
@@ -79,17 +71,16 @@ public class PrefixCacheTests
     [Fact]
     public async Task APromptPrefilledInChunksAnswersAsAWholePrefill()
     {
-        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
-        vlm.Model.eval();
-        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
+        using var vlm = ServedModel.LoadApart();
+        var image = ServedModel.Decoded(vlm, 0);
         using var chunked = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 7, PrefixCacheBytes = 0 });
         using var whole = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 0, PrefixCacheBytes = 0 });
-        var request = Turn([image], "What is in the image?");
+        var request = ServedModel.Turn([image], "What is in the image?");
         // Another answer decoding meanwhile: the prompt's chunks go in between its steps.
-        var running = chunked.Submit(Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } });
+        var running = chunked.Submit(ServedModel.Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } });
         var answer = chunked.Submit(request);
         AssertSame(await whole.Submit(request).ResultAsync(), await answer.ResultAsync());
-        AssertSame(await whole.Submit(Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } }).ResultAsync(),
+        AssertSame(await whole.Submit(ServedModel.Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } }).ResultAsync(),
             await running.ResultAsync());
         Assert.True(answer.PromptTokens > 7 * 3, "the prompt takes several chunks");
     }
@@ -98,13 +89,12 @@ public class PrefixCacheTests
     [Fact]
     public async Task ASeededAnswerDoesNotDependOnTheOtherRequests()
     {
-        using var vlm = PretrainedVlm.Load(ServedModel.Folder);
-        vlm.Model.eval();
-        var image = VqaImage.FromFile(ServedModel.Image(0)).Decode(vlm.Processor.Images);
-        var seeded = Turn([image], "What is in the image?") with { Options = new GenerationOptions { Temperature = 1.0, TopK = 0, TopP = 1.0, Seed = 7, MaxNewTokens = 12 } };
+        using var vlm = ServedModel.LoadApart();
+        var image = ServedModel.Decoded(vlm, 0);
+        var seeded = ServedModel.Turn([image], "What is in the image?") with { Options = new GenerationOptions { Temperature = 1.0, TopK = 0, TopP = 1.0, Seed = 7, MaxNewTokens = 12 } };
         using var engine = new ChatEngine(vlm, new ChatEngineOptions());
         var alone = (await engine.Submit(seeded).ResultAsync()).Choices[0].Text;
-        var others = Enumerable.Range(0, 3).Select(i => engine.Submit(Turn([], $"Question {i}") with
+        var others = Enumerable.Range(0, 3).Select(i => engine.Submit(ServedModel.Turn([], $"Question {i}") with
             { Options = new GenerationOptions { Temperature = 1.0, Seed = 100 + i, MaxNewTokens = 20 } })).ToList();
         var beside = engine.Submit(seeded);
         Assert.Equal(alone, (await beside.ResultAsync()).Choices[0].Text);

@@ -50,6 +50,22 @@ public sealed class ServedModel : IAsyncLifetime
     public HttpClient Http() =>
         new(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = Server.Url, Timeout = TimeSpan.FromMinutes(2) };
 
+    /// <summary>The golden model loaded apart from the served one (for engines of a test's own), in eval mode.</summary>
+    public static PretrainedVlm LoadApart()
+    {
+        var vlm = PretrainedVlm.Load(Folder);
+        vlm.Model.eval();
+        return vlm;
+    }
+
+    /// <summary>Image <paramref name="i"/> decoded by the model's image processor.</summary>
+    public static NanoVlm.Data.RgbImage Decoded(PretrainedVlm vlm, int i) => NanoVlm.Data.VqaImage.FromFile(Image(i)).Decode(vlm.Processor.Images);
+
+    /// <summary>A conversation (user first, then alternating) with its images: greedy, 8 tokens, the top 5 log-probabilities of each.</summary>
+    public static ChatRequest Turn(IReadOnlyList<NanoVlm.Data.RgbImage> images, params string[] texts) => new(
+        [.. texts.Select((t, i) => new NanoVlm.Data.PromptMessage(i % 2 == 0 ? "user" : "assistant", t))], images,
+        new NanoVlm.Generation.GenerationOptions { Greedy = true, MaxNewTokens = 8, Logprobs = 5 });
+
     /// <summary>The question about image <paramref name="i"/> as the OpenAI client sends it.</summary>
     public static UserChatMessage Question(string text, params int[] images) =>
         new([.. images.Select(i => ChatMessageContentPart.CreateImagePart(BinaryData.FromBytes(File.ReadAllBytes(Image(i))), "image/png")),

@@ -94,19 +94,12 @@ public sealed class DataParallelTests : IDisposable
         var (code, output, err) = CliProcess.Run(Long("reference", 4));
         Assert.True(code == 0, err + output);
 
-        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in Mpirun(2).Concat(Long("moved", 2)).Append("--shard-optimizer")) start.ArgumentList.Add(a);
-        using (var job = System.Diagnostics.Process.Start(start)!)
+        using (var job = new MpiJob([.. Mpirun(2), .. Long("moved", 2), "--shard-optimizer"]))
         {
-            job.BeginOutputReadLine();
-            job.BeginErrorReadLine();
-            var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "moved");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (run.LastLoggedStep() < 8 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
-            Assert.False(job.HasExited, "the job ended before the kill");
-            Processes.Run("pkill", ["-KILL", "-P", $"{job.Id}"]);
-            job.Kill();
-            job.WaitForExit();
+            job.WaitForStep(new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "moved"), 8, "the kill");
+            Processes.Run("pkill", ["-KILL", "-P", $"{job.Process.Id}"]);
+            job.Process.Kill();
+            job.Process.WaitForExit();
         }
         var latest = File.ReadAllText(Path.Combine(dir["moved"], "checkpoints", "latest")).Trim();
         Assert.True(int.Parse(latest["step-".Length..]) < steps, $"the job got to {latest} before the kill");
@@ -124,21 +117,12 @@ public sealed class DataParallelTests : IDisposable
     {
         var data = TestJsonl.Write(dir["data"], 48);
         var args = Train(data, "killed", 2, 1).Select(a => a == $"{Steps}" ? "400" : a).Concat(["--checkpoint-interval", "5"]).ToArray();
-        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll }.Concat(args))
-            start.ArgumentList.Add(a);
-        using var job = System.Diagnostics.Process.Start(start)!;
-        job.BeginOutputReadLine();
-        job.BeginErrorReadLine();
+        using var job = new MpiJob([.. Mpirun(2), .. args]);
         var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "killed");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (run.LastLoggedStep() < 12 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(50);
-        Assert.False(job.HasExited, "the job ended before the kill");
-        // The ranks are mpirun's children (on one machine it starts them itself); kill the last one started.
-        var rank = Processes.Succeed("pgrep", ["-n", "-P", $"{job.Id}", "dotnet"]).Trim();
-        Processes.Succeed("kill", ["-KILL", rank]);
-        Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not end within 60 s of losing a rank");
-        Assert.NotEqual(0, job.ExitCode);
+        job.WaitForStep(run, 12, "the kill");
+        Processes.Succeed("kill", ["-KILL", job.LastRank()]);
+        Assert.True(job.Process.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not end within 60 s of losing a rank");
+        Assert.NotEqual(0, job.Process.ExitCode);
         run.AssertLatestCheckpointLoads();
     }
 
@@ -153,27 +137,18 @@ public sealed class DataParallelTests : IDisposable
     public void SigtermStopsEveryProcessAtOneSavedStep(bool toEveryProcess)
     {
         var data = TestJsonl.Write(dir["data"], 48);
-        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in Mpirun(2).Concat(Train(data, "stopped", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a))) start.ArgumentList.Add(a);
-        using var job = System.Diagnostics.Process.Start(start)!;
-        var output = new System.Text.StringBuilder();
-        job.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        job.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        job.BeginOutputReadLine();
-        job.BeginErrorReadLine();
+        using var job = new MpiJob([.. Mpirun(2), .. Train(data, "stopped", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a)]);
         var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "stopped");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (run.LastLoggedStep() < 5 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
-        Assert.False(job.HasExited, "the job ended before SIGTERM");
-        if (toEveryProcess) Processes.Run("pkill", ["-TERM", "-P", $"{job.Id}", "dotnet"]);
-        else NanoVlm.Tests.Reliability.TinyTrainingRun.Terminate(job);
-        Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not stop within 60 s of SIGTERM");
-        job.WaitForExit();
-        if (toEveryProcess) Assert.True(job.ExitCode == 0, output.ToString());
+        job.WaitForStep(run, 5, "SIGTERM");
+        if (toEveryProcess) Processes.Run("pkill", ["-TERM", "-P", $"{job.Process.Id}", "dotnet"]);
+        else NanoVlm.Tests.Reliability.TinyTrainingRun.Terminate(job.Process);
+        Assert.True(job.Process.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not stop within 60 s of SIGTERM");
+        job.Process.WaitForExit();
+        if (toEveryProcess) Assert.True(job.Process.ExitCode == 0, job.Output);
         var latest = File.ReadAllText(Path.Combine(dir["stopped"], "checkpoints", "latest")).Trim();
         Assert.Equal(run.LastLoggedStep(), int.Parse(latest["step-".Length..]));
         run.AssertLatestCheckpointLoads();
-        Assert.Contains("interrupted, resumable", output.ToString());
+        Assert.Contains("interrupted, resumable", job.Output);
     }
 
     /// <summary>
@@ -184,27 +159,18 @@ public sealed class DataParallelTests : IDisposable
     public void AHangingRankEndsTheJobWithOneLine()
     {
         var data = TestJsonl.Write(dir["data"], 48);
-        var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in Mpirun(2, "-x", "NANOVLM_MPI_TIMEOUT=5").Concat(Train(data, "hung", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a))
-                     .Concat(["--checkpoint-interval", "5"]))
-            start.ArgumentList.Add(a);
-        using var job = System.Diagnostics.Process.Start(start)!;
-        var errors = new System.Text.StringBuilder();
-        job.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
-        job.BeginOutputReadLine();
-        job.BeginErrorReadLine();
+        using var job = new MpiJob([.. Mpirun(2, "-x", "NANOVLM_MPI_TIMEOUT=5"), .. Train(data, "hung", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a),
+            "--checkpoint-interval", "5"]);
         var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "hung");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (run.LastLoggedStep() < 12 && !job.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
-        Assert.False(job.HasExited, "the job ended before the hang");
-        var rank = Processes.Succeed("pgrep", ["-n", "-P", $"{job.Id}", "dotnet"]).Trim();
+        job.WaitForStep(run, 12, "the hang");
+        var rank = job.LastRank();
         Processes.Succeed("kill", ["-STOP", rank]);
         try
         {
-            Assert.True(job.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not end within 60 s of a process hanging");
-            job.WaitForExit();
-            Assert.NotEqual(0, job.ExitCode);
-            Assert.Contains("the other processes have not answered MPI_Allreduce for 5 s: one of them has died or hangs; ending the job", errors.ToString());
+            Assert.True(job.Process.WaitForExit(TimeSpan.FromSeconds(60)), "the job did not end within 60 s of a process hanging");
+            job.Process.WaitForExit();
+            Assert.NotEqual(0, job.Process.ExitCode);
+            Assert.Contains("the other processes have not answered MPI_Allreduce for 5 s: one of them has died or hangs; ending the job", job.Output);
             run.AssertLatestCheckpointLoads();
         }
         finally
@@ -245,4 +211,41 @@ public sealed class DataParallelTests : IDisposable
     }
 
     public void Dispose() => dir.Dispose();
+
+    /// <summary>An mpirun job started in the background, its output (stdout and stderr) kept.</summary>
+    sealed class MpiJob : IDisposable
+    {
+        readonly System.Text.StringBuilder output = new();
+
+        public MpiJob(IEnumerable<string> args)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) start.ArgumentList.Add(a);
+            Process = System.Diagnostics.Process.Start(start)!;
+            Process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+            Process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+            Process.BeginOutputReadLine();
+            Process.BeginErrorReadLine();
+        }
+
+        public System.Diagnostics.Process Process { get; }
+
+        public string Output
+        {
+            get { lock (output) return output.ToString(); }
+        }
+
+        /// <summary>Waits (2 minutes at most) until the run has logged <paramref name="step"/>; the job must still be running then.</summary>
+        public void WaitForStep(NanoVlm.Tests.Reliability.TinyTrainingRun run, int step, string before)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (run.LastLoggedStep() < step && !Process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+            Assert.False(Process.HasExited, $"the job ended before {before}");
+        }
+
+        /// <summary>The ranks are mpirun's children (on one machine it starts them itself): the pid of the last one started.</summary>
+        public string LastRank() => Processes.Succeed("pgrep", ["-n", "-P", $"{Process.Id}", "dotnet"]).Trim();
+
+        public void Dispose() => Process.Dispose();
+    }
 }
