@@ -38,6 +38,7 @@ public static partial class BenchCommand
                 Prompt = parse.GetValue(prompt)!, Image = parse.GetValue(image) is { } f ? RegularFile.ReadAllBytes(f, Data.ImageLimits.Default.MaxFileBytes, "image file") : null,
             };
             if ((parse.GetValue(model) is null) == (parse.GetValue(url) is null)) throw new NanoVlmException("give --model or --url");
+            if (parse.GetValue(imageCacheMb) < 0) throw new NanoVlmException($"--image-cache-mb must be >= 0, got {parse.GetValue(imageCacheMb)}");
             if (parse.GetValue(turns) > 1)
                 return Conversations(parse, o, threads, model, url, maxBatch, imageCacheMb, turns, conversations, caches, json, deviceOption, cancellation);
             PretrainedVlm? vlm = null;

@@ -46,6 +46,9 @@ public static class ServeCommand
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
+            // Checked as given: the engine's limits are in bytes, the flags in MiB and GiB.
+            if (parse.GetValue(imageCacheMb) < 0) throw new NanoVlmException($"--image-cache-mb must be >= 0, got {parse.GetValue(imageCacheMb)}");
+            if (!(parse.GetValue(cacheGb) >= 0)) throw new NanoVlmException($"--cache-gb must be >= 0, got {parse.GetValue(cacheGb)}");
             var options = new ServerOptions
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), ModelId = parse.GetValue(name) ?? parse.GetValue(model)!,

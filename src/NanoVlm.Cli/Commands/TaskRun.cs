@@ -21,6 +21,7 @@ sealed class TaskRun(string? taskList, string[] datasetSpecs, string[] responseS
             throw NanoVlmException.For("Responses", $"no answers for task {missing}: give its samples file too, or leave it out of --tasks");
         if (responses.Count > 0 && responses.Keys.Except(tasks.Select(t => t.Name)).FirstOrDefault() is { } extra)
             throw NanoVlmException.For("Responses", $"{responses[extra]} holds answers of task {extra}, which --tasks leaves out");
+        foreach (var file in responses.Values) LmmsEvalLog.RequireResponsesFile(file);
         var progress = new ConsoleDownloadProgress();
         using var hub = new HubClient(HubOptions.FromEnvironment(), progress);
         var datasets = BenchmarkSuite.Open(tasks, BenchmarkSuite.Assignments(datasetSpecs, "Dataset"), hub, cancel);

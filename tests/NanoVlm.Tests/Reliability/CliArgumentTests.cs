@@ -33,7 +33,16 @@ public sealed class CliArgumentTests : IDisposable
         { ["bench", "train", "--preset", "tiny", "--peak-sizes", "100000"], "--peak-sizes" },
         { ["tokenize", "--tokenizer", "/dev/zero", "x"], "/dev/zero" },
         { ["info", "--config", "/dev/zero"], "/dev/zero" },
+        { ["serve", "--model", ServingFolder, "--image-cache-mb", "-1"], "--image-cache-mb must be >= 0, got -1" },
+        { ["serve", "--model", ServingFolder, "--cache-gb", "-2"], "--cache-gb must be >= 0, got -2" },
+        { ["serve", "--model", ServingFolder, "--prefill-chunk", "-3"], "--prefill-chunk must be >= 0, got -3" },
+        { ["eval", "--responses", "/no/such/samples_pope.jsonl"], "--responses /no/such/samples_pope.jsonl: no such file" },
+        { ["eval", "--tasks", "pope", "--model", ServingFolder, "--dataset", "nope=/tmp"], "unknown task 'nope'" },
+        { ["bench", "serve", "--model", ServingFolder, "--turns", "3"], "--turns needs --image" },
+        { ["bench", "train", "--preset", "tiny", "--distributed", "mpi"], "--distributed 'mpi'" },
     };
+
+    static string ServingFolder => System.IO.Path.Combine(GoldenCases.CopyRoot("golden-v02"), "v02-public-a");
 
     [Theory]
     [MemberData(nameof(HostileArguments))]

@@ -103,6 +103,12 @@ public static partial class LmmsEvalLog
         return config;
     }
 
+    /// <summary>A responses file must exist (checked before any dataset is fetched for it).</summary>
+    public static void RequireResponsesFile(string path)
+    {
+        if (!File.Exists(path)) throw NanoVlmException.For("Responses", $"{path}: no such file");
+    }
+
     /// <summary>The task a samples file belongs to, from its name (<c>samples_&lt;task&gt;.jsonl</c>, or lmms-eval's <c>&lt;date&gt;_samples_&lt;task&gt;.jsonl</c>).</summary>
     public static string? TaskOfFile(string path)
     {
@@ -116,7 +122,7 @@ public static partial class LmmsEvalLog
     /// </summary>
     public static IReadOnlyDictionary<int, string> ReadResponses(string path, TaskDataset data)
     {
-        if (!File.Exists(path)) throw NanoVlmException.For("Responses", $"{path}: no such file");
+        RequireResponsesFile(path);
         var responses = new Dictionary<int, string>();
         var lines = File.ReadLines(path).Select((text, i) => (text, number: i + 1)).Where(l => l.text.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw NanoVlmException.For("Responses", $"{path}: no samples in the file");
