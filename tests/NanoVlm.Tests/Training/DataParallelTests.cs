@@ -212,15 +212,18 @@ public sealed class DataParallelTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    /// <summary>An mpirun job started in the background, its output (stdout and stderr) kept.</summary>
+    /// <summary>
+    /// An mpirun job started in the background, its output (stdout and stderr) kept. It runs in a session of its own (setsid execs
+    /// mpirun in the same process), so that no signal mpirun or its ranks send to their process group reaches the test host.
+    /// </summary>
     sealed class MpiJob : IDisposable
     {
         readonly System.Text.StringBuilder output = new();
 
         public MpiJob(IEnumerable<string> args)
         {
-            var start = new System.Diagnostics.ProcessStartInfo("mpirun") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in args) start.ArgumentList.Add(a);
+            var start = new System.Diagnostics.ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args.Prepend("mpirun")) start.ArgumentList.Add(a);
             Process = System.Diagnostics.Process.Start(start)!;
             Process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
             Process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
