@@ -21,6 +21,7 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
     static readonly Dictionary<string, string> ApiNames = new()
     {
         ["MaxNewTokens"] = "max_tokens", ["Temperature"] = "temperature", ["TopP"] = "top_p", ["TopK"] = "top_k",
+        ["ResponseFormat"] = "response_format",
     };
 
     readonly CompletionRequestParser _parser = new(options,

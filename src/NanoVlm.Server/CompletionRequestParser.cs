@@ -1,5 +1,7 @@
 using System.Text.Json;
 using NanoVlm.Data;
+using NanoVlm.Generation.Structured;
+using NanoVlm.Runtime;
 using NanoVlm.Serving;
 
 namespace NanoVlm.Server;
@@ -59,7 +61,40 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
             throw ApiException.BadRequest($"top_logprobs must be between 0 and {Generation.GenerationOptions.MaxTopLogprobs}, got {topLogprobs}", "top_logprobs");
         if (topLogprobs is not null && !logprobs) throw ApiException.BadRequest("top_logprobs needs logprobs set to true", "top_logprobs");
         var (generation, n, stream, includeUsage, maxTokens) = Decoding(root, logprobs ? topLogprobs ?? 0 : null, defaultMaxTokens: null);
-        return new CompletionRequest(new ChatRequest(chat, decoded, generation) { Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null }, stream, includeUsage);
+        return new CompletionRequest(new ChatRequest(chat, decoded, generation)
+        {
+            Choices = n, Stop = Stops(root), ToContextEnd = maxTokens is null, ResponseFormat = ResponseFormat(root),
+        }, stream, includeUsage);
+    }
+
+    /// <summary><c>response_format</c>: <c>text</c> (null), <c>json_object</c>, or <c>json_schema</c> with its <c>schema</c>.</summary>
+    static JsonSchema? ResponseFormat(JsonElement root)
+    {
+        const string field = "response_format";
+        if (!root.TryGetProperty(field, out var format) || format.ValueKind == JsonValueKind.Null) return null;
+        if (format.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"'{field}' must be an object with a 'type'", field);
+        switch (String(format, "type", field))
+        {
+            case "text":
+                return null;
+            case "json_object":
+                return JsonSchema.AnyObject;
+            case "json_schema":
+                if (!format.TryGetProperty("json_schema", out var named) || named.ValueKind != JsonValueKind.Object)
+                    throw ApiException.BadRequest($"'{field}.json_schema' must be an object holding the 'schema'", $"{field}.json_schema");
+                if (!named.TryGetProperty("schema", out var schema))
+                    throw ApiException.BadRequest($"'{field}.json_schema.schema' is missing", $"{field}.json_schema.schema");
+                try
+                {
+                    return JsonSchemaReader.Read(schema);
+                }
+                catch (NanoVlmException e) when (e.Parameter is { } parameter)
+                {
+                    throw ApiException.BadRequest($"{field}.json_schema{e.Message[parameter.Length..]}", $"{field}.json_schema.schema");
+                }
+            case var other:
+                throw ApiException.BadRequest($"'{field}.type' must be text, json_object or json_schema, got {(other is null ? "nothing" : $"'{other}'")}", $"{field}.type");
+        }
     }
 
     /// <summary>The decoding fields both endpoints share.</summary>

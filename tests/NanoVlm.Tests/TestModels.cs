@@ -56,6 +56,57 @@ public static class TestModels
         File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
     }
 
+    /// <summary>
+    /// Writes a byte-level BPE tokenizer.json (GPT-2's byte alphabet, as SmolLM2's): the 256 bytes, a few merges that JSON answers use
+    /// (<c>{"</c>, <c>":</c>, <c>true</c>, ...), then <c>&lt;|endoftext|&gt;</c> (the eos), <c>&lt;|im_start|&gt;</c> and
+    /// <c>&lt;|im_end|&gt;</c>. Returns its size (a model's lm_base_vocab_size).
+    /// </summary>
+    public static int ByteLevelTokenizer(string folder)
+    {
+        var alphabet = new List<char>();
+        var next = 256;
+        for (var b = 0; b < 256; b++) alphabet.Add((char)(b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF ? b : next++));
+        string[][] merges = [["{", "\""], ["\"", ":"], ["\"", ","], [",", "\""], ["\"", "}"], ["\u0120", "\""], ["t", "r"], ["u", "e"], ["tr", "ue"],
+            ["n", "u"], ["l", "l"], ["nu", "ll"], ["a", "b"], ["ab", "c"], ["1", "2"]];
+        var vocab = new JsonObject();
+        foreach (var c in alphabet) vocab[c.ToString()] = vocab.Count;
+        var mergeList = new JsonArray();
+        foreach (var pair in merges)
+        {
+            var (left, right) = (pair[0], pair[1]);
+            vocab[left + right] = vocab.Count;
+            mergeList.Add($"{left} {right}");
+        }
+        var added = new JsonArray();
+        foreach (var special in new[] { "<|endoftext|>", "<|im_start|>", "<|im_end|>" })
+        {
+            added.Add(new JsonObject
+            {
+                ["id"] = vocab.Count, ["content"] = special, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                ["normalized"] = false, ["special"] = true,
+            });
+            vocab[special] = vocab.Count;
+        }
+        JsonObject ByteLevel() => new() { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true };
+        var json = new JsonObject
+        {
+            ["version"] = "1.0", ["added_tokens"] = added, ["pre_tokenizer"] = ByteLevel(), ["decoder"] = ByteLevel(),
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = mergeList },
+        };
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
+        return vocab.Count;
+    }
+
+    /// <summary>A tiny random model of <paramref name="seed"/> behind the front door with <see cref="ByteLevelTokenizer"/>.</summary>
+    public static PretrainedVlm ByteLevelVlm(long seed = 0)
+    {
+        var dir = Directory.CreateTempSubdirectory("nanovlm-test-bpe-").FullName;
+        var size = ByteLevelTokenizer(dir);
+        var config = Tiny with { LmBaseVocabSize = size, LmVocabSize = size + Tiny.ExtraTokenAmount, LmMaxPositionEmbeddings = 512, LmMaxLength = 512 };
+        return PretrainedVlm.Create(Create(seed, config), Tokenizer.Load(dir, config.VlmExtraTokens));
+    }
+
     /// <summary>A left-padded batch: row r has images[r] images, then text tokens (ids 1..49), pad id 0 with mask 0.</summary>
     public static (Tensor Ids, Tensor Mask, Tensor? Images) Batch(VisionLanguageModel model, int[] imagesPerRow, int[] textPerRow, long seed = 1)
     {

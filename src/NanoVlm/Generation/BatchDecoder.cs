@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NanoVlm.Generation.Structured;
 using NanoVlm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,6 +20,8 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
 
     sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng)
     {
+        /// <summary>Where the answer stands in its JSON value, when the options ask for one.</summary>
+        public JsonConstraint.Cursor? Json { get; } = Options.Json?.Start();
         /// <summary>How often this answer has used each token: [1, V] when the options penalize, else null.</summary>
         public Tensor? Counts { get; set; }
         public int Produced { get; set; }
@@ -132,15 +135,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
             if (error is null)
                 try
                 {
-                    if (row.Options.Penalizes)
-                    {
-                        row.Counts ??= zeros(1, _logits.shape[^1], ScalarType.Float32, model.Device).DetachFromDisposeScope();
-                        var penalized = Sampling.Penalize(_logits.narrow(0, b, 1), row.Counts, row.Options.FrequencyPenalty, row.Options.PresencePenalty);
-                        tokens[b] = TextGeneration.NextToken(penalized, row.Options, row.Rng).item<long>();
-                        row.Counts[0, tokens[b]].add_(1);
-                    }
-                    else
-                        tokens[b] = row.Options.Greedy ? greedy[b] : TextGeneration.NextToken(_logits.narrow(0, b, 1), row.Options, row.Rng).item<long>();
+                    tokens[b] = Next(row, _logits.narrow(0, b, 1), greedy[b]);
                 }
                 catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException)
                 {
@@ -161,6 +156,29 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         _pending = pending;
         Leave(decoded.Where(d => d.Finished).Select(d => d.Row).ToHashSet());
         return decoded;
+    }
+
+    /// <summary>A row's next token from its scores [1, V]: held to its JSON value, penalized, then sampled (or the argmax).</summary>
+    long Next(Row row, Tensor scores, long greedy)
+    {
+        using var scope = NewDisposeScope();
+        if (row.Json is { } json)
+        {
+            var allowed = json.Allowed(row.Remaining + 1);
+            if (allowed.Count == 0) throw new InvalidOperationException("no token of the vocabulary continues the JSON answer");
+            scores = Sampling.Only(scores, [allowed]);
+        }
+        if (row.Options.Penalizes)
+        {
+            row.Counts ??= zeros(1, scores.shape[^1], ScalarType.Float32, model.Device).DetachFromDisposeScope();
+            scores = Sampling.Penalize(scores, row.Counts, row.Options.FrequencyPenalty, row.Options.PresencePenalty);
+        }
+        var token = row.Json is null && !row.Options.Penalizes && row.Options.Greedy
+            ? greedy
+            : TextGeneration.NextToken(scores, row.Options, row.Rng).item<long>();
+        row.Counts?[0, token].add_(1);
+        row.Json?.Accept((int)token);
+        return token;
     }
 
     static TokenLogprob Logprob(Tensor logprobs, long token, int top)

@@ -1,3 +1,4 @@
+using NanoVlm.Generation.Structured;
 using NanoVlm.Runtime;
 namespace NanoVlm.Generation;
 
@@ -25,6 +26,8 @@ public sealed record GenerationOptions
     /// </summary>
     public int? Logprobs { get; init; }
     public const int MaxTopLogprobs = 20;
+    /// <summary>Answers are JSON values of this shape (OpenAI's <c>response_format</c>), enforced token by token; null: free text.</summary>
+    public JsonConstraint? Json { get; init; }
     /// <summary>How decode steps are computed (the numbers are the same on every path the model allows).</summary>
     public DecodePath DecodePath { get; init; } = DecodePath.Auto;
 

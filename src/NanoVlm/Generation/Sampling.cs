@@ -15,6 +15,18 @@ public static class Sampling
         return (logits - c * frequency - c.gt(0).to(logits.dtype) * presence).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Scores [B, V] where each row keeps only its <paramref name="allowed"/> tokens (the others become -inf).</summary>
+    public static Tensor Only(Tensor logits, IReadOnlyList<IReadOnlyList<int>> allowed)
+    {
+        var (rows, vocabulary) = ((int)logits.shape[0], (int)logits.shape[1]);
+        var banned = new bool[rows * vocabulary];
+        Array.Fill(banned, true);
+        for (var b = 0; b < rows; b++)
+            foreach (var id in allowed[b].Where(id => id < vocabulary)) banned[b * vocabulary + id] = false;
+        using var mask = tensor(banned, [rows, vocabulary], device: logits.device);
+        return logits.masked_fill(mask, float.NegativeInfinity);
+    }
+
     /// <summary>
     /// nanoVLM's top_k_top_p_filtering on a copy of logits [B, V]: keep values >= the k-th largest, then drop the
     /// tokens whose cumulative sorted probability exceeds p (the most likely one always stays).

@@ -44,11 +44,21 @@ public static class TextGeneration
         var finished = zeros(batch, ScalarType.Bool, model.Device);
         // How often each row's answer has used each token, for the penalties.
         var counts = options.Penalizes ? zeros(batch, logits.shape[^1], float32, model.Device) : null;
+        // Where each row's answer stands in its JSON value, when the options ask for one.
+        var json = options.Json is { } constraint ? Enumerable.Range(0, (int)batch).Select(_ => constraint.Start()).ToArray() : null;
         using var decoding = cache is null ? default : runner.Stepping(batch);
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
-            var next = NextToken(counts is null ? logits : Sampling.Penalize(logits, counts, options.FrequencyPenalty, options.PresencePenalty), options, rng);
+            var scores = counts is null ? logits : Sampling.Penalize(logits, counts, options.FrequencyPenalty, options.PresencePenalty);
+            if (json is not null) scores = Sampling.Only(scores, Allowed(json, options.MaxNewTokens - step));
+            var next = NextToken(scores, options, rng);
             counts?.scatter_add_(1, next, ones(batch, 1, float32, model.Device));
+            if (json is not null)
+            {
+                using var chosen = next.view(-1).cpu();
+                var chosenIds = chosen.data<long>().ToArray();
+                for (var b = 0; b < json.Length; b++) json[b].Accept((int)chosenIds[b]);
+            }
             generated.Add(next);
             if (onStep is not null)
             {
@@ -77,6 +87,11 @@ public static class TextGeneration
             ids = cat([ids, full(batch, options.MaxNewTokens - ids.shape[1], eos, int64, ids.device)], 1);
         return ReplaceAfterEos(ids, eos).cpu().MoveToOuterDisposeScope();
     }
+
+    static List<IReadOnlyList<int>> Allowed(Structured.JsonConstraint.Cursor[] rows, int tokensLeft) =>
+        [.. rows.Select(r => r.Allowed(tokensLeft) is { Count: > 0 } allowed
+            ? allowed
+            : throw new NanoVlmException("no token of the model's vocabulary continues the JSON answer"))];
 
     /// <summary>Below this temperature sampling is greedy: dividing the scores by it would overflow float32 into infinities.</summary>
     public const double GreedyBelowTemperature = 1e-4;

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using NanoVlm.Generation;
+using NanoVlm.Generation.Structured;
 using NanoVlm.Pretrained;
 using NanoVlm.Runtime;
 
@@ -50,6 +51,7 @@ public sealed class ChatEngine : IDisposable
         if (request.Stop.Count > ChatRequest.MaxStops) throw new NanoVlmException($"at most {ChatRequest.MaxStops} stop strings, got {request.Stop.Count}");
         if (request.Stop.Any(s => s.Length == 0)) throw new NanoVlmException("a stop string is empty");
         request.Options.Validate();
+        if (request.ResponseFormat is { } format) request = request with { Options = request.Options with { Json = JsonConstraint.For(format, Vlm.Tokenizer) } };
         if (request.Options.MaxNewTokens < 1) throw NanoVlmException.For("MaxNewTokens", $"must be >= 1, got {request.Options.MaxNewTokens}");
         if (Interlocked.Increment(ref _queued) > Options.MaxQueue)
         {

@@ -1,5 +1,6 @@
 using NanoVlm.Data;
 using NanoVlm.Generation;
+using NanoVlm.Generation.Structured;
 
 namespace NanoVlm.Serving;
 
@@ -18,4 +19,6 @@ public sealed record ChatRequest(IReadOnlyList<PromptMessage> Messages, IReadOnl
     public IReadOnlyList<string> Stop { get; init; } = [];
     /// <summary>A plain prompt (OpenAI's <c>/v1/completions</c>): its text is the model's input as it is, no chat template, no images; <see cref="Messages"/> is then empty.</summary>
     public string? Prompt { get; init; }
+    /// <summary>Answers are JSON values of this shape, enforced while decoding (OpenAI's <c>response_format</c>); null: free text.</summary>
+    public JsonSchema? ResponseFormat { get; init; }
 }

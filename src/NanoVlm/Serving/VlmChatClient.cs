@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using NanoVlm.Data;
+using NanoVlm.Generation.Structured;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using NanoVlm.Pretrained;
 using NanoVlm.Runtime;
@@ -9,7 +10,8 @@ namespace NanoVlm.Serving;
 
 /// <summary>
 /// A loaded model as a Microsoft.Extensions.AI <see cref="IChatClient"/>: text and image <see cref="DataContent"/>, streaming,
-/// <see cref="ChatOptions"/> (MaxOutputTokens, Temperature with 0 = greedy, TopP, TopK, Seed, StopSequences). Concurrent calls
+/// <see cref="ChatOptions"/> (MaxOutputTokens, Temperature with 0 = greedy, TopP, TopK, Seed, StopSequences, ResponseFormat: JSON,
+/// with a schema or not, enforced while decoding). Concurrent calls
 /// decode together in one batch. The model stays the caller's.
 /// </summary>
 public sealed class VlmChatClient : IChatClient
@@ -83,6 +85,12 @@ public sealed class VlmChatClient : IChatClient
         {
             ToContextEnd = options?.MaxOutputTokens is null,
             Stop = options?.StopSequences?.ToList() ?? [],
+            ResponseFormat = options?.ResponseFormat switch
+            {
+                ChatResponseFormatJson { Schema: { } schema } => JsonSchemaReader.Read(schema),
+                ChatResponseFormatJson => JsonSchema.AnyObject,
+                _ => null,
+            },
         };
     }
 

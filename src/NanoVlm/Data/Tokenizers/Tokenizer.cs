@@ -37,6 +37,12 @@ public sealed class Tokenizer : IDisposable
     /// <summary>The extra tokens' ids by their config name (<c>image_token</c> -> id of <c>&lt;|image|&gt;</c>).</summary>
     public IReadOnlyDictionary<string, int> ExtraTokenIds { get; }
 
+    /// <summary>The special added tokens (eos, chat markers, nanoVLM's extra tokens): a decoded answer leaves them out.</summary>
+    public IReadOnlySet<int> SpecialTokenIds { get; }
+
+    /// <summary>Byte-level BPE (GPT-2's alphabet): an answer's bytes are its tokens' <see cref="TokenBytes"/> one after another.</summary>
+    public bool IsByteLevel => _byteLevel;
+
     Tokenizer(string source, JsonObject json, int eosTokenId, Dictionary<string, int> tokenIds, Dictionary<string, int> extraIds)
     {
         Source = source;
@@ -44,6 +50,8 @@ public sealed class Tokenizer : IDisposable
         _tokenIds = tokenIds;
         VocabSize = tokenIds.Values.Max() + 1;
         ExtraTokenIds = extraIds;
+        SpecialTokenIds = (json["added_tokens"] as JsonArray ?? []).Where(t => t?["special"]?.GetValue<bool>() == true)
+            .Select(t => tokenIds.GetValueOrDefault(t!["content"]!.GetValue<string>(), -1)).Where(id => id >= 0).Append(eosTokenId).ToHashSet();
         UnknownTokenId = json["model"]?["unk_token"] is JsonValue unk && unk.TryGetValue<string>(out var unkToken) && tokenIds.TryGetValue(unkToken, out var unkId)
             ? unkId : null;
         // Byte-level BPE: its decoder (or pre-tokenizer, alone or in a sequence) is ByteLevel; only those small nodes are read.
