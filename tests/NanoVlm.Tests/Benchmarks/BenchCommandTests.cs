@@ -71,6 +71,22 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void JsonTimesTheMaskInsideStringsAndElsewhere()
+    {
+        using var dir = new TempDir();
+        TestModels.ByteLevelTokenizer(dir.Path);
+        var schema = Path.Combine(dir.Path, "schema.json");
+        File.WriteAllText(schema, Tests.Generation.JsonStateTests.Person);
+        var rows = RunBench("json", "--tokenizer", dir.Path, "--schema", schema, "--answers", "2", "--max-tokens", "80");
+        Assert.Equal(["building the vocabulary trie", "inside a string", "elsewhere"], rows.Select(r => r.GetProperty("where").GetString()));
+        foreach (var r in rows) AssertFields(r, "steps", "mean_allowed", "median_ms", "p99_ms", "vocabulary");
+        Assert.True(rows[1].GetProperty("mean_allowed").GetDouble() > rows[2].GetProperty("mean_allowed").GetDouble());
+        File.WriteAllText(schema, """{"type": "string", "pattern": "x"}""");
+        var e = Assert.Throws<NanoVlmException>(() => RunBench("json", "--tokenizer", dir.Path, "--schema", schema));
+        Assert.Contains("'pattern'", e.Message);
+    }
+
+    [Fact]
     public void GenerateWritesRowsWithAndWithoutTheKvCache()
     {
         var rows = RunBench("generate", "--preset", "tiny", "--prompt-len", "4", "--new-tokens", "3", "--repeats", "1", "--bandwidth-mib", "8");

@@ -35,6 +35,9 @@ public sealed class JsonConstraint
     {
         JsonState? _state = JsonState.Start(constraint.Schema);
 
+        /// <summary>Between two characters of a string, where the plain-text tokens are allowed by their length alone.</summary>
+        internal bool InString => _state is not null && _state.BetweenCharacters(out _, out _);
+
         /// <summary>The answer is a whole value (eos may end it).</summary>
         public bool Complete => _state is null || _state.Complete;
 
