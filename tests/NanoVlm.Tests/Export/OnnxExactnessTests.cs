@@ -43,6 +43,38 @@ public class OnnxExactnessTests
         }));
     }
 
+    /// <summary>
+    /// A left-padded batch of two past lm_max_position_embeddings (RoPE's frequencies stretched): the decoder graph gives the
+    /// model's logits for the prompt and a cached step, padding and all.
+    /// </summary>
+    [Fact]
+    public void PaddedBatchBeyondTheTrainedContext()
+    {
+        using var dir = new TempDir();
+        using var vlm = TestModels.Vlm(TestModels.Create(3, TestModels.Tiny with { LmMaxPositionEmbeddings = 8 }));
+        OnnxExport.Export(vlm, dir["export"], new OnnxExportOptions());
+        using var scope = NewDisposeScope();
+        using var sessions = new Sessions(dir["export"], half: false);
+        var cfg = vlm.Config;
+        const int length = 12, padding = 3;
+        var embeds = randn(2, length, cfg.LmHiddenDim);
+        var mask = ones(2, length + 1, int64);
+        mask[1, ..padding] = 0;
+        using var cache = new KvCache(cfg, 2, length + 1, float32, CPU);
+        var reference = vlm.Model.Head(vlm.Model.Decoder.call(embeds, mask[.., ..length], cache, null));
+        var past = Enumerable.Range(0, cfg.LmNBlocks).SelectMany(i => new[] { $"past_key_values.{i}.key", $"past_key_values.{i}.value" })
+            .ToDictionary(n => n, _ => new DenseTensor<float>([2, cfg.LmNKvHeads, 0, cfg.LmHeadDim]));
+        var outputs = sessions.Decode(Dense(embeds), Dense<long>(mask[.., ..length]), 0, past);
+        AssertClose(reference, outputs["logits"], Tolerance, "prompt");
+
+        var step = randn(2, 1, cfg.LmHiddenDim);
+        reference = vlm.Model.Head(vlm.Model.Decoder.call(step, mask, cache, null));
+        past = Enumerable.Range(0, cfg.LmNBlocks).SelectMany(i => new[] { $"{i}.key", $"{i}.value" })
+            .ToDictionary(n => $"past_key_values.{n}", n => outputs[$"present.{n}"]);
+        outputs = sessions.Decode(Dense(step), Dense<long>(mask), length, past);
+        AssertClose(reference, outputs["logits"], Tolerance, "step");
+    }
+
     static void CompareWithModel(string caseDir, OnnxExportOptions options, float tolerance, Action<PretrainedVlm>? changeAfterExport = null)
     {
         using var dir = new TempDir();
@@ -86,7 +118,9 @@ public class OnnxExactnessTests
         }
     }
 
-    static DenseTensor<float> Dense(Tensor t) => new(t.contiguous().data<float>().ToArray(), t.shape.Select(d => (int)d).ToArray());
+    static DenseTensor<T> Dense<T>(Tensor t) where T : unmanaged => new(t.contiguous().data<T>().ToArray(), t.shape.Select(d => (int)d).ToArray());
+
+    static DenseTensor<float> Dense(Tensor t) => Dense<float>(t);
 
     static DenseTensor<float> Prepend(DenseTensor<float> image, DenseTensor<float> text)
     {
@@ -150,14 +184,19 @@ public class OnnxExactnessTests
             return results.ToDictionary(r => r.Name, r => new DenseTensor<float>(r.AsTensor<float>().ToArray(), r.AsTensor<float>().Dimensions.ToArray()));
         }
 
-        public Dictionary<string, DenseTensor<float>> Decode(DenseTensor<float> embeds, int seq, int pastLength, Dictionary<string, DenseTensor<float>> past)
+        public Dictionary<string, DenseTensor<float>> Decode(DenseTensor<float> embeds, int seq, int pastLength, Dictionary<string, DenseTensor<float>> past) =>
+            Decode(embeds, new DenseTensor<long>(Enumerable.Repeat(1L, pastLength + seq).ToArray(), [1, pastLength + seq]), pastLength, past);
+
+        /// <summary>Every row at positions past..past+seq (left padding does not shift them, as in the model).</summary>
+        public Dictionary<string, DenseTensor<float>> Decode(DenseTensor<float> embeds, DenseTensor<long> mask, int pastLength, Dictionary<string, DenseTensor<float>> past)
         {
-            var total = pastLength + seq;
+            var (batch, seq) = (embeds.Dimensions[0], embeds.Dimensions[1]);
+            var positions = Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(pastLength, seq).Select(p => (long)p)).ToArray();
             var inputs = new List<NamedOnnxValue>
             {
                 NamedOnnxValue.CreateFromTensor("inputs_embeds", embeds),
-                NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, total).ToArray(), [1, total])),
-                NamedOnnxValue.CreateFromTensor("position_ids", new DenseTensor<long>(Enumerable.Range(pastLength, seq).Select(p => (long)p).ToArray(), [1, seq])),
+                NamedOnnxValue.CreateFromTensor("attention_mask", mask),
+                NamedOnnxValue.CreateFromTensor("position_ids", new DenseTensor<long>(positions, [batch, seq])),
             };
             inputs.AddRange(past.Select(p => NamedOnnxValue.CreateFromTensor(p.Key, p.Value)));
             return Run(Decoder, inputs);
