@@ -14,6 +14,8 @@ public sealed record OnnxGenerationOptions
     public double TopP { get; init; } = 0.9;
     public double Temperature { get; init; } = 0.5;
     public long? Seed { get; init; }
+    /// <summary>Off: MaxNewTokens tokens whatever they are (benchmarks), eos included.</summary>
+    public bool StopAtEos { get; init; } = true;
 
     public void Validate()
     {

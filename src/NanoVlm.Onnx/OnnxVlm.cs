@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using NanoVlm.Data;
 using NanoVlm.Generation;
@@ -70,7 +69,6 @@ public sealed class OnnxVlm : IDisposable
 
     OnnxGenerationResult Decode(int[] ids, IReadOnlyList<ImageTiles> images, OnnxGenerationOptions options, Action<string>? onText)
     {
-        var watch = Stopwatch.StartNew();
         var embeds = Embeddings(ids, images);
         var length = embeds.Length / Settings.HiddenSize;
         if (length + options.MaxNewTokens > Settings.MaxPositions)
@@ -78,7 +76,6 @@ public sealed class OnnxVlm : IDisposable
         var sampler = new TokenSampler(options);
         var answer = new AnswerText(Tokenizer, []);
         var generated = new List<int>();
-        var prefill = TimeSpan.Zero;
         IDisposableReadOnlyCollection<OrtValue>? past = null;
         try
         {
@@ -91,8 +88,7 @@ public sealed class OnnxVlm : IDisposable
                 var logits = outputs[0].GetTensorDataAsSpan<float>();
                 var vocab = logits.Length / seq;
                 var next = sampler.Next(logits[^vocab..]);
-                if (prefill == TimeSpan.Zero) prefill = watch.Elapsed;
-                if (next == Settings.EosTokenId) break;
+                if (next == Settings.EosTokenId && options.StopAtEos) break;
                 generated.Add(next);
                 if (onText is not null && answer.Add(next) is { Length: > 0 } text) onText(text);
                 position += seq;
@@ -105,9 +101,7 @@ public sealed class OnnxVlm : IDisposable
             past?.Dispose();
         }
         if (onText is not null && answer.Finish() is { Length: > 0 } rest) onText(rest);
-        var total = watch.Elapsed;
-        return new OnnxGenerationResult(Tokenizer.Decode(generated, skipSpecialTokens: true), generated, length,
-            prefill, prefill == TimeSpan.Zero ? TimeSpan.Zero : total - prefill);
+        return new OnnxGenerationResult(Tokenizer.Decode(generated, skipSpecialTokens: true), generated, length);
     }
 
     /// <summary>One decoder run over <paramref name="seq"/> new positions after <paramref name="position"/> cached ones; outputs: logits, then the presents.</summary>

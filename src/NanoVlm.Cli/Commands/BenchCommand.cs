@@ -28,6 +28,7 @@ public static partial class BenchCommand
         cmd.Subcommands.Add(Check(threads, device));
         cmd.Subcommands.Add(Serve(threads, device));
         cmd.Subcommands.Add(Eval(threads, device));
+        cmd.Subcommands.Add(Onnx(threads, device));
         return cmd;
     }
 
