@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 using NanoVlm.Data;
-using NanoVlm.Runtime;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 
 namespace NanoVlm.Onnx;
@@ -77,25 +76,7 @@ public sealed class OnnxChatClient(OnnxVlm vlm, string modelId = "nanovlm-onnx")
 
     (List<PromptMessage> Messages, List<RgbImage> Images, OnnxGenerationOptions Options) Request(IEnumerable<AiChatMessage> messages, ChatOptions? options)
     {
-        var converted = new List<PromptMessage>();
-        var images = new List<RgbImage>();
-        foreach (var message in messages)
-        {
-            var texts = new List<string>();
-            foreach (var content in message.Contents)
-                switch (content)
-                {
-                    case TextContent text:
-                        texts.Add(text.Text);
-                        break;
-                    case DataContent data when data.HasTopLevelMediaType("image"):
-                        images.Add(vlm.Processor.Images.Decode(data.Data.ToArray(), data.Name ?? $"image {images.Count + 1}"));
-                        break;
-                    default:
-                        throw new NanoVlmException($"unsupported message content {content.GetType().Name}: give text and image DataContent");
-                }
-            converted.Add(new PromptMessage(Role(message.Role), string.Join("\n", texts)));
-        }
+        var (converted, images) = ChatMessages.Convert(messages, vlm.Processor.Images);
         var defaults = new OnnxGenerationOptions();
         var settings = new OnnxGenerationOptions
         {
@@ -109,12 +90,6 @@ public sealed class OnnxChatClient(OnnxVlm vlm, string modelId = "nanovlm-onnx")
         settings.Validate();
         return (converted, images, settings);
     }
-
-    static string Role(ChatRole role) =>
-        role == ChatRole.User ? "user"
-        : role == ChatRole.Assistant ? "assistant"
-        : role == ChatRole.System ? "system"
-        : throw new NanoVlmException($"unsupported role '{role}': use system, user or assistant");
 
     static ChatFinishReason Finish(OnnxGenerationResult result, OnnxGenerationOptions options) =>
         result.TokenIds.Count >= options.MaxNewTokens ? ChatFinishReason.Length : ChatFinishReason.Stop;
