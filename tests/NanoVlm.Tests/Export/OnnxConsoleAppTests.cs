@@ -8,6 +8,7 @@ namespace NanoVlm.Tests.Export;
 /// examples/OnnxConsole, an app that references NanoVlm.Onnx alone, answers about an image from an export (the library's greedy
 /// answer), carries no libtorch or TorchSharp, and reports a bad export in one line.
 /// </summary>
+[Collection(nameof(RunsAlone))]
 public class OnnxConsoleAppTests
 {
     static string AppFolder => Path.Combine(GoldenCases.RepoRoot, "examples", "OnnxConsole", "bin", "Release", "net10.0");

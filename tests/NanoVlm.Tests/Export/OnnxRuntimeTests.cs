@@ -114,6 +114,23 @@ public class OnnxRuntimeTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    [Theory]
+    [InlineData("\"tile_size\": 32", "\"tile_size\": \"big\"", "preprocessor_config.json: 'tile_size' is not a Int32: \"big\"")]
+    [InlineData("\"nanovlm_generation\": \"Current\"", "\"nanovlm_generation\": \"v9\"", "preprocessor_config.json: unknown nanovlm_generation 'v9'")]
+    [InlineData("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 0", "preprocessor_config.json: 'num_hidden_layers' must be positive, got 0")]
+    public void BadSettingsAreOneLineErrors(string field, string replacement, string expected)
+    {
+        using var dir = new TempDir();
+        var (vlm, export) = OnnxGoldenModels.Export(GoldenCases.First(GoldenCases.V02Format), dir);
+        vlm.Dispose();
+        var settings = Path.Combine(export, "preprocessor_config.json");
+        var text = File.ReadAllText(settings);
+        Assert.Contains(field, text);
+        File.WriteAllText(settings, text.Replace(field, replacement));
+        var e = Assert.Throws<OnnxError>(() => OnnxVlm.Load(export));
+        Assert.Equal($"{settings}: {expected["preprocessor_config.json: ".Length..]}", e.Message);
+    }
+
     [Fact]
     public void TheOnnxLibraryDoesNotReferenceTorch()
     {
