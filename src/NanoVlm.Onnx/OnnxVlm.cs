@@ -167,7 +167,7 @@ public sealed class OnnxVlm : IDisposable
         var count = images.Sum(i => i.Tiles);
         if (count == 0) return [];
         var s = Settings.TileSize;
-        using var input = OrtValue.CreateTensorValueFromMemory(images.SelectMany(i => i.Pixels).ToArray(), [count, 3, s, s]);
+        using var input = OrtValue.CreateTensorValueFromMemory(images.SelectMany(i => i.Pixels).ToArray(), [1, count, 3, s, s]);
         using var run = new RunOptions();
         using var outputs = sessions.Vision.Run(run, ["pixel_values"], [input], ["image_features"]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();

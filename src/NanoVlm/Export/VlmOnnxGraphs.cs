@@ -7,8 +7,9 @@ namespace NanoVlm.Export;
 /// <summary>
 /// The three graphs of SmolVLM's ONNX layout built from a nanoVLM model's weights, computing what the TorchSharp modules compute:
 /// <list type="bullet">
-/// <item><c>vision_encoder</c>: <c>pixel_values</c> [num_images, 3, S, S] -> ViT -> pixel shuffle -> projector -> <c>image_features</c>
-/// [num_images, mp_image_token_length, lm_hidden_dim];</item>
+/// <item><c>vision_encoder</c>: <c>pixel_values</c> [batch, num_images, 3, S, S] -> ViT -> pixel shuffle -> projector ->
+/// <c>image_features</c> [batch x num_images x mp_image_token_length, lm_hidden_dim], one row per image placeholder in order (no
+/// <c>pixel_attention_mask</c>: nanoVLM's tiles are never padded);</item>
 /// <item><c>embed_tokens</c>: <c>input_ids</c> [batch, seq] -> <c>inputs_embeds</c> [batch, seq, lm_hidden_dim];</item>
 /// <item><c>decoder_model_merged</c>: <c>inputs_embeds</c>, <c>attention_mask</c> [batch, past + seq] (1 = attend),
 /// <c>position_ids</c> [batch, seq] and <c>past_key_values.{i}.key/value</c> [batch, kv_heads, past, head_dim] (past 0 on the first
@@ -59,9 +60,9 @@ public sealed class VlmOnnxGraphs
     {
         var g = new OnnxGraph(VisionEncoder, opset, half);
         var (s, d, p) = (cfg.VitImgSize, (long)cfg.VitHiddenDim, (long)cfg.VitPatchSize);
-        var pixels = g.Input("pixel_values", OnnxElementType.Float, "num_images", 3, s, s);
+        var pixels = g.Input("pixel_values", OnnxElementType.Float, "batch_size", "num_images", 3, s, s);
         g.Scope = "vision_encoder.patch_embedding";
-        var x = g.Op("Conv", [pixels, Weight(g, "vision_encoder.patch_embedding.conv.weight"), Weight(g, "vision_encoder.patch_embedding.conv.bias")],
+        var x = g.Op("Conv", [g.Reshape(pixels, -1, 3, s, s), Weight(g, "vision_encoder.patch_embedding.conv.weight"), Weight(g, "vision_encoder.patch_embedding.conv.bias")],
             [OnnxAttribute.Of("kernel_shape", [p, p]), OnnxAttribute.Of("strides", [p, p])]);
         x = g.Transpose(g.Reshape(x, 0, d, -1), 0, 2, 1);
         x = g.Add(x, Weight(g, "vision_encoder.patch_embedding.position_embedding"));
@@ -77,8 +78,8 @@ public sealed class VlmOnnxGraphs
         g.Scope = "MP";
         var (f, h) = ((long)cfg.MpPixelShuffleFactor, (long)(cfg.ImagePatchGrid / cfg.MpPixelShuffleFactor));
         x = g.Reshape(g.Transpose(g.Reshape(x, 0, h, f, h, f, d), 0, 1, 3, 2, 4, 5), 0, h * h, d * f * f);
-        x = Linear(g, x, "MP.proj", bias: false);
-        g.Output(x, "image_features", OnnxElementType.Float, "num_images", cfg.MpImageTokenLength, cfg.LmHiddenDim);
+        x = g.Reshape(Linear(g, x, "MP.proj", bias: false), -1, cfg.LmHiddenDim);
+        g.Output(x, "image_features", OnnxElementType.Float, "image_tokens", cfg.LmHiddenDim);
         return g.Build();
     }
 

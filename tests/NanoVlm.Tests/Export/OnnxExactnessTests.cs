@@ -94,7 +94,10 @@ public class OnnxExactnessTests
         var reference = vlm.Model.Head(vlm.Model.Decoder.call(embedded, null, cache, null));
 
         // ONNX Runtime: the image features put in place of the placeholders (v0.1: in front of the text), then the decoder.
-        var features = sessions.Run(sessions.Vision, ("pixel_values", Dense(batch.Images)))["image_features"];
+        var tiles = Dense(batch.Images);
+        var pixels = new DenseTensor<float>(tiles.Buffer, [1, .. tiles.Dimensions]);
+        var features = sessions.Run(sessions.Vision, ("pixel_values", pixels))["image_features"];
+        Assert.Equal([(int)batch.Images.shape[0] * cfg.MpImageTokenLength, cfg.LmHiddenDim], features.Dimensions.ToArray());
         var tokens = sessions.Run(sessions.Embed, ("input_ids", new DenseTensor<long>(ids, [1, ids.Length])))["inputs_embeds"];
         var embeds = cfg.PrependsImages ? Prepend(features, tokens) : Scatter(tokens, ids, vlm.Model.ImageTokenId, features);
         var length = embeds.Dimensions[1];
@@ -124,7 +127,7 @@ public class OnnxExactnessTests
 
     static DenseTensor<float> Prepend(DenseTensor<float> image, DenseTensor<float> text)
     {
-        var (ni, nt, h) = (image.Dimensions[1], text.Dimensions[1], text.Dimensions[2]);
+        var (ni, nt, h) = (image.Dimensions[0], text.Dimensions[1], text.Dimensions[2]);
         var data = image.Buffer.ToArray().Concat(text.Buffer.ToArray()).ToArray();
         return new DenseTensor<float>(data, [1, ni + nt, h]);
     }
