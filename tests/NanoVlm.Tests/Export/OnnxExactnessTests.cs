@@ -75,6 +75,40 @@ public class OnnxExactnessTests
         AssertClose(reference, outputs["logits"], Tolerance, "step");
     }
 
+    /// <summary>A LoRA adapter applied to the model is folded into the exported weights: the graphs give the adapted model's logits.</summary>
+    [Fact]
+    public void AnAppliedAdapterIsFoldedIn()
+    {
+        using var dir = new TempDir();
+        using var vlm = TestModels.Vlm(TestModels.Create(4));
+        var adapter = new LoraAdapter(vlm.Model, new LoraConfig
+        {
+            Rank = 4, Alpha = 8, TargetModules = LoraConfig.Targets(LoraConfig.DecoderLinears, vision: true, projector: true),
+        });
+        using (no_grad())
+            foreach (var (name, weight) in adapter.PeftTensors())
+                if (name.EndsWith("lora_B.weight", StringComparison.Ordinal)) weight.copy_(randn_like(weight) * 0.05);
+        vlm.UseAdapter(adapter);
+        using var scope = NewDisposeScope();
+        var (ids, _, images) = TestModels.Batch(vlm.Model, [1], [5]);
+        var adapted = vlm.Model.call(ids, images, null, null, null).Logits;
+        using var plain = TestModels.Create(4);
+        Assert.True((plain.call(ids, images, null, null, null).Logits - adapted).abs().max().item<float>() > 1e-3, "the adapter changes nothing");
+
+        OnnxExport.Export(vlm, dir["export"], new OnnxExportOptions());
+        Assert.Null(vlm.Adapter);
+        using var sessions = new Sessions(dir["export"], half: false);
+        var tiles = Dense(images!);
+        var features = sessions.Run(sessions.Vision, ("pixel_values", new DenseTensor<float>(tiles.Buffer, [1, .. tiles.Dimensions])))["image_features"];
+        var idArray = ids.data<long>().ToArray();
+        var tokens = sessions.Run(sessions.Embed, ("input_ids", new DenseTensor<long>(idArray, [1, idArray.Length])))["inputs_embeds"];
+        var cfg = vlm.Config;
+        var past = Enumerable.Range(0, cfg.LmNBlocks).SelectMany(i => new[] { $"past_key_values.{i}.key", $"past_key_values.{i}.value" })
+            .ToDictionary(n => n, _ => new DenseTensor<float>([1, cfg.LmNKvHeads, 0, cfg.LmHeadDim]));
+        var outputs = sessions.Decode(Scatter(tokens, idArray, vlm.Model.ImageTokenId, features), idArray.Length, 0, past);
+        AssertClose(adapted, outputs["logits"], Tolerance, "adapted prompt");
+    }
+
     static void CompareWithModel(string caseDir, OnnxExportOptions options, float tolerance, Action<PretrainedVlm>? changeAfterExport = null)
     {
         using var dir = new TempDir();

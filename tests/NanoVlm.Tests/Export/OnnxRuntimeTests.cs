@@ -1,5 +1,6 @@
 extern alias onnx;
 using Microsoft.Extensions.AI;
+using NanoVlm.Export;
 using NanoVlm.Generation;
 using static TorchSharp.torch;
 using OnnxChatClient = onnx::NanoVlm.Onnx.OnnxChatClient;
