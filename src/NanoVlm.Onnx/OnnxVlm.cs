@@ -19,14 +19,13 @@ public sealed class OnnxVlm : IDisposable
     readonly OnnxSessions sessions;
     readonly PromptText prompt;
 
-    OnnxVlm(string folder, OnnxVlmSettings settings, Tokenizer tokenizer, OnnxSessions sessions)
+    OnnxVlm(OnnxVlmSettings settings, Tokenizer tokenizer, OnnxSessions sessions)
     {
-        (Folder, Settings, Tokenizer, this.sessions) = (folder, settings, tokenizer, sessions);
+        (Settings, Tokenizer, this.sessions) = (settings, tokenizer, sessions);
         Processor = new OnnxImageProcessor(settings);
         prompt = new PromptText(settings.Generation, settings.ExtraTokens, settings.ImageSeqLen, tokenizer.Decode([settings.EosTokenId]));
     }
 
-    public string Folder { get; }
     public OnnxVlmSettings Settings { get; }
     public Tokenizer Tokenizer { get; }
     public OnnxImageProcessor Processor { get; }
@@ -41,7 +40,7 @@ public sealed class OnnxVlm : IDisposable
         {
             if (tokenizer.EosTokenId != settings.EosTokenId)
                 throw new NanoVlmException($"{folder}: the tokenizer's eos id {tokenizer.EosTokenId} differs from generation_config.json's {settings.EosTokenId}");
-            return new OnnxVlm(folder, settings, tokenizer, new OnnxSessions(folder, threads));
+            return new OnnxVlm(settings, tokenizer, new OnnxSessions(folder, threads));
         }
         catch
         {

@@ -1,12 +1,11 @@
 namespace NanoVlm.Export;
 
-/// <summary>A node attribute (<c>AttributeProto</c>): one int, float, list of ints or tensor.</summary>
-public sealed record OnnxAttribute(string Name, OnnxAttributeKind Kind, long Int = 0, float Float = 0, long[]? Ints = null, OnnxInitializer? Tensor = null)
+/// <summary>A node attribute (<c>AttributeProto</c>): one int, one float or a list of ints.</summary>
+public sealed record OnnxAttribute(string Name, OnnxAttributeKind Kind, long Int = 0, float Float = 0, long[]? Ints = null)
 {
     public static OnnxAttribute Of(string name, long value) => new(name, OnnxAttributeKind.Int, Int: value);
     public static OnnxAttribute Of(string name, float value) => new(name, OnnxAttributeKind.Float, Float: value);
     public static OnnxAttribute Of(string name, long[] values) => new(name, OnnxAttributeKind.Ints, Ints: values);
-    public static OnnxAttribute Of(string name, OnnxInitializer tensor) => new(name, OnnxAttributeKind.Tensor, Tensor: tensor);
 }
 
 /// <summary>ONNX's <c>AttributeProto.AttributeType</c> codes for the kinds written.</summary>
@@ -14,6 +13,5 @@ public enum OnnxAttributeKind
 {
     Float = 1,
     Int = 2,
-    Tensor = 4,
     Ints = 7,
 }

@@ -4,9 +4,6 @@ namespace NanoVlm.Export;
 public enum OnnxElementType
 {
     Float = 1,
-    UInt8 = 2,
-    Int8 = 3,
-    Int32 = 6,
     Int64 = 7,
     Bool = 9,
     Float16 = 10,
@@ -17,7 +14,7 @@ public static class OnnxElementTypes
     /// <summary>Bytes per element as stored in <c>raw_data</c>.</summary>
     public static int Size(this OnnxElementType type) => type switch
     {
-        OnnxElementType.Float or OnnxElementType.Int32 => 4,
+        OnnxElementType.Float => 4,
         OnnxElementType.Int64 => 8,
         OnnxElementType.Float16 => 2,
         _ => 1,

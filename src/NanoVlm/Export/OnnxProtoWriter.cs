@@ -17,7 +17,7 @@ public static class OnnxProtoWriter
     const int OpsetVersion = 2;
     const int GraphNode = 1, GraphName = 2, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
     const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5;
-    const int AttrName = 1, AttrFloat = 2, AttrInt = 3, AttrTensor = 5, AttrInts = 8, AttrType = 20;
+    const int AttrName = 1, AttrFloat = 2, AttrInt = 3, AttrInts = 8, AttrType = 20;
     const int TensorDims = 1, TensorDataType = 2, TensorName = 8, TensorRawData = 9;
     const int ValueName = 1, ValueType = 2;
     const int TypeTensor = 1, TensorTypeElem = 1, TensorTypeShape = 2, ShapeDim = 1, DimValue = 1, DimParam = 2;
@@ -119,8 +119,7 @@ public static class OnnxProtoWriter
         {
             OnnxAttributeKind.Float => Tag(AttrFloat) + 4,
             OnnxAttributeKind.Int => Tag(AttrInt) + CodedOutputStream.ComputeInt64Size(a.Int),
-            OnnxAttributeKind.Ints => a.Ints!.Sum(i => Tag(AttrInts) + CodedOutputStream.ComputeInt64Size(i)),
-            _ => Nested(AttrTensor, TensorSize(a.Tensor!)),
+            _ => a.Ints!.Sum(i => Tag(AttrInts) + CodedOutputStream.ComputeInt64Size(i)),
         };
 
     static void WriteAttribute(CodedOutputStream s, OnnxAttribute a)
@@ -136,16 +135,12 @@ public static class OnnxProtoWriter
                 s.WriteTag(AttrInt, WireFormat.WireType.Varint);
                 s.WriteInt64(a.Int);
                 break;
-            case OnnxAttributeKind.Ints:
+            default:
                 foreach (var i in a.Ints!)
                 {
                     s.WriteTag(AttrInts, WireFormat.WireType.Varint);
                     s.WriteInt64(i);
                 }
-                break;
-            default:
-                BeginNested(s, AttrTensor, TensorSize(a.Tensor!));
-                WriteTensor(s, a.Tensor!);
                 break;
         }
         s.WriteTag(AttrType, WireFormat.WireType.Varint);

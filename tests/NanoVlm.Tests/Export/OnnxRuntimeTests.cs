@@ -67,6 +67,32 @@ public class OnnxRuntimeTests
         }
     }
 
+    /// <summary>An fp16 export (the <c>_fp16</c> files, about half the size) loads and answers as the fp32 one on this case.</summary>
+    [Fact]
+    public void HalfWeightExportLoadsAndAnswers()
+    {
+        var caseDir = GoldenCases.First(GoldenCases.V02Format);
+        using var dir = new TempDir();
+        var (vlm, export) = OnnxGoldenModels.Export(caseDir, dir);
+        var half = dir["half"];
+        OnnxExport.Export(vlm, half, new OnnxExportOptions { Dtype = "fp16" });
+        vlm.Dispose();
+        foreach (var graph in new[] { "vision_encoder", "embed_tokens", "decoder_model_merged" })
+        {
+            Assert.False(File.Exists(Path.Combine(half, "onnx", graph + ".onnx")));
+            var ratio = (double)new FileInfo(Path.Combine(half, "onnx", graph + "_fp16.onnx")).Length / new FileInfo(Path.Combine(export, "onnx", graph + ".onnx")).Length;
+            Assert.InRange(ratio, 0.45, 0.6);
+        }
+        var file = OnnxGoldenModels.ImageFiles(caseDir).First();
+        var options = new OnnxGenerationOptions { Greedy = true, MaxNewTokens = NewTokens, StopAtEos = false };
+        using var full = OnnxVlm.Load(export);
+        using var halved = OnnxVlm.Load(half);
+        var expected = full.Generate("what is in the picture?", [full.Processor.Images.DecodeFile(file)], options);
+        var actual = halved.Generate("what is in the picture?", [halved.Processor.Images.DecodeFile(file)], options);
+        Assert.Equal(NewTokens, actual.TokenIds.Count);
+        Assert.Equal(expected.TokenIds, actual.TokenIds);
+    }
+
     [Fact]
     public async Task ChatClientAnswersAndStreams()
     {
