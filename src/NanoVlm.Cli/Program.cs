@@ -33,6 +33,7 @@ foreach (var command in new[]
              DownloadCommand.Create(),
              PushCommand.Create(),
              MergeCommand.Create(),
+             ExportCommand.Create(),
              BenchCommand.Create(),
          })
     root.Subcommands.Add(command);

@@ -29,6 +29,7 @@ public static partial class BenchCommand
         cmd.Subcommands.Add(Serve(threads, device));
         cmd.Subcommands.Add(Eval(threads, device));
         cmd.Subcommands.Add(Json());
+        cmd.Subcommands.Add(Onnx(threads, device));
         return cmd;
     }
 

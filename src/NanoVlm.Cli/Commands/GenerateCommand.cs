@@ -12,7 +12,8 @@ public static class GenerateCommand
     public static Command Create()
     {
         var d = new GenerationOptions();
-        var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id", Required = true };
+        var model = new Option<string>("--model") { Description = "checkpoint folder or Hub repo id (--runtime onnx: a folder from export onnx)", Required = true };
+        var runtime = new Option<string>("--runtime") { Description = "torch (TorchSharp), or onnx (ONNX Runtime on an exported folder, CPU)", DefaultValueFactory = _ => "torch" };
         var adapter = AdapterOption.Create();
         var image = new Option<string[]>("--image") { Description = "image file (repeatable: several images per prompt)", AllowMultipleArgumentsPerToken = true };
         var prompt = new Option<string>("--prompt") { Description = "the question", DefaultValueFactory = _ => "What is this?" };
@@ -26,7 +27,7 @@ public static class GenerateCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("generate", "Answer a question about one or more images")
         {
-            model, adapter, image, prompt, generations, maxNew, greedy, topK, topP, temperature, seed, device,
+            model, runtime, adapter, image, prompt, generations, maxNew, greedy, topK, topP, temperature, seed, device,
         };
         cmd.SetAction(parse =>
         {
@@ -38,6 +39,13 @@ public static class GenerateCommand
                 TopP = parse.GetValue(topP), Temperature = parse.GetValue(temperature), Seed = parse.GetValue(seed),
             };
             options.Validate();
+            if (parse.GetValue(runtime) is not ("torch" or "onnx")) throw new NanoVlmException($"--runtime must be torch or onnx, got '{parse.GetValue(runtime)}'");
+            if (parse.GetValue(runtime) == "onnx")
+            {
+                if (parse.GetValue(adapter) is not null) throw new NanoVlmException("--adapter is not used with --runtime onnx: export the model with its adapter (export onnx --adapter)");
+                if (parse.GetValue(device) is not ("auto" or "cpu")) throw new NanoVlmException("--runtime onnx runs on the CPU: leave --device out or give cpu");
+                return OnnxRuntimeGenerate.Run(parse.GetValue(model)!, parse.GetValue(image) ?? [], parse.GetValue(prompt)!, parse.GetValue(generations), options);
+            }
             var target = Devices.Parse(parse.GetValue(device)!);
             using var vlm = AdapterOption.Load(parse.GetValue(model)!, parse.GetValue(adapter), new ConsoleDownloadProgress());
             vlm.MoveTo(target);

@@ -11,7 +11,7 @@ public partial class LayerTests
     /// <summary>Bottom to top; folders on one line are one layer and may not import each other.</summary>
     static readonly string[][] Layers =
     [
-        ["Runtime"], ["Hub"], ["Models"], ["Checkpoints"], ["Data"], ["Generation"], ["Pretrained"], ["Evaluation"], ["Training"],
+        ["Runtime"], ["Hub"], ["Models"], ["Checkpoints"], ["Data"], ["Generation"], ["Pretrained"], ["Evaluation", "Export"], ["Training"],
         ["Serving", "Benchmarks"],
     ];
 

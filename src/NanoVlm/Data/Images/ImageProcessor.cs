@@ -1,6 +1,4 @@
 using SkiaSharp;
-using TorchSharp;
-using static TorchSharp.torch;
 using NanoVlm.Runtime;
 
 namespace NanoVlm.Data;
@@ -9,19 +7,16 @@ namespace NanoVlm.Data;
 /// nanoVLM's image pipeline: decode (PNG, JPEG with its EXIF orientation applied, WebP, GIF first frame, BMP), convert to 8-bit RGB
 /// (alpha dropped without compositing, like PIL's <c>convert("RGB")</c>), resize to <c>size x size</c> with PIL's BILINEAR
 /// (<see cref="PilResize"/>, byte-identical), then scale to [0, 1]: a float32 <c>[3, size, size]</c> tensor.
-/// An image already <c>size x size</c> is not resampled, so its tensor is exactly bytes / 255.
+/// An image already <c>size x size</c> is not resampled, so its tensor is exactly bytes / 255. This part decodes (no libtorch:
+/// NanoVlm.Onnx compiles it too); the tensors are made in ImageProcessor.Tensors.cs.
 /// </summary>
-public sealed class ImageProcessor(int size, ImageLimits? limits = null)
+public sealed partial class ImageProcessor(int size, ImageLimits? limits = null)
 {
     public int Size { get; } = size > 0 ? size : throw new ArgumentOutOfRangeException(nameof(size));
     public ImageLimits Limits { get; } = limits ?? ImageLimits.Default;
 
     /// <summary>The pixels this processor's callers (the data workers) decode at once.</summary>
     public PixelBudget InFlight { get; } = new((limits ?? ImageLimits.Default).MaxPixelsInFlight);
-
-    public Tensor ProcessFile(string path) => ToTensor(DecodeFile(path));
-
-    public Tensor Process(byte[] encoded, string source) => ToTensor(Decode(encoded, source));
 
     public RgbImage DecodeFile(string path) => Decode(RegularFile.ReadAllBytes(path, Limits.MaxFileBytes, "image file"), path);
 
@@ -46,15 +41,6 @@ public sealed class ImageProcessor(int size, ImageLimits? limits = null)
         if (result is not SKCodecResult.Success)
             throw new NanoVlmException($"{source}: image data is corrupt or truncated ({result})");
         return Orient(DropAlpha(rgba, width, height), codec.EncodedOrigin);
-    }
-
-    /// <summary>Resizes (when needed) and scales an RGB image to the float32 <c>[3, Size, Size]</c> tensor in [0, 1].</summary>
-    public Tensor ToTensor(RgbImage image)
-    {
-        var resized = PilResize.Resize(image, Size, Size, PilFilter.Bilinear);
-        using var scope = NewDisposeScope();
-        var chw = tensor(resized.Pixels, [Size, Size, 3], ScalarType.Byte).permute(2, 0, 1).to_type(ScalarType.Float32);
-        return chw.div_(255f).contiguous().MoveToOuterDisposeScope();
     }
 
     void CheckFileSize(long bytes, string source)

@@ -20,20 +20,17 @@ public sealed class VlmProcessor
     public const long Ignore = -100;
 
     readonly ImageSplitter? _splitter;
-    readonly string _imageToken;
+    readonly PromptText _prompt;
     readonly int _tokensPerImage;
     readonly int _assistantPrefixLength;
-    readonly string _eosText;
-    long _strayImageTokens;
 
     public VlmProcessor(VlmConfig config, Tokenizer tokenizer, ImageLimits? limits = null)
     {
         Config = config;
         Tokenizer = tokenizer;
         Images = new ImageProcessor(config.VitImgSize, limits);
-        _imageToken = config.ImageToken;
         _tokensPerImage = config.MpImageTokenLength;
-        _eosText = tokenizer.Decode([tokenizer.EosTokenId]);
+        _prompt = new PromptText(config.Generation, config.VlmExtraTokens, config.MpImageTokenLength, tokenizer.Decode([tokenizer.EosTokenId]));
         if (Generation.SplitsImages())
         {
             ChatTemplate.Check(config.LmChatTemplate, "config.json");
@@ -52,7 +49,7 @@ public sealed class VlmProcessor
     /// <summary>Samples left out: too long, undecodable image, no turns.</summary>
     public SkipCounter Skipped { get; } = new();
     /// <summary><c>&lt;|image|&gt;</c> found inside texts and removed (it would be taken for an image placeholder).</summary>
-    public long StrayImageTokens => Interlocked.Read(ref _strayImageTokens);
+    public long StrayImageTokens => _prompt.StrayImageTokens;
 
     /// <summary>An image as tiles (the splitting generations) or one S x S square (older ones).</summary>
     public SplitImage ProcessImage(RgbImage image)
@@ -67,32 +64,9 @@ public sealed class VlmProcessor
         : sample.InputIds.Count(id => id == Tokenizer.ExtraTokenIds["image_token"]);
 
     /// <summary>The text that stands for the images of a message: placeholders (and tile tokens) in the order of their tiles.</summary>
-    public string ImageString(IReadOnlyList<SplitImage> images)
-    {
-        if (Generation == CheckpointGeneration.V01) return "";
-        var block = string.Concat(Enumerable.Repeat(_imageToken, _tokensPerImage));
-        if (Generation == CheckpointGeneration.SeedEra) return string.Concat(Enumerable.Repeat(block, images.Count));
-        var text = new System.Text.StringBuilder();
-        for (var k = 0; k < images.Count; k++)
-        {
-            var (rows, cols) = (images[k].Rows, images[k].Cols);
-            if (images.Count > 1) text.Append($"<image: {k}>");
-            if (Config.VlmExtraTokens.TryGetValue("global_image_token", out var global))
-            {
-                text.Append(global).Append(block);
-                if (rows == 1 && cols == 1) continue;
-            }
-            for (var i = 1; i <= rows; i++)
-                for (var j = 1; j <= cols; j++)
-                    text.Append(TileToken(i, j)).Append(block);
-        }
-        return text.ToString();
-    }
+    public string ImageString(IReadOnlyList<SplitImage> images) => _prompt.ImageString(Grids(images));
 
-    string TileToken(int row, int col) =>
-        Config.VlmExtraTokens.TryGetValue($"r{row}c{col}", out var token)
-            ? token
-            : throw new NanoVlmException($"an image split into a {row}x{col} or larger grid needs the extra token r{row}c{col}, which vlm_extra_tokens lacks");
+    static List<(int Rows, int Cols)> Grids(IReadOnlyList<SplitImage> images) => images.Select(i => (i.Rows, i.Cols)).ToList();
 
     /// <summary>
     /// A training sample: its tokens, answer-only targets and image tiles (on a loader worker); null when skipped (counted), which
@@ -137,10 +111,7 @@ public sealed class VlmProcessor
     }
 
     /// <summary>The text of a generation prompt: the conversation so far with its images, then the assistant's turn.</summary>
-    public string ChatText(IReadOnlyList<PromptMessage> messages, IReadOnlyList<SplitImage> images) =>
-        Generation.SplitsImages()
-            ? ChatTemplate.Apply(Messages(messages, images), addGenerationPrompt: true)
-            : SeedChatText(messages, ImageString(images));
+    public string ChatText(IReadOnlyList<PromptMessage> messages, IReadOnlyList<SplitImage> images) => _prompt.ChatText(messages, Grids(images));
 
     /// <summary>
     /// The prompt of a sample's first question (then its <see cref="VqaSample.AssistantPrefix"/>), its answer kept aside (evaluation);
@@ -222,15 +193,7 @@ public sealed class VlmProcessor
 
     /// <summary>Splitting generations: user/assistant messages, stray image tokens removed, every image's string before the first user text.</summary>
     List<PromptMessage> Messages(IEnumerable<VqaTurn> turns, IReadOnlyList<SplitImage> images) =>
-        Messages(turns.SelectMany(t => new[] { new PromptMessage("user", t.User), new PromptMessage("assistant", t.Assistant) }).ToList(), images);
-
-    List<PromptMessage> Messages(IReadOnlyList<PromptMessage> messages, IReadOnlyList<SplitImage> images)
-    {
-        var clean = messages.Select(m => m with { Content = WithoutImageTokens(m.Content) }).ToList();
-        var first = clean.FindIndex(m => m.Role == "user");
-        if (images.Count > 0 && first >= 0) clean[first] = clean[first] with { Content = ImageString(images) + clean[first].Content };
-        return clean;
-    }
+        _prompt.Messages(turns.SelectMany(t => new[] { new PromptMessage("user", t.User), new PromptMessage("assistant", t.Assistant) }).ToList(), Grids(images));
 
     (string Text, List<(string Before, string Through)> Answers) SeedText(VqaSample sample, string imageString)
     {
@@ -240,7 +203,7 @@ public sealed class VlmProcessor
         {
             text += Prompts.Question(WithoutImageTokens(turn.User), sample.Style);
             var before = text;
-            text += WithoutImageTokens(turn.Assistant) + _eosText;
+            text += WithoutImageTokens(turn.Assistant) + _prompt.EosText;
             answers.Add((before, text));
         }
         return (text, answers);
@@ -261,31 +224,13 @@ public sealed class VlmProcessor
         return (ids, isTarget);
     }
 
-    string SeedChatText(IReadOnlyList<PromptMessage> messages, string imageString)
-    {
-        // The Question/Answer format has no place for instructions: dropping them silently would answer another question.
-        if (messages.Any(m => m.Role == "system"))
-            throw new NanoVlmException($"this checkpoint's prompt format ({Generation}: Question: ... Answer:) has no place for a system message; put the instructions in the user message");
-        var text = imageString;
-        foreach (var m in messages.Where(m => m.Role is "user" or "assistant"))
-            text += m.Role == "user" ? Prompts.Question(WithoutImageTokens(m.Content)) : WithoutImageTokens(m.Content) + _eosText;
-        return text;
-    }
-
     /// <summary>An evaluation prompt; MMStar's letter-only instruction follows the question in every generation.</summary>
     string EvaluationText(IReadOnlyList<SplitImage> images, string question, PromptStyle style) =>
         Generation.SplitsImages()
             ? ChatText([new PromptMessage("user", style == PromptStyle.LetterChoice ? $"{question}\nAnswer only with the letter!" : question)], images)
             : ImageString(images) + Prompts.Question(WithoutImageTokens(question), style);
 
-    string WithoutImageTokens(string text)
-    {
-        if (Generation == CheckpointGeneration.V01 || !text.Contains(_imageToken, StringComparison.Ordinal)) return text;
-        Interlocked.Increment(ref _strayImageTokens);
-        // Until none is left: removing one can join its neighbours into another ("<|ima<|image|>ge|>").
-        while (text.Contains(_imageToken, StringComparison.Ordinal)) text = text.Replace(_imageToken, "", StringComparison.Ordinal);
-        return text;
-    }
+    string WithoutImageTokens(string text) => _prompt.WithoutImageTokens(text);
 
     EncodedSample? WithImages(VqaSample sample, string? answer, bool enforceMaxLength,
         Func<IReadOnlyList<SplitImage>, (int[] Ids, bool[] IsTarget)> encode)
