@@ -58,27 +58,7 @@ public sealed class VlmChatClient : IChatClient
 
     ChatRequest Request(IEnumerable<AiChatMessage> messages, ChatOptions? options)
     {
-        var converted = new List<Data.PromptMessage>();
-        var images = new List<RgbImage>();
-        foreach (var message in messages)
-        {
-            var texts = new List<string>();
-            foreach (var content in message.Contents)
-            {
-                switch (content)
-                {
-                    case TextContent text:
-                        texts.Add(text.Text);
-                        break;
-                    case DataContent data when data.HasTopLevelMediaType("image"):
-                        images.Add(_engine.Vlm.Processor.Images.Decode(data.Data.ToArray(), data.Name ?? $"image {images.Count + 1}"));
-                        break;
-                    default:
-                        throw new NanoVlmException($"unsupported message content {content.GetType().Name}: give text and image DataContent");
-                }
-            }
-            converted.Add(new Data.PromptMessage(Role(message.Role), string.Join("\n", texts)));
-        }
+        var (converted, images) = ChatMessages.Convert(messages, _engine.Vlm.Processor.Images);
         return new ChatRequest(converted, images,
             ChatSampling.Options(options?.MaxOutputTokens, options?.Temperature, options?.TopP, options?.TopK, options?.Seed,
                 options?.FrequencyPenalty, options?.PresencePenalty))
@@ -93,12 +73,6 @@ public sealed class VlmChatClient : IChatClient
             },
         };
     }
-
-    static string Role(ChatRole role) =>
-        role == ChatRole.User ? "user"
-        : role == ChatRole.Assistant ? "assistant"
-        : role == ChatRole.System ? "system"
-        : throw new NanoVlmException($"unsupported role '{role}': use system, user or assistant");
 
     static ChatFinishReason FinishReason(string reason) => reason == "length" ? ChatFinishReason.Length : ChatFinishReason.Stop;
 
