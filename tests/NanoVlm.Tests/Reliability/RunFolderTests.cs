@@ -4,7 +4,10 @@ using NanoVlm.Checkpoints;
 namespace NanoVlm.Tests.Reliability;
 
 /// <summary>Real <c>nanovlm train</c> processes sharing a run folder: a second one is refused while the first runs, a resume under
-/// fewer cores computes like the first run, and <c>--resume</c> with other flags refuses or applies them, saying which.</summary>
+/// fewer cores computes like the first run, and <c>--resume</c> with other flags refuses or applies them, saying which. Alone: the
+/// bit-identity check differed in two of seven full-suite runs beside other tests' processes and never in a dozen runs on its own
+/// (interrupted at eight different moments, or beside busy loops); the cause under that load is not found yet.</summary>
+[Collection(nameof(RunsAlone))]
 public sealed class RunFolderTests : IDisposable
 {
     readonly TempDir _dir = new();
