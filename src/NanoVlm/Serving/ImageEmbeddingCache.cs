@@ -25,6 +25,8 @@ public sealed class ImageEmbeddingCache(long maxBytes) : IDisposable
     /// <summary>The tiles [N, 3, S, S] through the model's vision encoder and projector, [N, tokens, hidden], from the cache where it can.</summary>
     public Tensor Encode(VisionLanguageModel model, Tensor tiles, IReadOnlyList<string>? tileKeys = null)
     {
+        // Without it the stored outputs would hold their autograd graph, the whole vision encoder's activations (gigabytes per image).
+        using var inference = inference_mode();
         using var scope = NewDisposeScope();
         var n = (int)tiles.shape[0];
         var dtype = model.Decoder.token_embedding.weight!.dtype;
