@@ -168,7 +168,16 @@ public sealed class OnnxVlm : IDisposable
         var s = Settings.TileSize;
         using var input = OrtValue.CreateTensorValueFromMemory(images.SelectMany(i => i.Pixels).ToArray(), [1, count, 3, s, s]);
         using var run = new RunOptions();
-        using var outputs = sessions.Vision.Run(run, ["pixel_values"], [input], ["image_features"]);
+        if (!sessions.Vision.InputMetadata.ContainsKey("pixel_attention_mask"))
+        {
+            using var plain = sessions.Vision.Run(run, ["pixel_values"], [input], ["image_features"]);
+            return plain[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        // One prompt: every tile is real.
+        var real = new bool[count * s * s];
+        Array.Fill(real, true);
+        using var mask = OrtValue.CreateTensorValueFromMemory(real, [1, count, s, s]);
+        using var outputs = sessions.Vision.Run(run, ["pixel_values", "pixel_attention_mask"], [input, mask], ["image_features"]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 

@@ -16,7 +16,7 @@ public static class OnnxGraphCheck
         ["Sigmoid"] = 1, ["Softmax"] = 1, ["MatMul"] = 1, ["Transpose"] = 1, ["Reshape"] = 1, ["Concat"] = 1, ["Slice"] = 1, ["Gather"] = 1,
         ["Unsqueeze"] = 1, ["Squeeze"] = 1, ["Identity"] = 1, ["Max"] = 1, ["Min"] = 1, ["Conv"] = 1, ["Cast"] = 1, ["Shape"] = 1,
         ["Equal"] = 1, ["Less"] = 1, ["Greater"] = 1, ["Not"] = 1, ["And"] = 1, ["ReduceMean"] = 1, ["ReduceMax"] = 1, ["Cos"] = 7,
-        ["Sin"] = 7, ["Expand"] = 8, ["Where"] = 9, ["Range"] = 11, ["LessOrEqual"] = 12, ["GreaterOrEqual"] = 12,
+        ["Sin"] = 7, ["Expand"] = 8, ["Where"] = 9, ["NonZero"] = 9, ["Range"] = 11, ["LessOrEqual"] = 12, ["GreaterOrEqual"] = 12,
         ["LayerNormalization"] = 17, ["Gelu"] = 20,
     };
 
@@ -71,7 +71,7 @@ public static class OnnxGraphCheck
         node.OpType switch
         {
             "Cast" => (OnnxElementType)node.Attributes.Single(a => a.Name == "to").Int,
-            "Shape" => OnnxElementType.Int64,
+            "Shape" or "NonZero" => OnnxElementType.Int64,
             "Where" => inputs[1],
             _ when BoolResult.Contains(node.OpType) => OnnxElementType.Bool,
             _ => inputs[0],

@@ -8,8 +8,10 @@ namespace NanoVlm.Export;
 /// The three graphs of SmolVLM's ONNX layout built from a nanoVLM model's weights, computing what the TorchSharp modules compute:
 /// <list type="bullet">
 /// <item><c>vision_encoder</c>: <c>pixel_values</c> [batch, num_images, 3, S, S] -> ViT -> pixel shuffle -> projector ->
-/// <c>image_features</c> [batch x num_images x mp_image_token_length, lm_hidden_dim], one row per image placeholder in order (no
-/// <c>pixel_attention_mask</c>: nanoVLM's tiles are never padded);</item>
+/// <c>image_features</c> [tiles x mp_image_token_length, lm_hidden_dim], one row per image placeholder in order. For the
+/// generations that split images into tiles, <c>pixel_attention_mask</c> [batch, num_images, S, S] (bool) says which tiles are
+/// real: prompts with fewer tiles are padded to the batch's count with tiles whose mask is false, and those are left out (nanoVLM's
+/// tiles are whole: a tile is real or padding throughout);</item>
 /// <item><c>embed_tokens</c>: <c>input_ids</c> [batch, seq] -> <c>inputs_embeds</c> [batch, seq, lm_hidden_dim];</item>
 /// <item><c>decoder_model_merged</c>: <c>inputs_embeds</c>, <c>attention_mask</c> [batch, past + seq] (1 = attend),
 /// <c>position_ids</c> [batch, seq] and <c>past_key_values.{i}.key/value</c> [batch, kv_heads, past, head_dim] (past 0 on the first
@@ -61,8 +63,16 @@ public sealed class VlmOnnxGraphs
         var g = new OnnxGraph(VisionEncoder, opset, half);
         var (s, d, p) = (cfg.VitImgSize, (long)cfg.VitHiddenDim, (long)cfg.VitPatchSize);
         var pixels = g.Input("pixel_values", OnnxElementType.Float, "batch_size", "num_images", 3, s, s);
+        var tiles = g.Reshape(pixels, -1, 3, s, s);
+        if (cfg.Generation.SplitsImages())
+        {
+            // A tile is real when its first pixel is; only the real ones are encoded.
+            var mask = g.Input("pixel_attention_mask", OnnxElementType.Bool, "batch_size", "num_images", s, s);
+            var real = g.Op("Gather", [g.Reshape(mask, -1, (long)s * s), g.Int(0)], [OnnxAttribute.Of("axis", 1L)]);
+            tiles = g.Op("Gather", [tiles, g.Reshape(g.Op("NonZero", [real]), -1)], [OnnxAttribute.Of("axis", 0L)]);
+        }
         g.Scope = "vision_encoder.patch_embedding";
-        var x = g.Op("Conv", [g.Reshape(pixels, -1, 3, s, s), Weight(g, "vision_encoder.patch_embedding.conv.weight"), Weight(g, "vision_encoder.patch_embedding.conv.bias")],
+        var x = g.Op("Conv", [tiles, Weight(g, "vision_encoder.patch_embedding.conv.weight"), Weight(g, "vision_encoder.patch_embedding.conv.bias")],
             [OnnxAttribute.Of("kernel_shape", [p, p]), OnnxAttribute.Of("strides", [p, p])]);
         x = g.Transpose(g.Reshape(x, 0, d, -1), 0, 2, 1);
         x = g.Add(x, Weight(g, "vision_encoder.patch_embedding.position_embedding"));

@@ -30,6 +30,31 @@ public class OnnxExactnessTests
     [Fact]
     public void HalfWeightsStayClose() => CompareWithModel(GoldenCases.First(GoldenCases.V02Format), new OnnxExportOptions { Dtype = "fp16" }, 2e-2f);
 
+    /// <summary>
+    /// Two prompts in one call, padded to n + 1 tiles with tiles whose <c>pixel_attention_mask</c> is false (filled with ones, not
+    /// zeros, so only the mask can leave them out): the features are those of the n real tiles alone.
+    /// </summary>
+    [Fact]
+    public void PaddingTilesAreLeftOutOfTheFeatures()
+    {
+        var caseDir = GoldenCases.First(GoldenCases.V02Format);
+        using var dir = new TempDir();
+        var (vlm, export) = OnnxGoldenModels.Export(caseDir, dir, new OnnxExportOptions());
+        using var _ = vlm;
+        using var sessions = new Sessions(export, half: false);
+        using var batch = vlm.Processor.EncodePrompt("what?", [vlm.Processor.Images.DecodeFile(OnnxGoldenModels.ImageFiles(caseDir).First())]);
+        var tiles = Dense(batch.Images);
+        var (n, size) = (tiles.Dimensions[0], (int)(tiles.Length / tiles.Dimensions[0]));
+        Assert.True(n > 1, "the golden image is split into tiles");
+        var alone = sessions.Images(new DenseTensor<float>(tiles.Buffer, [1, .. tiles.Dimensions]));
+        var padded = Enumerable.Repeat(1f, 2 * (n + 1) * size).ToArray();
+        tiles.Buffer.Span.CopyTo(padded);
+        var real = Enumerable.Range(0, 2 * (n + 1)).Select(t => t < n).ToArray();
+        var features = sessions.Images(new DenseTensor<float>(padded, [2, n + 1, .. tiles.Dimensions.ToArray()[1..]]), real);
+        Assert.Equal(alone.Dimensions.ToArray(), features.Dimensions.ToArray());
+        Assert.Equal(alone.Buffer.ToArray(), features.Buffer.ToArray());
+    }
+
     /// <summary>The comparison fails when the graphs differ from the model (here: the model's weights changed after the export).</summary>
     [Fact]
     public void ComparisonCanFail()
@@ -99,7 +124,7 @@ public class OnnxExactnessTests
         Assert.Null(vlm.Adapter);
         using var sessions = new Sessions(dir["export"], half: false);
         var tiles = Dense(images!);
-        var features = sessions.Run(sessions.Vision, ("pixel_values", new DenseTensor<float>(tiles.Buffer, [1, .. tiles.Dimensions])))["image_features"];
+        var features = sessions.Images(new DenseTensor<float>(tiles.Buffer, [1, .. tiles.Dimensions]));
         var idArray = ids.data<long>().ToArray();
         var tokens = sessions.Run(sessions.Embed, ("input_ids", new DenseTensor<long>(idArray, [1, idArray.Length])))["inputs_embeds"];
         var cfg = vlm.Config;
@@ -130,7 +155,7 @@ public class OnnxExactnessTests
         // ONNX Runtime: the image features put in place of the placeholders (v0.1: in front of the text), then the decoder.
         var tiles = Dense(batch.Images);
         var pixels = new DenseTensor<float>(tiles.Buffer, [1, .. tiles.Dimensions]);
-        var features = sessions.Run(sessions.Vision, ("pixel_values", pixels))["image_features"];
+        var features = sessions.Images(pixels);
         Assert.Equal([(int)batch.Images.shape[0] * cfg.MpImageTokenLength, cfg.LmHiddenDim], features.Dimensions.ToArray());
         var tokens = sessions.Run(sessions.Embed, ("input_ids", new DenseTensor<long>(ids, [1, ids.Length])))["inputs_embeds"];
         var embeds = cfg.PrependsImages ? Prepend(features, tokens) : Scatter(tokens, ids, vlm.Model.ImageTokenId, features);
@@ -210,6 +235,20 @@ public class OnnxExactnessTests
             Vision = new InferenceSession(OnnxExport.GraphPath(export, VlmOnnxGraphs.VisionEncoder, half), options);
             Embed = new InferenceSession(OnnxExport.GraphPath(export, VlmOnnxGraphs.EmbedTokens, half), options);
             Decoder = new InferenceSession(OnnxExport.GraphPath(export, VlmOnnxGraphs.Decoder, half), options);
+        }
+
+        /// <summary>The vision encoder's features of <paramref name="pixels"/> [batch, num_images, 3, S, S]; with a mask input, the tiles
+        /// <paramref name="real"/> names (by default all).</summary>
+        public DenseTensor<float> Images(DenseTensor<float> pixels, bool[]? real = null)
+        {
+            var inputs = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("pixel_values", pixels) };
+            if (Vision.InputMetadata.ContainsKey("pixel_attention_mask"))
+            {
+                var (batch, count, size) = (pixels.Dimensions[0], pixels.Dimensions[1], pixels.Dimensions[3]);
+                var mask = Enumerable.Range(0, batch * count).SelectMany(t => Enumerable.Repeat(real?[t] ?? true, size * size)).ToArray();
+                inputs.Add(NamedOnnxValue.CreateFromTensor("pixel_attention_mask", new DenseTensor<bool>(mask, [batch, count, size, size])));
+            }
+            return Run(Vision, inputs)["image_features"];
         }
 
         public Dictionary<string, DenseTensor<float>> Run<T>(InferenceSession session, params (string Name, DenseTensor<T> Value)[] inputs) =>
