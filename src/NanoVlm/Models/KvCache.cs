@@ -87,10 +87,15 @@ public sealed class KvCache : IDisposable
             var (cache, rows) = parts[p];
             var (from, to) = (cache.Length - spans[p], length - spans[p]);
             using var index = tensor(rows, device: device);
+            // Only the kept span is read, and rows in order (the running batch) as a view: one copy per layer, not two.
+            var inOrder = rows.Zip(rows.Skip(1)).All(r => r.Second == r.First + 1);
+            Tensor Rows(Tensor t) => inOrder ? t.narrow(0, rows[0], rows.Length) : t.index_select(0, index);
             for (var l = 0; l < layers; l++)
             {
-                using var k = cache.keys[l].index_select(0, index).narrow(2, from, spans[p]);
-                using var v = cache.values[l].index_select(0, index).narrow(2, from, spans[p]);
+                using var kSpan = cache.keys[l].narrow(2, from, spans[p]);
+                using var vSpan = cache.values[l].narrow(2, from, spans[p]);
+                using var k = Rows(kSpan);
+                using var v = Rows(vSpan);
                 keys[l].narrow(0, row, rows.Length).narrow(2, to, spans[p]).copy_(k);
                 values[l].narrow(0, row, rows.Length).narrow(2, to, spans[p]).copy_(v);
             }
