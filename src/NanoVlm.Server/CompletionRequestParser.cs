@@ -13,8 +13,9 @@ namespace NanoVlm.Server;
 /// </summary>
 sealed class CompletionRequestParser(ServerOptions options, ImageProcessor images)
 {
-    /// <summary><c>POST /v1/completions</c>: <c>prompt</c> (a string, or an array of one), the same decoding fields, <c>max_tokens</c> 16
-    /// when unset (OpenAI's default there), <c>logprobs</c> as the number of alternatives (0-5).</summary>
+    /// <summary><c>POST /v1/completions</c>: <c>prompt</c> (a string, or an array of one), the same decoding fields (and
+    /// <c>response_format</c>, as vLLM takes it there), <c>max_tokens</c> 16 when unset (OpenAI's default there), <c>logprobs</c> as
+    /// the number of alternatives (0-5).</summary>
     public CompletionRequest ParseText(JsonElement root)
     {
         CheckModel(root);
@@ -30,7 +31,10 @@ sealed class CompletionRequestParser(ServerOptions options, ImageProcessor image
         var logprobs = Int(root, "logprobs");
         if (logprobs is < 0 or > 5) throw ApiException.BadRequest($"logprobs must be between 0 and 5, got {logprobs}", "logprobs");
         var (generation, n, stream, includeUsage, maxTokens) = Decoding(root, logprobs, defaultMaxTokens: 16);
-        return new CompletionRequest(new ChatRequest([], [], generation) { Prompt = text, Choices = n, Stop = Stops(root), ToContextEnd = false }, stream, includeUsage);
+        return new CompletionRequest(new ChatRequest([], [], generation)
+        {
+            Prompt = text, Choices = n, Stop = Stops(root), ToContextEnd = false, ResponseFormat = ResponseFormat(root),
+        }, stream, includeUsage);
     }
 
     void CheckModel(JsonElement root)

@@ -158,6 +158,13 @@ public class StructuredOutputTests(ITestOutputHelper output)
         (status, body) = await Post("""{"type": "json_object"}""");
         Assert.Equal(200, status);
         Assert.Equal(JsonValueKind.Object, Parse((string)body["choices"]![0]!["message"]!["content"]!).ValueKind);
+        using (var completion = await http.PostAsync("v1/completions", new StringContent(
+            """{"model": "bpe", "prompt": "a list:", "max_tokens": 60, "response_format": {"type": "json_object"}}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(200, (int)completion.StatusCode);
+            var text = (string)JsonNode.Parse(await completion.Content.ReadAsStringAsync())!["choices"]![0]!["text"]!;
+            Assert.Equal(JsonValueKind.Object, Parse(text).ValueKind);
+        }
 
         foreach (var (format, param, words) in new[]
         {
