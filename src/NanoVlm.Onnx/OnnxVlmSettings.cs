@@ -33,9 +33,9 @@ public sealed record OnnxVlmSettings
 
     public static OnnxVlmSettings Load(string folder)
     {
-        var pre = Read(Path.Combine(folder, PreprocessorFile));
-        var gen = Read(Path.Combine(folder, GenerationConfigFile));
         var preFile = Path.Combine(folder, PreprocessorFile);
+        var pre = Read(preFile);
+        var gen = Read(Path.Combine(folder, GenerationConfigFile));
         T Field<T>(JsonObject json, string file, string name)
         {
             try

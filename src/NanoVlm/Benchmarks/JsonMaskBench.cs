@@ -43,7 +43,7 @@ public static class JsonMaskBench
         for (var answer = 0; answer < o.Answers; answer++)
         {
             var cursor = constraint.Start();
-            for (var left = o.MaxTokens; left > 0 && !(cursor.Complete && cursor.Allowed(left).Count == 1); left--)
+            for (var left = o.MaxTokens; left > 0; left--)
             {
                 var where = cursor.InString ? "inside a string" : "elsewhere";
                 var step = Stopwatch.StartNew();

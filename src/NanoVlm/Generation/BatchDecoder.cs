@@ -137,7 +137,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
                 {
                     tokens[b] = Next(row, _logits.narrow(0, b, 1), greedy[b]);
                 }
-                catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException)
+                catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException or NanoVlmException)
                 {
                     error = $"sampling this request's next token failed: {e.Message.Split('\n')[0]}";
                 }
@@ -162,12 +162,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     long Next(Row row, Tensor scores, long greedy)
     {
         using var scope = NewDisposeScope();
-        if (row.Json is { } json)
-        {
-            var allowed = json.Allowed(row.Remaining + 1);
-            if (allowed.Count == 0) throw new InvalidOperationException("no token of the vocabulary continues the JSON answer");
-            scores = Sampling.Only(scores, [allowed]);
-        }
+        if (row.Json is { } json) scores = Sampling.Only(scores, [json.Allowed(row.Remaining + 1)]);
         if (row.Options.Penalizes)
         {
             row.Counts ??= zeros(1, scores.shape[^1], ScalarType.Float32, model.Device).DetachFromDisposeScope();

@@ -50,7 +50,7 @@ public static class TextGeneration
         for (var step = 0; step < options.MaxNewTokens; step++)
         {
             var scores = counts is null ? logits : Sampling.Penalize(logits, counts, options.FrequencyPenalty, options.PresencePenalty);
-            if (json is not null) scores = Sampling.Only(scores, Allowed(json, options.MaxNewTokens - step));
+            if (json is not null) scores = Sampling.Only(scores, [.. json.Select(row => row.Allowed(options.MaxNewTokens - step))]);
             var next = NextToken(scores, options, rng);
             counts?.scatter_add_(1, next, ones(batch, 1, float32, model.Device));
             if (json is not null)
@@ -87,11 +87,6 @@ public static class TextGeneration
             ids = cat([ids, full(batch, options.MaxNewTokens - ids.shape[1], eos, int64, ids.device)], 1);
         return ReplaceAfterEos(ids, eos).cpu().MoveToOuterDisposeScope();
     }
-
-    static List<IReadOnlyList<int>> Allowed(Structured.JsonConstraint.Cursor[] rows, int tokensLeft) =>
-        [.. rows.Select(r => r.Allowed(tokensLeft) is { Count: > 0 } allowed
-            ? allowed
-            : throw new NanoVlmException("no token of the model's vocabulary continues the JSON answer"))];
 
     /// <summary>Below this temperature sampling is greedy: dividing the scores by it would overflow float32 into infinities.</summary>
     public const double GreedyBelowTemperature = 1e-4;

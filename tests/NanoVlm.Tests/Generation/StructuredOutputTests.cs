@@ -185,14 +185,12 @@ public class StructuredOutputTests(ITestOutputHelper output)
     [Fact]
     public async Task AModelWhoseTokensDoNotSpellBytesRefusesJsonByName()
     {
-        using var vlm = ServedModelLoader();
+        using var vlm = Tests.Serving.ServedModel.LoadApart();
         using var client = new VlmChatClient(vlm);
         var e = await Assert.ThrowsAsync<NanoVlmException>(() => client.GetResponseAsync("hi", new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
         Assert.Equal("ResponseFormat", e.Parameter);
         Assert.Contains("byte-level BPE", e.Message);
     }
-
-    static PretrainedVlm ServedModelLoader() => Tests.Serving.ServedModel.LoadApart();
 
     [Fact]
     public async Task AChatClientAsksForJsonThroughChatOptions()

@@ -38,12 +38,10 @@ public sealed class JsonConstraint
         /// <summary>Between two characters of a string, where the plain-text tokens are allowed by their length alone.</summary>
         internal bool InString => _state is not null && _state.BetweenCharacters(out _, out _);
 
-        /// <summary>The answer is a whole value (eos may end it).</summary>
-        public bool Complete => _state is null || _state.Complete;
-
         /// <summary>
         /// The tokens that may come next when <paramref name="tokens"/> tokens are left, this one included: those that keep the answer
-        /// closable within the rest (every byte is a token in byte-level BPE), or, when none does, all that continue it.
+        /// closable within the rest (every byte is a token in byte-level BPE), or, when none does, all that continue it. None at all
+        /// (a vocabulary that cannot spell what the schema needs) is an error.
         /// </summary>
         public List<int> Allowed(int tokens)
         {
@@ -52,7 +50,7 @@ public sealed class JsonConstraint
             constraint._vocabulary.Walk(_state, tokens - 1, allowed);
             if (allowed.Count == 0 && !_state.Complete) constraint._vocabulary.Walk(_state, int.MaxValue, allowed);
             if (_state.Complete) allowed.Add(constraint._eos);
-            return allowed;
+            return allowed.Count > 0 ? allowed : throw new NanoVlmException("no token of the model's vocabulary continues the JSON answer");
         }
 
         /// <summary>Moves past <paramref name="token"/>, one of <see cref="Allowed"/>; eos ends the answer.</summary>
