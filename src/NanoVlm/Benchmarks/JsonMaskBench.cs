@@ -32,6 +32,7 @@ public static class JsonMaskBench
         if (o.Answers < 1) throw NanoVlmException.For("Answers", $"must be >= 1, got {o.Answers}");
         if (o.MaxTokens < 1) throw NanoVlmException.For("MaxTokens", $"must be >= 1, got {o.MaxTokens}");
         using var tokenizer = Tokenizer.Load(o.Tokenizer);
+        if (!tokenizer.IsByteLevel) throw NanoVlmException.For("Tokenizer", $"{o.Tokenizer}: not a byte-level BPE tokenizer, which structured output needs");
         var schema = o.Schema is null ? JsonSchema.AnyObject : JsonSchemaReader.Read(ReadSchema(o.Schema));
         var built = Stopwatch.StartNew();
         var constraint = JsonConstraint.For(schema, tokenizer);

@@ -84,6 +84,10 @@ public class BenchCommandTests
         File.WriteAllText(schema, """{"type": "string", "pattern": "x"}""");
         var e = Assert.Throws<NanoVlmException>(() => RunBench("json", "--tokenizer", dir.Path, "--schema", schema));
         Assert.Contains("'pattern'", e.Message);
+        using var words = new TempDir();
+        TestModels.WordLevelTokenizer(words.Path, 8);
+        e = Assert.Throws<NanoVlmException>(() => RunBench("json", "--tokenizer", words.Path));
+        Assert.Equal("Tokenizer", e.Parameter);
     }
 
     [Fact]
