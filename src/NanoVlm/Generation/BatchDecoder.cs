@@ -12,7 +12,7 @@ namespace NanoVlm.Generation;
 /// right-aligned with the running rows' (each row keeps its own positions, so it computes what it would alone); rows leave when they
 /// finish or when the caller drops them. Each row samples with its own options and seed. Not thread-safe: one thread drives it.
 /// </summary>
-public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = DecodePath.Auto) : IDisposable
+public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = DecodePath.Auto, int? maxRows = null) : IDisposable
 {
     // Made at the first prompt, not with the decoder: a decoder may be made on a serving thread before (or after) the model is usable.
     DecodeRunner? _runner;
@@ -104,11 +104,19 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         LastReused = prompt.Reused;
         var logits = prompt.Logits!;
         var joined = prompt.Options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
-        var parts = new List<(KvCache, long[])>();
-        if (_cache is not null) parts.Add((_cache, Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToArray()));
-        parts.Add((prompt.Cache, new long[joined.Count]));
-        var merged = KvCache.Merge(parts, _rows.Concat(joined).Max(r => r.Remaining));
-        Replace(merged, _logits is null ? logits.expand(joined.Count, -1) : cat([_logits, logits.expand(joined.Count, -1)], 0), null);
+        var extra = _rows.Concat(joined).Max(r => r.Remaining);
+        // In place when the batch cache has room: only the newcomer's positions are copied. Else one merged cache, with room for the
+        // batch to double (up to maxRows) and for more tokens than the longest answer has left (64-512 more), so later joins go in place.
+        if (_cache?.TryJoin(prompt.Cache, joined.Count, extra) != true)
+        {
+            var parts = new List<(KvCache, long[])>();
+            if (_cache is not null) parts.Add((_cache, Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToArray()));
+            parts.Add((prompt.Cache, new long[joined.Count]));
+            var rows = _rows.Count + joined.Count;
+            Replace(KvCache.Merge(parts, extra + Math.Clamp(extra, 64, 512), Math.Max(0, Math.Min(2 * rows, maxRows ?? 2 * rows) - rows)), _logits, null);
+        }
+        var added = logits.expand(joined.Count, -1);
+        Replace(_cache, _logits is null ? added : cat([_logits, added], 0), null);
         _rows.AddRange(joined);
         return joined.Select(r => r.Id).ToArray();
     }
@@ -188,18 +196,29 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     /// <summary>Drops rows (finished elsewhere, e.g. at a stop string, or abandoned); unknown ids are ignored.</summary>
     public void Leave(IReadOnlySet<long> ids)
     {
-        var kept = Enumerable.Range(0, _rows.Count).Where(i => !ids.Contains(_rows[i].Id)).Select(i => (long)i).ToArray();
-        if (kept.Length == _rows.Count) return;
-        foreach (var row in _rows.Where(r => ids.Contains(r.Id))) row.Counts?.Dispose();
-        _rows.RemoveAll(r => ids.Contains(r.Id));
-        if (kept.Length == 0)
+        if (!_rows.Any(r => ids.Contains(r.Id))) return;
+        using var inference = inference_mode();
+        if (_rows.All(r => ids.Contains(r.Id)))
         {
+            foreach (var row in _rows) row.Counts?.Dispose();
+            _rows.Clear();
             Replace(null, null, null);
             return;
         }
+        // Each leaving row's place is taken by the last row, in the cache (one row's copy) as in the list, the scores and the tokens.
+        var order = Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToList();
+        for (var i = _rows.Count - 1; i >= 0; i--)
+        {
+            if (!ids.Contains(_rows[i].Id)) continue;
+            _rows[i].Counts?.Dispose();
+            _cache!.RemoveRow(i);
+            (_rows[i], order[i]) = (_rows[^1], order[^1]);
+            _rows.RemoveAt(_rows.Count - 1);
+            order.RemoveAt(order.Count - 1);
+        }
         using var scope = NewDisposeScope();
-        using var index = tensor(kept, device: model.Device);
-        Replace(KvCache.Merge([(_cache!, kept)], _rows.Max(r => r.Remaining)), _logits?.index_select(0, index), _pending?.index_select(0, index));
+        using var index = tensor(order.ToArray(), device: model.Device);
+        Replace(_cache, _logits?.index_select(0, index), _pending?.index_select(0, index));
     }
 
     /// <summary>Feeds the pending tokens: the cache grows by one slot, the logits of the next token are ready.</summary>
@@ -218,7 +237,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     {
         logits?.DetachFromDisposeScope();
         pending?.DetachFromDisposeScope();
-        _cache?.Dispose();
+        if (!ReferenceEquals(cache, _cache)) _cache?.Dispose();
         if (!ReferenceEquals(logits, _logits)) _logits?.Dispose();
         if (!ReferenceEquals(pending, _pending)) _pending?.Dispose();
         (_cache, _logits, _pending) = (cache, logits, pending);

@@ -4,29 +4,37 @@ using NanoVlm.Runtime;
 namespace NanoVlm.Models;
 
 /// <summary>
-/// Preallocated per-layer key/value buffers [B, kv_heads, capacity, head_dim]: decoding writes one slot per
-/// step instead of concatenating (which would copy the whole cache every token). It owns its tensors, outside any dispose scope.
+/// Preallocated per-layer key/value buffers [rows, kv_heads, capacity, head_dim]: decoding writes one slot per
+/// step instead of concatenating (which would copy the whole cache every token). A batch cache may hold room for more rows than
+/// it uses: rows then join it and leave it in place (<see cref="TryJoin"/>, <see cref="RemoveRow"/>), copying only their own
+/// positions. It owns its tensors, outside any dispose scope.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
-    readonly Tensor[] keys, values;
+    readonly Tensor[] keyStore, valueStore; // every row it has room for
+    Tensor[] keys, values;                   // the rows in use: views of the first Rows rows
     readonly int capacity;
+    long[]? starts;
+    Tensor? startsTensor;
 
     public KvCache(VlmConfig cfg, long batch, int capacity, ScalarType dtype, Device device)
     {
         this.capacity = capacity;
-        keys = new Tensor[cfg.LmNBlocks];
-        values = new Tensor[cfg.LmNBlocks];
+        keyStore = new Tensor[cfg.LmNBlocks];
+        valueStore = new Tensor[cfg.LmNBlocks];
         for (var i = 0; i < cfg.LmNBlocks; i++)
         {
-            keys[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device).DetachFromDisposeScope();
-            values[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device).DetachFromDisposeScope();
+            keyStore[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device).DetachFromDisposeScope();
+            valueStore[i] = zeros([batch, cfg.LmNKvHeads, capacity, cfg.LmHeadDim], dtype, device).DetachFromDisposeScope();
         }
+        (keys, values, Rows) = (keyStore, valueStore, (int)batch);
     }
 
-    KvCache(Tensor[] keys, Tensor[] values, int capacity, int length, Tensor? rowStarts)
+    KvCache(Tensor[] keyStore, Tensor[] valueStore, int rows, int capacity, int length, long[]? starts)
     {
-        (this.keys, this.values, this.capacity, Length, RowStarts) = (keys, values, capacity, length, rowStarts);
+        (this.keyStore, this.valueStore, this.capacity, Length, this.starts) = (keyStore, valueStore, capacity, length, starts);
+        (keys, values) = (keyStore, valueStore);
+        Use(rows);
     }
 
     /// <summary>The bytes of a cache of <paramref name="capacity"/> positions with elements of <paramref name="elementBytes"/>.</summary>
@@ -36,11 +44,15 @@ public sealed class KvCache : IDisposable
     /// <summary>Slots already filled; the next tokens go into the slots from here on.</summary>
     public int Length { get; private set; }
 
+    /// <summary>Rows in use, and rows it has room for.</summary>
+    public int Rows { get; private set; }
+    public int RowCapacity => (int)keyStore[0].shape[0];
+
     /// <summary>
-    /// The slot of each row's first token [B] (int64), where its positions start from 0; null: every row's positions are its slots,
+    /// The slot of each row's first token [Rows] (int64), where its positions start from 0; null: every row's positions are its slots,
     /// as in a left-padded batch, where RoPE's relative positions make the padding invisible.
     /// </summary>
-    public Tensor? RowStarts { get; }
+    public Tensor? RowStarts => starts is null ? null : startsTensor ??= tensor(starts.AsSpan(0, Rows).ToArray(), device: keyStore[0].device).DetachFromDisposeScope();
 
     /// <summary>Stores this step's k, v [B, kv_heads, T, head_dim] for a layer; returns views of everything cached so far.</summary>
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
@@ -63,9 +75,10 @@ public sealed class KvCache : IDisposable
 
     /// <summary>
     /// Rows of several caches in one (a row may be taken more than once), each part right-aligned so that every row's next token
-    /// goes into the same slot; slots before the earliest row start of a part are dropped. Room is left for <paramref name="extra"/> tokens.
+    /// goes into the same slot; slots before the earliest row start of a part are dropped. Room is left for <paramref name="extra"/>
+    /// more tokens, and for <paramref name="spareRows"/> rows to join later.
     /// </summary>
-    public static KvCache Merge(IReadOnlyList<(KvCache Cache, long[] Rows)> parts, int extra)
+    public static KvCache Merge(IReadOnlyList<(KvCache Cache, long[] Rows)> parts, int extra, int spareRows = 0)
     {
         var first = parts[0].Cache;
         var (kvHeads, headDim, dtype, device) = (first.keys[0].shape[1], first.keys[0].shape[3], first.keys[0].dtype, first.keys[0].device);
@@ -77,10 +90,10 @@ public sealed class KvCache : IDisposable
         var values = new Tensor[layers];
         for (var l = 0; l < layers; l++)
         {
-            keys[l] = zeros([batch, kvHeads, length + extra, headDim], dtype, device).DetachFromDisposeScope();
-            values[l] = zeros([batch, kvHeads, length + extra, headDim], dtype, device).DetachFromDisposeScope();
+            keys[l] = zeros([batch + spareRows, kvHeads, length + extra, headDim], dtype, device).DetachFromDisposeScope();
+            values[l] = zeros([batch + spareRows, kvHeads, length + extra, headDim], dtype, device).DetachFromDisposeScope();
         }
-        var starts = new long[batch];
+        var starts = new long[batch + spareRows];
         var row = 0;
         for (var p = 0; p < parts.Count; p++)
         {
@@ -101,7 +114,63 @@ public sealed class KvCache : IDisposable
             }
             foreach (var r in rows) starts[row++] = cache.RowStart(r) - from + to;
         }
-        return new KvCache(keys, values, length + extra, length, tensor(starts, device: device).DetachFromDisposeScope());
+        return new KvCache(keys, values, batch, length + extra, length, starts);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="copies"/> rows holding row 0 of <paramref name="source"/> in place, right-aligned with the rows here, when
+    /// they fit: free rows, its positions no more than this cache's, and room for <paramref name="extra"/> more tokens. Only the new
+    /// rows are written (their slots before their start zeroed, so nothing a departed row left there can reach them).
+    /// </summary>
+    public bool TryJoin(KvCache source, int copies, int extra)
+    {
+        var span = source.Length - (int)source.RowStart(0);
+        if (starts is null || Rows + copies > RowCapacity || span > Length || Length + extra > capacity) return false;
+        var (from, to) = (source.Length - span, Length - span);
+        for (var l = 0; l < keyStore.Length; l++)
+            foreach (var (store, part) in new[] { (keyStore[l], source.keys[l]), (valueStore[l], source.values[l]) })
+            {
+                using var kept = part.narrow(0, 0, 1).narrow(2, from, span);
+                using var rows = store.narrow(0, Rows, copies);
+                using var before = rows.narrow(2, 0, to);
+                before.zero_();
+                using var into = rows.narrow(2, to, span);
+                into.copy_(kept);
+            }
+        for (var c = 0; c < copies; c++) starts[Rows + c] = to;
+        Use(Rows + copies);
+        return true;
+    }
+
+    /// <summary>Row <paramref name="row"/> leaves: the last row moves into its place (one row's copy), as a swap-remove of a list.</summary>
+    public void RemoveRow(int row)
+    {
+        if (row < 0 || row >= Rows) throw new ArgumentOutOfRangeException(nameof(row), $"{row} of {Rows} rows");
+        var last = Rows - 1;
+        if (row != last)
+        {
+            for (var l = 0; l < keyStore.Length; l++)
+                foreach (var store in new[] { keyStore[l], valueStore[l] })
+                {
+                    using var into = store.narrow(0, row, 1).narrow(2, 0, Length);
+                    using var moved = store.narrow(0, last, 1).narrow(2, 0, Length);
+                    into.copy_(moved);
+                }
+            if (starts is not null) starts[row] = starts[last];
+        }
+        Use(last);
+    }
+
+    /// <summary>Uses the first <paramref name="rows"/> rows: the views the layers read and the starts' tensor follow.</summary>
+    void Use(int rows)
+    {
+        if (!ReferenceEquals(keys, keyStore)) foreach (var t in keys.Concat(values)) t.Dispose();
+        (keys, values) = rows == RowCapacity
+            ? (keyStore, valueStore)
+            : (keyStore.Select(t => t.narrow(0, 0, rows).DetachFromDisposeScope()).ToArray(), valueStore.Select(t => t.narrow(0, 0, rows).DetachFromDisposeScope()).ToArray());
+        Rows = rows;
+        startsTensor?.Dispose();
+        startsTensor = null;
     }
 
     /// <summary>
@@ -119,17 +188,18 @@ public sealed class KvCache : IDisposable
             k[l].narrow(2, 0, length).copy_(keys[l].narrow(0, 0, 1).narrow(2, 0, length));
             v[l].narrow(2, 0, length).copy_(values[l].narrow(0, 0, 1).narrow(2, 0, length));
         }
-        return new KvCache(k, v, capacity, length, null);
+        return new KvCache(k, v, 1, capacity, length, null);
     }
 
     /// <summary>The bytes its tensors hold.</summary>
-    public long HeldBytes => keys.Concat(values).Sum(t => t.numel() * t.element_size());
+    public long HeldBytes => keyStore.Concat(valueStore).Sum(t => t.numel() * t.element_size());
 
-    long RowStart(long row) => RowStarts is null ? 0 : RowStarts[row].item<long>();
+    long RowStart(long row) => starts?[row] ?? 0;
 
     public void Dispose()
     {
-        foreach (var t in keys.Concat(values)) t.Dispose();
-        RowStarts?.Dispose();
+        if (!ReferenceEquals(keys, keyStore)) foreach (var t in keys.Concat(values)) t.Dispose();
+        foreach (var t in keyStore.Concat(valueStore)) t.Dispose();
+        startsTensor?.Dispose();
     }
 }

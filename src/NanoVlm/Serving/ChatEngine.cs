@@ -88,7 +88,7 @@ public sealed class ChatEngine : IDisposable
         var rows = new Dictionary<long, (ChatJob Job, int Choice)>();
         // Prompts being prefilled a chunk per decoding step, first come first served.
         var prefilling = new List<(ChatJob Job, PendingPrompt Prompt)>();
-        var decoder = new BatchDecoder(Vlm.Model);
+        var decoder = new BatchDecoder(Vlm.Model, maxRows: Options.MaxBatch);
         ChatJob? next = null;
         try
         {
@@ -128,7 +128,7 @@ public sealed class ChatEngine : IDisposable
                     foreach (var job in rows.Values.Select(r => r.Job).Distinct()) job.Fail(e);
                     rows.Clear();
                     decoder.Dispose();
-                    decoder = new BatchDecoder(Vlm.Model);
+                    decoder = new BatchDecoder(Vlm.Model, maxRows: Options.MaxBatch);
                     Volatile.Write(ref _active, 0);
                 }
             }

@@ -95,6 +95,35 @@ public class BatchDecoderTests
         Assert.Equal(greedyOfTiny, tokens[tiny].ToArray());
     }
 
+    /// <summary>
+    /// Rows come and go for many steps, so newcomers join the batch cache in place (into slots departed rows used) and leaving rows
+    /// are replaced by the last one: every answer is still what its prompt gives alone, on both decode paths.
+    /// </summary>
+    [Theory]
+    [InlineData(DecodePath.Modules)]
+    [InlineData(DecodePath.Auto)]
+    public void Rows_coming_and_going_in_place_decode_what_they_would_alone(DecodePath path)
+    {
+        using var model = TestModels.Create(seed: 4);
+        model.eval();
+        int[] images = [1, 0, 2, 0, 1, 0], text = [3, 2, 4, 3, 2, 5];
+        var prompts = Enumerable.Range(0, images.Length).Select(r => Row(model, images, text, r)).ToList();
+        int[] lengths = [9, 3, 6, 2, 7, 4, 5, 3];
+        using var decoder = new BatchDecoder(model, path, maxRows: 4);
+        var tokens = new Dictionary<long, List<long>>();
+        var asked = new Dictionary<long, (int Prompt, int Length)>();
+        for (var i = 0; i < lengths.Length; i++)
+        {
+            var p = i % prompts.Count;
+            var row = decoder.Join(prompts[p].Ids, prompts[p].Images, null, [Greedy with { MaxNewTokens = lengths[i] }])[0];
+            (tokens[row], asked[row]) = ([], (p, lengths[i]));
+            Drain(decoder, tokens, maxSteps: 1 + i % 3);
+        }
+        Drain(decoder, tokens);
+        foreach (var (row, (p, length)) in asked)
+            Assert.Equal(Alone(model, prompts[p], Greedy with { MaxNewTokens = length }), AsGenerated(model, tokens[row]));
+    }
+
     [Fact]
     public void A_row_dropped_by_the_caller_leaves_the_others_unchanged()
     {
