@@ -66,7 +66,11 @@ public sealed class ChatEngine : IDisposable
                 if (request.ToContextEnd)
                     request = request with { Options = request.Options with { MaxNewTokens = Math.Min(Options.MaxDefaultTokens, Vlm.ContextLeft(prompt.InputIds.shape[1])) } };
                 Vlm.CheckContext(prompt.InputIds.shape[1], request.Options.MaxNewTokens);
-                var job = new ChatJob(request, prompt, Vlm.Tokenizer, cancellation);
+                // The tiles' keys (both caches use them) are hashed here, on the caller's thread, not on the decoding one.
+                var tileKeys = prompt.TilesPerImage.Count == 0 || (ImageCache is null && Prefixes is null)
+                    ? []
+                    : ImageEmbeddingCache.TileKeys(request.Images, prompt.TilesPerImage, Vlm.Processor.ImageSettings);
+                var job = new ChatJob(request, prompt, Vlm.Tokenizer, cancellation) { TileKeys = tileKeys };
                 if (!_queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(ChatEngine));
                 return job;
             }
@@ -177,11 +181,9 @@ public sealed class ChatEngine : IDisposable
             var o = job.Request.Options;
             var options = Enumerable.Range(0, job.Request.Choices).Select(i => o with { Seed = o.Seed + i }).ToList();
             var images = prompt.Images.shape[0] == 0 ? null : prompt.Images;
-            // The tiles' hashes key both caches; with neither there is nothing to hash.
-            var tileKeys = images is null || (ImageCache is null && Prefixes is null) ? [] : ImageEmbeddingCache.TileKeys(images);
-            using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images, tileKeys);
+            using var encoded = images is null ? null : ImageCache?.Encode(Vlm.Model, images, job.TileKeys);
             var pending = decoder.Begin(prompt.InputIds, images, prompt.AttentionMask, options, encoded, Prefixes,
-                Prefixes is null ? null : ContentKey(prompt.InputIds, tileKeys));
+                Prefixes is null ? null : ContentKey(prompt.InputIds, job.TileKeys));
             job.CachedTokens = pending.Reused;
             return pending;
         }

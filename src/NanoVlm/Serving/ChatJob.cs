@@ -36,6 +36,8 @@ public sealed class ChatJob
     internal ChatRequest Request { get; }
     internal VlmBatch Prompt { get; }
     internal CancellationToken Cancellation { get; }
+    /// <summary>The prompt's image tiles' keys for the image and prefix caches (empty without images or caches).</summary>
+    internal IReadOnlyList<string> TileKeys { get; init; } = [];
     int EosTokenId { get; }
 
     public int PromptTokens { get; }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using NanoVlm.Data;
 using NanoVlm.Models;
 using NanoVlm.Runtime;
 using static TorchSharp.torch;
@@ -7,9 +8,9 @@ namespace NanoVlm.Serving;
 
 /// <summary>
 /// The vision encoder and projector's output per image tile, kept so that a conversation that sends its image again (every turn of
-/// an OpenAI chat does) is not encoded again: keyed by a SHA-256 of the tile's pixels as the processor made them (so the processor's
-/// settings are part of the key), bounded in bytes, least recently used first out. A hit gives the stored output bit for bit, so an
-/// answer is the same with the cache as without it. Used by the decoding thread only.
+/// an OpenAI chat does) is not encoded again: keyed by a SHA-256 of the decoded image's pixels, the processor's settings and the
+/// tile's place in it (<see cref="TileKeys"/>), bounded in bytes, least recently used first out. A hit gives the stored output bit for
+/// bit, so an answer is the same with the cache as without it. Used by the decoding thread only.
 /// </summary>
 public sealed class ImageEmbeddingCache(long maxBytes) : IDisposable
 {
@@ -23,14 +24,15 @@ public sealed class ImageEmbeddingCache(long maxBytes) : IDisposable
     public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>The tiles [N, 3, S, S] through the model's vision encoder and projector, [N, tokens, hidden], from the cache where it can.</summary>
-    public Tensor Encode(VisionLanguageModel model, Tensor tiles, IReadOnlyList<string>? tileKeys = null)
+    public Tensor Encode(VisionLanguageModel model, Tensor tiles, IReadOnlyList<string> tileKeys)
     {
         // Without it the stored outputs would hold their autograd graph, the whole vision encoder's activations (gigabytes per image).
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         var n = (int)tiles.shape[0];
         var dtype = model.Decoder.token_embedding.weight!.dtype;
-        var keys = (tileKeys ?? TileKeys(tiles)).Select(k => $"{k}/{dtype}").ToArray();
+        if (tileKeys.Count != n) throw new ArgumentException($"{tileKeys.Count} keys for {n} tiles", nameof(tileKeys));
+        var keys = tileKeys.Select(k => $"{k}/{dtype}").ToArray();
         var rows = new Tensor[n];
         var misses = new List<int>();
         for (var i = 0; i < n; i++)
@@ -51,15 +53,25 @@ public sealed class ImageEmbeddingCache(long maxBytes) : IDisposable
         return result;
     }
 
-    /// <summary>Each tile's SHA-256 (hex) of its pixels as the processor made them.</summary>
-    public static string[] TileKeys(Tensor tiles)
+    /// <summary>
+    /// Each tile's key (hex SHA-256): of its image's size and pixels as decoded, the processor settings that make tiles of them
+    /// (<paramref name="settings"/>), and the tile's index in its image. Hashing the decoded image, not its tiles, reads a fraction of
+    /// the bytes (a 2048 px split is 40 MB of float tiles) and is done on the request's thread, not the decoding one.
+    /// </summary>
+    public static string[] TileKeys(IReadOnlyList<RgbImage> images, IReadOnlyList<int> tilesPerImage, string settings)
     {
-        var n = (int)tiles.shape[0];
-        using var host = tiles.cpu().to(float32).contiguous();
-        var pixels = host.data<float>().ToArray();
-        var perTile = pixels.Length / Math.Max(1, n);
-        return [.. Enumerable.Range(0, n).Select(i =>
-            Convert.ToHexString(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan(i * perTile, perTile)))))];
+        if (images.Count != tilesPerImage.Count) throw new ArgumentException($"{tilesPerImage.Count} tile counts for {images.Count} images", nameof(tilesPerImage));
+        var keys = new List<string>();
+        for (var i = 0; i < images.Count; i++)
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{images[i].Width}x{images[i].Height}/{settings}/"));
+            hash.AppendData(images[i].Pixels);
+            var image = hash.GetHashAndReset();
+            for (var t = 0; t < tilesPerImage[i]; t++)
+                keys.Add(Convert.ToHexString(SHA256.HashData([.. image, .. BitConverter.GetBytes(t)])));
+        }
+        return [.. keys];
     }
 
     Tensor Touch(string key)

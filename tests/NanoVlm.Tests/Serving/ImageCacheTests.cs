@@ -34,15 +34,33 @@ public class ImageCacheTests
     }
 
     [Fact]
+    public void TileKeysFollowThePixelsTheSettingsAndTheTilesPlace()
+    {
+        var image = new NanoVlm.Data.RgbImage(3, 2, [.. Enumerable.Range(0, 18).Select(i => (byte)i)]);
+        var keys = ImageEmbeddingCache.TileKeys([image, image], [2, 3], "settings");
+        Assert.Equal(5, keys.Length);
+        Assert.Equal(keys[..2], keys[2..4]);
+        Assert.Equal(3, keys.Distinct().Count());
+        var changed = image with { Pixels = [.. image.Pixels] };
+        changed.Pixels[17] ^= 1;
+        Assert.Empty(ImageEmbeddingCache.TileKeys([changed], [2], "settings").Intersect(keys));
+        Assert.Empty(ImageEmbeddingCache.TileKeys([image], [2], "other settings").Intersect(keys));
+        Assert.Empty(ImageEmbeddingCache.TileKeys([new NanoVlm.Data.RgbImage(2, 3, image.Pixels)], [2], "settings").Intersect(keys));
+        Assert.Throws<ArgumentException>(() => ImageEmbeddingCache.TileKeys([image], [1, 1], "settings"));
+    }
+
+    [Fact]
     public void AnEncodingKeepsNoAutogradGraph()
     {
         // A stored encoding that kept its graph held the vision encoder's activations: 8 GB for one 2048 px image of the 230M model.
         using var vlm = ServedModel.LoadApart();
         using var cache = new ImageEmbeddingCache(1 << 20);
-        using var batch = vlm.Processor.EncodeChat([new NanoVlm.Data.PromptMessage("user", "hi")], [ServedModel.Decoded(vlm, 0)]);
+        var image = ServedModel.Decoded(vlm, 0);
+        using var batch = vlm.Processor.EncodeChat([new NanoVlm.Data.PromptMessage("user", "hi")], [image]);
         Assert.True(vlm.Model.parameters().Any(p => p.requires_grad), "the model's weights require no gradient: the test proves nothing");
-        using var first = cache.Encode(vlm.Model, batch.Images);
-        using var second = cache.Encode(vlm.Model, batch.Images);
+        var keys = ImageEmbeddingCache.TileKeys([image], batch.TilesPerImage, vlm.Processor.ImageSettings);
+        using var first = cache.Encode(vlm.Model, batch.Images, keys);
+        using var second = cache.Encode(vlm.Model, batch.Images, keys);
         Assert.False(first.requires_grad);
         Assert.False(second.requires_grad);
         Assert.True(cache.Hits > 0);

@@ -13,6 +13,9 @@ public sealed record VlmBatch(torch.Tensor InputIds, torch.Tensor AttentionMask,
     /// <summary>Packed rows: int64 [B, T], the sample of each token (1..k, 0 = padding); null when each row is one sample.</summary>
     public torch.Tensor? SequenceIds { get; init; }
 
+    /// <summary>How many of <see cref="Images"/>' tiles each image gave, in order (set by a prompt's encoding; empty otherwise).</summary>
+    public IReadOnlyList<int> TilesPerImage { get; init; } = [];
+
     public void Dispose()
     {
         SequenceIds?.Dispose();

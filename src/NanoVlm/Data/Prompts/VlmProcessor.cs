@@ -51,6 +51,11 @@ public sealed class VlmProcessor
     /// <summary><c>&lt;|image|&gt;</c> found inside texts and removed (it would be taken for an image placeholder).</summary>
     public long StrayImageTokens => _prompt.StrayImageTokens;
 
+    /// <summary>What decides the tiles an image gives (with its pixels): two processors with the same settings give the same tiles.</summary>
+    public string ImageSettings => _splitter is null
+        ? $"{Generation}/{Config.VitImgSize}"
+        : $"{Generation}/{Config.VitImgSize}/{Config.MaxImgSize}/{Config.ResizeToMaxSideLen}/{_splitter.GlobalTile}";
+
     /// <summary>An image as tiles (the splitting generations) or one S x S square (older ones).</summary>
     public SplitImage ProcessImage(RgbImage image)
     {
@@ -137,7 +142,9 @@ public sealed class VlmProcessor
             foreach (var image in images) processed.Add(ProcessImage(image));
             var ids = Tokenizer.Encode(ChatText(messages, processed));
             var sample = new VqaSample([], [new VqaTurn(messages[^1].Content, "")], "prompt");
-            return Collate([new EncodedSample(sample, ids, new bool[ids.Length], processed.Select(p => p.Tiles).ToArray())], training: false);
+            var tiles = processed.Select(p => (int)p.Tiles.shape[0]).ToArray();
+            return Collate([new EncodedSample(sample, ids, new bool[ids.Length], processed.Select(p => p.Tiles).ToArray())], training: false)
+                with { TilesPerImage = tiles };
         }
         catch
         {

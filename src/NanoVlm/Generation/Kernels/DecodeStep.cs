@@ -181,7 +181,7 @@ internal static unsafe class DecodeStep
         /// <summary>
         /// Writes this step's k, v into the cache at slot end - 1, then for each row and query head softmax(q·Kᵀ/√d, padded keys
         /// left out)·V over slots 0..end-1 of its kv head (query heads g·groups .. g·groups + groups - 1 share kv head g).
-        /// The (row, query head) pairs are shared out between the threads; each has its own <paramref name="scores"/> [end] and
+        /// The (row, kv head) pairs are shared out between the threads; each query head has its own <paramref name="scores"/> [end] and
         /// <paramref name="sums"/> [d].
         /// </summary>
         public void Attend(float* q, float* k, float* v, Tensor keys, Tensor values, float[]? keep, int heads, int kvHeads, int d,
@@ -198,33 +198,56 @@ internal static unsafe class DecodeStep
                         Put(vp, Slots(b, g) + (long)(end - 1) * d + i, v[(b * kvHeads + g) * d + i]);
                     }
             var scale = 1f / MathF.Sqrt(d);
-            void Head(int item)
+            // One (row, kv head) at a time: its keys and values are read once for the query heads that share them.
+            void Group(int item)
             {
-                var (b, h) = (item / heads, item % heads);
-                var slots = Slots(b, h / groups);
-                float* score = scores + (long)item * end, sum = sums + (long)item * d;
-                var query = q + item * d;
-                var m = float.NegativeInfinity;
+                var (b, g) = (item / kvHeads, item % kvHeads);
+                var slots = Slots(b, g);
+                var first = b * heads + g * groups;
+                float* score = scores + (long)first * end, sum = sums + (long)first * d;
                 for (var j = 0; j < end; j++)
                 {
-                    score[j] = keep is null || keep[b * end + j] != 0 ? Dot(kp, slots + (long)j * d, query, d) * scale : float.NegativeInfinity;
-                    m = MathF.Max(m, score[j]);
+                    var kept = keep is null || keep[b * end + j] != 0;
+                    for (var h = 0; h < groups; h++)
+                        score[h * end + j] = kept ? Dot(kp, slots + (long)j * d, q + (first + h) * d, d) * scale : float.NegativeInfinity;
                 }
-                var total = 0f;
-                for (var j = 0; j < end; j++) total += score[j] = MathF.Exp(score[j] - m);
-                for (var i = 0; i < d; i++) sum[i] = 0;
+                for (var h = 0; h < groups; h++)
+                {
+                    var row = score + (long)h * end;
+                    var m = float.NegativeInfinity;
+                    for (var j = 0; j < end; j++) m = MathF.Max(m, row[j]);
+                    var total = Exponentials(row, end, m);
+                    for (var j = 0; j < end; j++) row[j] /= total;
+                    for (var i = 0; i < d; i++) sum[h * d + i] = 0;
+                }
                 for (var j = 0; j < end; j++)
-                    if (score[j] != 0) Axpy(score[j] / total, vp, slots + (long)j * d, sum, d);
-                for (var i = 0; i < d; i++) output[item * d + i] = Round(sum[i]);
+                    for (var h = 0; h < groups; h++)
+                        if (score[h * end + j] != 0) Axpy(score[h * end + j], vp, slots + (long)j * d, sum + h * d, d);
+                for (var i = 0; i < groups * d; i++) output[first * d + i] = Round(sum[i]);
             }
-            var (items, parts) = (rows * heads, Math.Min(threads, rows * heads));
+            var (items, parts) = (rows * kvHeads, Math.Min(threads, rows * kvHeads));
             if (parts <= 1)
-                for (var item = 0; item < items; item++) Head(item);
+                for (var item = 0; item < items; item++) Group(item);
             else
                 SpinningWorkers.Run(parts, p =>
                 {
-                    for (var item = items * p / parts; item < items * (p + 1) / parts; item++) Head(item);
+                    for (var item = items * p / parts; item < items * (p + 1) / parts; item++) Group(item);
                 });
+        }
+
+        /// <summary>x[j] = exp(x[j] - max) in place, eight at a time; returns their sum.</summary>
+        static float Exponentials(float* x, int count, float max)
+        {
+            var (j, total) = (0, 0f);
+            var m = Vector256.Create(max);
+            for (; j + 8 <= count; j += 8)
+            {
+                var e = Vector256.Exp(Vector256.Load(x + j) - m);
+                e.Store(x + j);
+                total += Vector256.Sum(e);
+            }
+            for (; j < count; j++) total += x[j] = MathF.Exp(x[j] - max);
+            return total;
         }
 
         float Dot(void* data, long at, float* x, int d)
