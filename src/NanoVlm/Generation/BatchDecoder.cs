@@ -18,8 +18,13 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
     DecodeRunner? _runner;
     DecodeRunner Runner => _runner ??= new DecodeRunner(model, path);
 
-    sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng)
+    /// <param name="Key">The prompt's content key, when its answer's cache is to be kept in <see cref="Prefixes"/> as it leaves.</param>
+    sealed record Row(long Id, GenerationOptions Options, torch.Generator? Rng, long[]? Key, PrefixCache? Prefixes)
     {
+        /// <summary>The tokens sampled so far; all but a pending one are in the cache.</summary>
+        public List<long> Sampled { get; } = [];
+        /// <summary>Its scores were not finite or its sampling failed: its cache is not kept.</summary>
+        public bool Failed { get; set; }
         /// <summary>Where the answer stands in its JSON value, when the options ask for one.</summary>
         public JsonConstraint.Cursor? Json { get; } = Options.Json?.Start();
         /// <summary>How often this answer has used each token: [1, V] when the options penalize, else null.</summary>
@@ -103,7 +108,8 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         if (prompt.Prefixes?.Store(prompt.ContentKey!, prompt.Cache, adopt: true) == true) prompt.CacheGiven = true;
         LastReused = prompt.Reused;
         var logits = prompt.Logits!;
-        var joined = prompt.Options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null)).ToList();
+        var joined = prompt.Options.Select(o => new Row(_nextId++, o, o.Seed is long seed ? new torch.Generator((ulong)seed, model.Device) : null,
+            prompt.ContentKey, prompt.Prefixes)).ToList();
         var extra = _rows.Concat(joined).Max(r => r.Remaining);
         // In place when the batch cache has room: only the newcomer's positions are copied. Else one merged cache, with room for the
         // batch to double (up to maxRows) and for more tokens than the longest answer has left (64-512 more), so later joins go in place.
@@ -151,10 +157,12 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
                 }
             if (error is not null)
             {
+                row.Failed = true;
                 tokens[b] = model.EosTokenId;
                 decoded[b] = new DecodedToken(row.Id, tokens[b], true, error);
                 continue;
             }
+            row.Sampled.Add(tokens[b]);
             var finished = row.Remaining == 0 || (row.Options.StopAtEos && tokens[b] == model.EosTokenId);
             decoded[b] = new DecodedToken(row.Id, tokens[b], finished, Logprob: row.Options.Logprobs is { } k ? Logprob(logprobs![b], tokens[b], k) : null);
         }
@@ -200,6 +208,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var inference = inference_mode();
         if (_rows.All(r => ids.Contains(r.Id)))
         {
+            for (var i = 0; i < _rows.Count; i++) Keep(_rows[i], i);
             foreach (var row in _rows) row.Counts?.Dispose();
             _rows.Clear();
             Replace(null, null, null);
@@ -210,6 +219,7 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         for (var i = _rows.Count - 1; i >= 0; i--)
         {
             if (!ids.Contains(_rows[i].Id)) continue;
+            Keep(_rows[i], i);
             _rows[i].Counts?.Dispose();
             _cache!.RemoveRow(i);
             (_rows[i], order[i]) = (_rows[^1], order[^1]);
@@ -219,6 +229,20 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         using var scope = NewDisposeScope();
         using var index = tensor(order.ToArray(), device: model.Device);
         Replace(_cache, _logits?.index_select(0, index), _pending?.index_select(0, index));
+    }
+
+    /// <summary>
+    /// A leaving row's prompt and answer, as far as its cache holds them, into the prefix cache: a conversation's next turn sends the
+    /// answer back, and then prefills only what follows it.
+    /// </summary>
+    void Keep(Row row, int index)
+    {
+        if (row.Key is null || row.Prefixes is null || row.Failed) return;
+        var fed = row.Sampled.Count - (_pending is null ? 0 : 1);
+        var length = row.Key.Length + fed;
+        if (fed <= 0 || _cache!.RowLength(index) != length) return;
+        var kept = _cache.Copy(length, length, index);
+        if (!row.Prefixes.Store([.. row.Key, .. row.Sampled.Take(fed)], kept, adopt: true)) kept.Dispose();
     }
 
     /// <summary>Feeds the pending tokens: the cache grows by one slot, the logits of the next token are ready.</summary>

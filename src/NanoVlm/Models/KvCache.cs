@@ -174,22 +174,27 @@ public sealed class KvCache : IDisposable
     }
 
     /// <summary>
-    /// A one-row cache holding the first <paramref name="length"/> positions of row 0 of this one, with room for
+    /// A one-row cache holding the first <paramref name="length"/> positions of a row of this one (from its start), with room for
     /// <paramref name="capacity"/> (a prompt's prefix kept for the next prompt that starts the same way, or reused by it).
     /// </summary>
-    public KvCache Copy(int length, int capacity)
+    public KvCache Copy(int length, int capacity, int row = 0)
     {
-        if (length > Length || length > capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} of {Length} positions into {capacity}");
+        if (row < 0 || row >= Rows) throw new ArgumentOutOfRangeException(nameof(row), $"{row} of {Rows} rows");
+        var from = (int)RowStart(row);
+        if (length > Length - from || length > capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} of {Length - from} positions into {capacity}");
         var (k, v) = (new Tensor[keys.Length], new Tensor[keys.Length]);
         for (var l = 0; l < keys.Length; l++)
         {
             k[l] = zeros([1, keys[l].shape[1], capacity, keys[l].shape[3]], keys[l].dtype, keys[l].device).DetachFromDisposeScope();
             v[l] = zeros([1, values[l].shape[1], capacity, values[l].shape[3]], values[l].dtype, values[l].device).DetachFromDisposeScope();
-            k[l].narrow(2, 0, length).copy_(keys[l].narrow(0, 0, 1).narrow(2, 0, length));
-            v[l].narrow(2, 0, length).copy_(values[l].narrow(0, 0, 1).narrow(2, 0, length));
+            k[l].narrow(2, 0, length).copy_(keys[l].narrow(0, row, 1).narrow(2, from, length));
+            v[l].narrow(2, 0, length).copy_(values[l].narrow(0, row, 1).narrow(2, from, length));
         }
         return new KvCache(k, v, 1, capacity, length, null);
     }
+
+    /// <summary>Positions a row holds (from its start to <see cref="Length"/>).</summary>
+    public int RowLength(int row) => Length - (int)RowStart(row);
 
     /// <summary>The bytes its tensors hold.</summary>
     public long HeldBytes => keyStore.Concat(valueStore).Sum(t => t.numel() * t.element_size());

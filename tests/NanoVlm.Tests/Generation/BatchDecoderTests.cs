@@ -124,6 +124,26 @@ public class BatchDecoderTests
             Assert.Equal(Alone(model, prompts[p], Greedy with { MaxNewTokens = length }), AsGenerated(model, tokens[row]));
     }
 
+    /// <summary>A finished answer's cache is kept: the next turn, which sends the answer back, prefills only what follows it.</summary>
+    [Fact]
+    public void A_finished_answer_is_kept_for_the_prompt_that_sends_it_back()
+    {
+        using var model = TestModels.Create(seed: 5);
+        model.eval();
+        var prompt = Row(model, [0], [6], 0);
+        var key = prompt.Ids.data<long>().ToArray();
+        using var prefixes = new PrefixCache(1L << 30);
+        using var decoder = new BatchDecoder(model);
+        var row = decoder.Join(prompt.Ids, null, null, [Greedy with { MaxNewTokens = 5 }], null, prefixes, key)[0];
+        var answer = Drain(decoder, new() { [row] = [] })[row];
+
+        long[] next = [.. key, .. answer, 3, 4];
+        using var nextIds = tensor(next).unsqueeze(0);
+        var again = decoder.Join(nextIds, null, null, [Greedy], null, prefixes, next)[0];
+        Assert.Equal(key.Length + answer.Count - 1, decoder.LastReused); // the last token was sampled, never fed
+        Assert.Equal(Alone(model, (nextIds, null), Greedy), AsGenerated(model, Drain(decoder, new() { [again] = [] })[again]));
+    }
+
     [Fact]
     public void A_row_dropped_by_the_caller_leaves_the_others_unchanged()
     {
