@@ -99,37 +99,40 @@ public sealed class ChatEngine : IDisposable
             while (true)
             {
                 if (rows.Count == 0 && prefilling.Count == 0 && next is null && !_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return;
-                while (next is not null || _queue.Reader.TryRead(out next))
-                {
-                    var taken = rows.Count + prefilling.Sum(p => p.Job.Request.Choices);
-                    if (taken > 0 && taken + next.Request.Choices > Options.MaxBatch) break;
-                    if (Begin(decoder, next) is { } prompt)
-                    {
-                        if (Options.PrefillChunk > 0 && prompt.Length - prompt.Prefilled > Options.PrefillChunk) prefilling.Add((next, prompt));
-                        else using (prompt) Prefill(decoder, next, prompt, int.MaxValue, rows);
-                    }
-                    next = null;
-                }
-                // One chunk of the oldest waiting prompt between two decoding steps: the running streams never wait for a whole prefill.
-                if (prefilling.Count > 0)
-                {
-                    var (job, prompt) = prefilling[0];
-                    if (job.Cancellation.IsCancellationRequested || Prefill(decoder, job, prompt, Options.PrefillChunk, rows))
-                    {
-                        if (job.Cancellation.IsCancellationRequested) job.Fail(new OperationCanceledException(job.Cancellation));
-                        prefilling.RemoveAt(0);
-                        prompt.Dispose();
-                    }
-                }
                 try
                 {
+                    while (next is not null || _queue.Reader.TryRead(out next))
+                    {
+                        var taken = rows.Count + prefilling.Sum(p => p.Job.Request.Choices);
+                        if (taken > 0 && taken + next.Request.Choices > Options.MaxBatch) break;
+                        var started = next;
+                        next = null;
+                        if (Begin(decoder, started) is { } prompt)
+                        {
+                            if (Options.PrefillChunk > 0 && prompt.Length - prompt.Prefilled > Options.PrefillChunk) prefilling.Add((started, prompt));
+                            else using (prompt) Prefill(decoder, started, prompt, int.MaxValue, rows);
+                        }
+                    }
+                    // One chunk of the oldest waiting prompt between two decoding steps: the running streams never wait for a whole prefill.
+                    if (prefilling.Count > 0)
+                    {
+                        var (job, prompt) = prefilling[0];
+                        if (job.Cancellation.IsCancellationRequested || Prefill(decoder, job, prompt, Options.PrefillChunk, rows))
+                        {
+                            if (job.Cancellation.IsCancellationRequested) job.Fail(new OperationCanceledException(job.Cancellation));
+                            prefilling.RemoveAt(0);
+                            prompt.Dispose();
+                        }
+                    }
                     LeaveAbandoned(decoder, rows);
                     if (rows.Count > 0) Step(decoder, rows);
                 }
                 catch (Exception e)
                 {
-                    // A failed step fails the requests in the batch, not the engine.
-                    foreach (var job in rows.Values.Select(r => r.Job).Distinct()) job.Fail(e);
+                    // A failed step fails the requests in the batch and those being prefilled into it, not the engine (nor the process).
+                    foreach (var job in rows.Values.Select(r => r.Job).Concat(prefilling.Select(p => p.Job)).Distinct()) job.Fail(e);
+                    foreach (var (_, prompt) in prefilling) prompt.Dispose();
+                    prefilling.Clear();
                     rows.Clear();
                     decoder.Dispose();
                     decoder = new BatchDecoder(Vlm.Model, maxRows: Options.MaxBatch);

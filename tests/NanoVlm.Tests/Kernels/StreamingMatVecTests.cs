@@ -193,6 +193,24 @@ public class StreamingMatVecTests
                 Assert.True(counts[job * 2 + p] == (p <= job % 2 ? 1 : 0), $"job {job}, part {p} ran {counts[job * 2 + p]} times");
     }
 
+    [Fact]
+    public void A_part_that_throws_fails_its_caller_after_every_part_has_ended_and_the_workers_go_on()
+    {
+        var ended = new int[3];
+        var e = Assert.Throws<InvalidOperationException>(() => SpinningWorkers.Run(3, p =>
+        {
+            if (p == 2) throw new InvalidOperationException("part 2");
+            Thread.Sleep(20);
+            Interlocked.Increment(ref ended[p]);
+        }));
+        Assert.Equal("part 2", e.Message);
+        Assert.Equal([1, 1, 0], ended);
+        Assert.Throws<ArithmeticException>(() => SpinningWorkers.Run(2, p => throw new ArithmeticException($"part {p}")));
+        var after = new int[3];
+        SpinningWorkers.Run(3, p => Interlocked.Increment(ref after[p]));
+        Assert.Equal([1, 1, 1], after);
+    }
+
     internal static void AssertClose(Tensor expected, Tensor actual, double rtol, double atol, string what)
     {
         Assert.Equal(expected.shape, actual.shape);

@@ -20,6 +20,20 @@ static class SpinningWorkers
         public readonly Action<int> Body = body;
         public readonly int Parts = parts;
         public int Remaining = parts - 1;
+        /// <summary>The first exception a part threw: rethrown on the caller, never left to end the process on a helper.</summary>
+        public Exception? Failure;
+
+        public void Part(int index)
+        {
+            try
+            {
+                Body(index);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref Failure, e, null);
+            }
+        }
     }
 
     sealed class Helper
@@ -28,7 +42,10 @@ static class SpinningWorkers
         public int Sleeping;
     }
 
-    /// <summary>Runs <paramref name="body"/>(0..count-1) in parallel and returns when all are done. One job at a time.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/>(0..count-1) in parallel and returns when all are done, rethrowing the first exception a part threw
+    /// (after every part has ended). One job at a time.
+    /// </summary>
     public static void Run(int count, Action<int> body)
     {
         lock (Gate)
@@ -38,9 +55,10 @@ static class SpinningWorkers
             Volatile.Write(ref published, job);
             for (var i = 0; i < count - 1; i++)
                 if (Interlocked.Exchange(ref Helpers[i].Sleeping, 0) == 1) Helpers[i].Wake.Release();
-            body(0);
+            job.Part(0);
             var spin = new SpinWait();
             while (Volatile.Read(ref job.Remaining) > 0) spin.SpinOnce(sleep1Threshold: -1);
+            if (job.Failure is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
@@ -71,7 +89,7 @@ static class SpinningWorkers
             }
             seen = job;
             if (index + 1 >= job!.Parts) continue; // this job needs fewer helpers
-            job.Body(index + 1);
+            job.Part(index + 1);
             Interlocked.Decrement(ref job.Remaining);
         }
     }
