@@ -42,6 +42,9 @@ sealed class ServerMetrics(ChatEngine engine)
         var (steps, rows) = engine.Decoded;
         Counter(text, "nanovlm_decode_steps_total", "Decoding steps (one token for every row of the batch).", steps);
         Counter(text, "nanovlm_decode_rows_total", "Rows over all decoding steps (divided by the steps: the mean batch size).", rows);
+        var (parts, prefilled) = engine.Prefilled;
+        Counter(text, "nanovlm_prefill_parts_total", "Prefill forwards (a whole prompt, or a part of a long one between decoding steps).", parts);
+        Counter(text, "nanovlm_prefill_tokens_total", "Prompt positions prefilled (those from the prefix cache are not).", prefilled);
         if (engine.ImageCache is { } images)
         {
             Counter(text, "nanovlm_image_cache_hits_total", "Image tiles whose encoding came from the image cache.", images.Hits);

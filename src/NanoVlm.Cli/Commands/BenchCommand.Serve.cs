@@ -26,9 +26,11 @@ public static partial class BenchCommand
         var turns = IntOption("--turns", 1, "2 or more: a multi-turn load, conversations of this many turns about --image (each conversation its own image)");
         var conversations = IntOption("--conversations", 8, "with --turns: conversations per measurement (after one warm-up)");
         var caches = ListOption("--caches", "on,off", "with --turns and --model: the image and prefix caches on and/or off, one server each");
+        var longPrompt = IntOption("--long-prompt", 0, "a long-prefill load: --clients streams of --max-tokens, and beside them a prompt of this many words");
+        var prefillChunk = ListOption("--prefill-chunk", $"{new ChatEngineOptions().PrefillChunk}", "with --long-prompt and --model: the server's --prefill-chunk, one server each");
         var json = JsonOption();
         var cmd = new Command("serve", "Load test of nanovlm serve: N concurrent streaming clients; requests/s, tokens/s, p50/p95 latency and time to first token")
-            { model, url, clients, requests, maxTokens, maxBatch, imageCacheMb, image, prompt, turns, conversations, caches, json };
+            { model, url, clients, requests, maxTokens, maxBatch, imageCacheMb, image, prompt, turns, conversations, caches, longPrompt, prefillChunk, json };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var threads = SetThreads(parse, threadsOption);
@@ -39,6 +41,9 @@ public static partial class BenchCommand
             };
             if ((parse.GetValue(model) is null) == (parse.GetValue(url) is null)) throw new NanoVlmException("give --model or --url");
             if (parse.GetValue(imageCacheMb) < 0) throw new NanoVlmException($"--image-cache-mb must be >= 0, got {parse.GetValue(imageCacheMb)}");
+            if (parse.GetValue(longPrompt) < 0) throw new NanoVlmException($"--long-prompt must be >= 0, got {parse.GetValue(longPrompt)}");
+            if (parse.GetValue(longPrompt) > 0)
+                return LongPrompt(parse, o, threads, model, url, maxBatch, parse.GetValue(longPrompt), Ints(parse.GetValue(prefillChunk)!, "--prefill-chunk"), json, deviceOption);
             if (parse.GetValue(turns) > 1)
                 return Conversations(parse, o, threads, model, url, maxBatch, imageCacheMb, turns, conversations, caches, json, deviceOption, cancellation);
             PretrainedVlm? vlm = null;
@@ -83,6 +88,54 @@ public static partial class BenchCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary><c>bench serve --long-prompt W</c>: streams beside a long prefill, per chunk size (a server each), one table.</summary>
+    static int LongPrompt(ParseResult parse, ServeBenchOptions o, int threads, Option<string?> model, Option<string?> url, Option<int> maxBatch, int words,
+        IReadOnlyList<int> chunks, Option<string?> json, Option<string> deviceOption)
+    {
+        using var vlm = parse.GetValue(model) is { } m ? PretrainedVlm.Load(m, new ConsoleDownloadProgress()) : null;
+        if (vlm is not null)
+        {
+            vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
+            vlm.Model.eval();
+        }
+        IEnumerable<LongPromptBenchRow> Measure()
+        {
+            foreach (var chunk in vlm is null ? [-1] : chunks)
+            {
+                VlmServer? server = null;
+                try
+                {
+                    Uri target;
+                    if (vlm is not null)
+                    {
+                        var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), PrefillChunk = chunk };
+                        server = VlmServer.StartAsync(vlm, new ServerOptions { Port = 0, ModelId = "bench", Engine = engine }).GetAwaiter().GetResult();
+                        target = server.Url;
+                    }
+                    else target = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
+                    string name;
+                    using (var http = new HttpClient { BaseAddress = target })
+                        name = System.Text.Json.Nodes.JsonNode.Parse(http.GetStringAsync("v1/models").GetAwaiter().GetResult())!["data"]![0]!["id"]!.GetValue<string>();
+                    foreach (var streams in o.Clients)
+                        yield return LongPromptBench.Run(target, name, chunk < 0 ? "server" : $"{chunk}", streams, o.MaxTokens, words);
+                }
+                finally
+                {
+                    server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        var rows = Record(Measure(), parse.GetValue(json),
+            r => $"prefill chunk {r.Setting}, {r.Streams} streams: gaps p50 {r.InterTokenP50S:F3} s, p99 {r.InterTokenP99S:F3} s");
+        var table = Table($"bench serve --long-prompt {words}: {parse.GetValue(model) ?? parse.GetValue(url)}, streams of {o.MaxTokens} tokens, {threads} threads",
+            "prefill chunk", "streams", "gaps", "ITL p50 s", "ITL p99 s", "p99 / p50", "largest gap s", "long prompt TTFT s");
+        foreach (var r in rows)
+            table.AddRow(r.Setting, $"{r.Streams}", $"{r.Gaps}", $"{r.InterTokenP50S:F3}", $"{r.InterTokenP99S:F3}", $"{r.InterTokenP99S / r.InterTokenP50S:F1}x",
+                $"{r.LargestGapS:F3}", $"{r.LongPromptTtftS:F3}");
+        AnsiConsole.Write(table);
+        return 0;
     }
 
     /// <summary><c>bench serve --turns K</c>: conversations with one image, the caches on and off (a server each), one table.</summary>

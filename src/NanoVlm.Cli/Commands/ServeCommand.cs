@@ -35,14 +35,19 @@ public static class ServeCommand
         prefixCache.AcceptOnlyFromAmong("on", "off");
         var prefillChunk = new Option<int>("--prefill-chunk")
         {
-            Description = "prefill long prompts this many tokens at a time between the running answers' decoding steps (0: whole prompts at once)",
+            Description = "while answers stream, prefill longer prompts this many tokens at a time between their decoding steps (0: whole prompts at once)",
             DefaultValueFactory = _ => d.Engine.PrefillChunk,
+        };
+        var idlePrefillChunk = new Option<int>("--idle-prefill-chunk")
+        {
+            Description = "while no answer streams, prefill longer prompts this many tokens at a time (0: whole prompts at once)",
+            DefaultValueFactory = _ => d.Engine.IdlePrefillChunk,
         };
         var maxImages = new Option<int>("--max-images") { Description = "images per request", DefaultValueFactory = _ => d.MaxImages };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "largest request body", DefaultValueFactory = _ => d.MaxBodyBytes };
         var cmd = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions, a chat page at /, /metrics")
         {
-            model, adapter, name, host, port, device, maxBatch, maxQueue, imageCacheMb, cacheGb, prefixCache, prefillChunk, maxImages, maxBody,
+            model, adapter, name, host, port, device, maxBatch, maxQueue, imageCacheMb, cacheGb, prefixCache, prefillChunk, idlePrefillChunk, maxImages, maxBody,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -56,7 +61,7 @@ public static class ServeCommand
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20,
                     PrefixCacheBytes = parse.GetValue(prefixCache) == "off" ? 0 : (long)(parse.GetValue(cacheGb) * (1L << 30)),
-                    PrefillChunk = parse.GetValue(prefillChunk),
+                    PrefillChunk = parse.GetValue(prefillChunk), IdlePrefillChunk = parse.GetValue(idlePrefillChunk),
                 },
                 MaxImages = parse.GetValue(maxImages), MaxBodyBytes = parse.GetValue(maxBody), Log = Console.WriteLine,
             };

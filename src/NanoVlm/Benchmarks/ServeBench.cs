@@ -57,9 +57,9 @@ public static class ServeBench
 
     /// <summary>
     /// One streamed chat request (its usage asked for): seconds to the end and to the first chunk with text, the gaps between the
-    /// chunks with text, the completion tokens and the answer's text.
+    /// chunks with text, the completion tokens and the answer's text. <paramref name="onChunk"/> hears the count of chunks with text so far.
     /// </summary>
-    internal static async Task<StreamedAnswer> Request(HttpClient http, string body)
+    internal static async Task<StreamedAnswer> Request(HttpClient http, string body, Action<int>? onChunk = null)
     {
         var clock = Stopwatch.StartNew();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
@@ -83,6 +83,7 @@ public static class ServeBench
                 if (last is { } previous) gaps.Add(now - previous);
                 last = now;
                 answer.Append(text);
+                onChunk?.Invoke(gaps.Count + 1);
             }
         }
         return new StreamedAnswer(clock.Elapsed.TotalSeconds, firstToken ?? clock.Elapsed.TotalSeconds, gaps, tokens, answer.ToString());

@@ -16,7 +16,7 @@ public sealed class ChatEngine : IDisposable
     readonly Channel<ChatJob> _queue = Channel.CreateUnbounded<ChatJob>(new UnboundedChannelOptions { SingleReader = true });
     readonly Thread _worker;
     int _queued, _active;
-    long _steps, _rowSteps;
+    long _steps, _rowSteps, _prefillParts, _prefilledTokens;
 
     public ChatEngine(PretrainedVlm vlm, ChatEngineOptions? options = null)
     {
@@ -42,6 +42,8 @@ public sealed class ChatEngine : IDisposable
     public int BatchSize => Volatile.Read(ref _active);
     /// <summary>Decoding steps so far, and rows decoded over them (their ratio is the mean batch size).</summary>
     public (long Steps, long Rows) Decoded => (Interlocked.Read(ref _steps), Interlocked.Read(ref _rowSteps));
+    /// <summary>Prefill forwards so far (a whole prompt or a part of one), and the prompt positions they computed.</summary>
+    public (long Parts, long Tokens) Prefilled => (Interlocked.Read(ref _prefillParts), Interlocked.Read(ref _prefilledTokens));
 
     /// <summary>Encodes and queues a request; throws <see cref="NanoVlmException"/> for bad input, <see cref="QueueFullException"/> when full.</summary>
     public ChatJob Submit(ChatRequest request, CancellationToken cancellation = default)
@@ -109,7 +111,7 @@ public sealed class ChatEngine : IDisposable
                         next = null;
                         if (Begin(decoder, started) is { } prompt)
                         {
-                            if (Options.PrefillChunk > 0 && prompt.Length - prompt.Prefilled > Options.PrefillChunk) prefilling.Add((started, prompt));
+                            if (prompt.Length - prompt.Prefilled > Chunk(rows.Count)) prefilling.Add((started, prompt));
                             else using (prompt) Prefill(decoder, started, prompt, int.MaxValue, rows);
                         }
                     }
@@ -117,7 +119,7 @@ public sealed class ChatEngine : IDisposable
                     if (prefilling.Count > 0)
                     {
                         var (job, prompt) = prefilling[0];
-                        if (job.Cancellation.IsCancellationRequested || Prefill(decoder, job, prompt, Options.PrefillChunk, rows))
+                        if (job.Cancellation.IsCancellationRequested || Prefill(decoder, job, prompt, Chunk(rows.Count), rows))
                         {
                             if (job.Cancellation.IsCancellationRequested) job.Fail(new OperationCanceledException(job.Cancellation));
                             prefilling.RemoveAt(0);
@@ -146,6 +148,9 @@ public sealed class ChatEngine : IDisposable
             decoder.Dispose();
         }
     }
+
+    /// <summary>The part of a prompt prefilled at once: small while <paramref name="decoding"/> answers wait for it, larger when none do.</summary>
+    int Chunk(int decoding) => (decoding > 0 ? Options.PrefillChunk : Options.IdlePrefillChunk) is > 0 and var chunk ? chunk : int.MaxValue;
 
     void Step(BatchDecoder decoder, Dictionary<long, (ChatJob Job, int Choice)> rows)
     {
@@ -205,7 +210,11 @@ public sealed class ChatEngine : IDisposable
     {
         try
         {
-            if (!decoder.Continue(prompt, tokens)) return false;
+            var before = prompt.Prefilled;
+            var done = decoder.Continue(prompt, tokens);
+            Interlocked.Increment(ref _prefillParts);
+            Interlocked.Add(ref _prefilledTokens, prompt.Prefilled - before);
+            if (!done) return false;
             var ids = decoder.Finish(prompt);
             for (var i = 0; i < ids.Length; i++) rows[ids[i]] = (job, i);
             Volatile.Write(ref _active, rows.Count);

@@ -18,10 +18,13 @@ public sealed record ChatEngineOptions
     /// <summary>Bytes of earlier prompts' KV caches kept for prompts that start the same way (<see cref="Generation.PrefixCache"/>); 0 keeps none.</summary>
     public long PrefixCacheBytes { get; init; } = 1L << 30;
     /// <summary>
-    /// A prompt longer than this many positions (after its cached prefix) is prefilled this many at a time, one part between two
-    /// decoding steps of the running answers, so that they do not stop for a whole prefill; 0 prefills every prompt at once.
+    /// While answers are decoding, a prompt longer than this many positions (after its cached prefix) is prefilled this many at a
+    /// time, one part between two of their decoding steps, so that they stop for a part (about two steps' time at 16 on a CPU), never
+    /// for a whole prefill; 0 prefills every prompt at once.
     /// </summary>
-    public int PrefillChunk { get; init; } = 512;
+    public int PrefillChunk { get; init; } = 16;
+    /// <summary>The parts a prompt is prefilled in while no answer is decoding (nobody waits for them; they bound the memory of one); 0: whole.</summary>
+    public int IdlePrefillChunk { get; init; } = 512;
 
     public void Validate()
     {
@@ -29,6 +32,7 @@ public sealed record ChatEngineOptions
         if (MaxQueue < 1) throw new NanoVlmException($"max queue must be >= 1, got {MaxQueue}");
         if (MaxDefaultTokens < 1) throw NanoVlmException.For(nameof(MaxDefaultTokens), $"must be >= 1, got {MaxDefaultTokens}");
         if (PrefillChunk < 0) throw NanoVlmException.For(nameof(PrefillChunk), $"must be >= 0, got {PrefillChunk}");
+        if (IdlePrefillChunk < 0) throw NanoVlmException.For(nameof(IdlePrefillChunk), $"must be >= 0, got {IdlePrefillChunk}");
         if (PrefixCacheBytes < 0) throw NanoVlmException.For(nameof(PrefixCacheBytes), $"must be >= 0, got {PrefixCacheBytes}");
         if (ImageCacheBytes < 0) throw NanoVlmException.For(nameof(ImageCacheBytes), $"must be >= 0, got {ImageCacheBytes}");
     }

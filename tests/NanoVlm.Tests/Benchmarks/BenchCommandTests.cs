@@ -71,6 +71,21 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void ServeLongPromptTimesTheStreamsBesideAPrefillPerChunkSize()
+    {
+        var model = Path.Combine(GoldenCases.CopyRoot("golden-v02"), "v02-public-a");
+        var rows = RunBench("serve", "--model", model, "--long-prompt", "120", "--clients", "1", "--max-tokens", "24", "--prefill-chunk", "64,8");
+        Assert.Equal(["64", "8"], rows.Select(r => r.GetProperty("setting").GetString()));
+        foreach (var r in rows)
+        {
+            AssertFields(r, "inter_token_p50_s", "inter_token_p99_s", "largest_gap_s", "long_prompt_ttft_s", "gaps");
+            Assert.True(r.GetProperty("largest_gap_s").GetDouble() >= r.GetProperty("inter_token_p99_s").GetDouble());
+        }
+        var e = Assert.Throws<NanoVlmException>(() => RunBench("serve", "--model", model, "--long-prompt", "10", "--max-tokens", "4"));
+        Assert.StartsWith("--max-tokens must be more than", NanoVlm.Cli.ParameterFlags.Message(e));
+    }
+
+    [Fact]
     public void JsonTimesTheMaskInsideStringsAndElsewhere()
     {
         using var dir = new TempDir();

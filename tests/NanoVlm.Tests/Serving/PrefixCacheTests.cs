@@ -75,7 +75,7 @@ public class PrefixCacheTests
         using var vlm = ServedModel.LoadApart();
         var image = ServedModel.Decoded(vlm, 0);
         using var chunked = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 7, PrefixCacheBytes = 0 });
-        using var whole = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 0, PrefixCacheBytes = 0 });
+        using var whole = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 0, IdlePrefillChunk = 0, PrefixCacheBytes = 0 });
         var request = ServedModel.Turn([image], "What is in the image?");
         // Another answer decoding meanwhile: the prompt's chunks go in between its steps.
         var running = chunked.Submit(ServedModel.Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } });
@@ -84,6 +84,26 @@ public class PrefixCacheTests
         AssertSame(await whole.Submit(ServedModel.Turn([], "Tell a long story") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 40, Logprobs = 5 } }).ResultAsync(),
             await running.ResultAsync());
         Assert.True(answer.PromptTokens > 7 * 3, "the prompt takes several chunks");
+    }
+
+    /// <summary>A prompt is prefilled in large parts while nothing decodes, and in small ones between the steps of answers that do.</summary>
+    [Fact]
+    public async Task APromptTakesSmallPartsOnlyWhileAnswersDecode()
+    {
+        using var vlm = ServedModel.LoadApart();
+        using var engine = new ChatEngine(vlm, new ChatEngineOptions { PrefillChunk = 3, IdlePrefillChunk = 10, PrefixCacheBytes = 0 });
+        const string Long = "Tell a long story about the sea, the sky and the ships that sail between them";
+        var alone = engine.Submit(ServedModel.Turn([], Long));
+        await alone.ResultAsync();
+        Assert.Equal(((alone.PromptTokens + 9) / 10, (long)alone.PromptTokens), engine.Prefilled);
+
+        var running = engine.Submit(ServedModel.Turn([], "Go on") with { Options = new GenerationOptions { Greedy = true, MaxNewTokens = 200, StopAtEos = false } });
+        await running.Deltas.WaitToReadAsync();
+        var before = engine.Prefilled;
+        var beside = engine.Submit(ServedModel.Turn([], Long));
+        await beside.ResultAsync();
+        Assert.Equal((before.Parts + (beside.PromptTokens + 2) / 3, before.Tokens + beside.PromptTokens), engine.Prefilled);
+        await running.ResultAsync();
     }
 
     /// <summary>A seeded, sampled answer is the same alone and while other requests decode beside it.</summary>
