@@ -78,7 +78,7 @@ public class BenchCommandTests
         Assert.Equal(["64", "8"], rows.Select(r => r.GetProperty("setting").GetString()));
         foreach (var r in rows)
         {
-            AssertFields(r, "inter_token_p50_s", "inter_token_p99_s", "largest_gap_s", "long_prompt_ttft_s", "gaps");
+            AssertFields(r, "inter_token_p50_s", "inter_token_p99_s", "largest_gap_s", "before_p50_s", "long_prompt_ttft_s", "gaps");
             Assert.True(r.GetProperty("largest_gap_s").GetDouble() >= r.GetProperty("inter_token_p99_s").GetDouble());
         }
         var e = Assert.Throws<NanoVlmException>(() => RunBench("serve", "--model", model, "--long-prompt", "10", "--max-tokens", "4"));
