@@ -110,7 +110,8 @@ public static partial class BenchCommand
                     Uri target;
                     if (vlm is not null)
                     {
-                        var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), PrefillChunk = chunk };
+                        // No prefix cache: every measurement's long prompt is prefilled (a word-level vocabulary reads any unique mark as one unknown word).
+                        var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), PrefillChunk = chunk, PrefixCacheBytes = 0 };
                         server = VlmServer.StartAsync(vlm, new ServerOptions { Port = 0, ModelId = "bench", Engine = engine }).GetAwaiter().GetResult();
                         target = server.Url;
                     }
