@@ -31,6 +31,13 @@ public static class Processes
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>
+    /// mpirun in a session of its own (setsid execs it in the same process): Open MPI signals its process group when a job ends
+    /// badly, and the test host must not be in it.
+    /// </summary>
+    public static (int Code, string Out, string Err) Mpirun(IEnumerable<string> args, TimeSpan? timeout = null) =>
+        Run("setsid", args.Prepend("mpirun"), timeout: timeout);
+
     /// <summary>Runs and asserts exit code 0, showing the output when it is not.</summary>
     public static string Succeed(string file, IEnumerable<string> args, string? workingDirectory = null,
         IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)

@@ -124,7 +124,7 @@ public sealed class TaskRunTests : IDisposable
         string[] eval = ["eval", "--model", dir["model"], "--tasks", "mmstar,pope", .. Datasets[..4], "--batch-size", "1", "--device", "cpu"];
         var (code, output, err) = CliProcess.Run([.. eval, "--output", dir["one"]]);
         Assert.True(code == 0, err + output);
-        (code, output, err) = Processes.Run("mpirun",
+        (code, output, err) = Processes.Mpirun(
             ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "HF_HUB_OFFLINE=1", "dotnet", CliProcess.Dll, .. eval, "--output", dir["two"]],
             timeout: TimeSpan.FromMinutes(3));
         Assert.True(code == 0, err + output);

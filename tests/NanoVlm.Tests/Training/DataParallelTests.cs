@@ -54,7 +54,7 @@ public sealed class DataParallelTests : IDisposable
         string[] Args(string name, int batch) => [.. Train(data, name, batch, accumulation).Select(a => packed && a == "false" ? "true" : a)];
         var (code, output, err) = CliProcess.Run(Args("one", 4));
         Assert.True(code == 0, err + output);
-        var (mpiCode, mpiOut, mpiErr) = Processes.Run("mpirun",
+        var (mpiCode, mpiOut, mpiErr) = Processes.Mpirun(
             [.. Mpirun(2), .. Args("two", 2), .. shardOptimizer ? new[] { "--shard-optimizer" } : []],
             timeout: TimeSpan.FromMinutes(3));
         Assert.True(mpiCode == 0, mpiErr + mpiOut);
@@ -193,7 +193,7 @@ public sealed class DataParallelTests : IDisposable
         Assert.Matches(@"mpi: Open MPI v\d", output);
         Assert.Contains($"nccl: not available (NANOVLM_NCCL={dir["nowhere"]}: no libnccl.so.2 there)", output);
 
-        (code, output, err) = Processes.Run("mpirun", [.. Mpirun(2), "info", "--device"], timeout: TimeSpan.FromMinutes(1));
+        (code, output, err) = Processes.Mpirun([.. Mpirun(2), "info", "--device"], timeout: TimeSpan.FromMinutes(1));
         Assert.True(code == 0, err + output);
         Assert.Contains("rank 1 of 2, local rank 1", output);
     }
