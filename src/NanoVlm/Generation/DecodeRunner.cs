@@ -38,10 +38,16 @@ public sealed class DecodeRunner
     public Tensor NextLogits(Tensor embeddings, Tensor? mask, KvCache? cache = null)
     {
         if (weights is null) return model.Head(model.Decoder.call(embeddings, mask, cache, null)[.., -1]);
-        var hidden = cache is not null && embeddings.size(1) == 1 && DecodeStep.Run(weights, embeddings, mask, cache) is { } stepped
-            ? stepped
-            : model.Decoder.call(embeddings, mask, cache, null);
-        return MatVecLinear.Forward(weights.Head, hidden[.., -1]);
+        var rows = embeddings.size(0);
+        Tensor? stepped = null;
+        // The kernels get every thread (a no-op inside a decode loop's scope, which gave them already); libtorch keeps its threads
+        // for a forward over several positions.
+        if (cache is not null && embeddings.size(1) == 1)
+            using (Stepping(rows))
+                stepped = DecodeStep.Run(weights, embeddings, mask, cache);
+        var hidden = stepped ?? model.Decoder.call(embeddings, mask, cache, null);
+        using (Stepping(rows))
+            return MatVecLinear.Forward(weights.Head, hidden[.., -1]);
     }
 
     /// <summary>Around a decode loop of <paramref name="rows"/> tokens a step on the kernels: libtorch single-threaded, the kernels get its threads.</summary>
