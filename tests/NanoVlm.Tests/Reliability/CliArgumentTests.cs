@@ -36,6 +36,7 @@ public sealed class CliArgumentTests : IDisposable
         { ["serve", "--model", ServingFolder, "--image-cache-mb", "-1"], "--image-cache-mb must be >= 0, got -1" },
         { ["serve", "--model", ServingFolder, "--cache-gb", "-2"], "--cache-gb must be >= 0, got -2" },
         { ["serve", "--model", ServingFolder, "--prefill-chunk", "-3"], "--prefill-chunk must be >= 0, got -3" },
+        { ["serve", "--model", ServingFolder, "--idle-prefill-chunk", "-1"], "--idle-prefill-chunk must be >= 0, got -1" },
         { ["eval", "--responses", "/no/such/samples_pope.jsonl"], "--responses /no/such/samples_pope.jsonl: no such file" },
         { ["eval", "--tasks", "pope", "--model", ServingFolder, "--dataset", "nope=/tmp"], "unknown task 'nope'" },
         { ["bench", "serve", "--model", ServingFolder, "--turns", "3"], "--turns needs --image" },
