@@ -68,6 +68,43 @@ public class PrefixCacheTests
         Assert.True(small.Prefixes!.Bytes <= one + one / 2);
     }
 
+    /// <summary>
+    /// Conversations at once, on an engine whose caches hold about two prompts (so entries are pushed out while others use them):
+    /// every turn answers as an engine without caches does.
+    /// </summary>
+    [Fact]
+    public async Task ConversationsAtOnceUnderEvictionAnswerAsWithoutTheCaches()
+    {
+        using var vlm = ServedModel.LoadApart();
+        var images = new[] { ServedModel.Decoded(vlm, 0), ServedModel.Decoded(vlm, 1) };
+        using var probe = new ChatEngine(vlm, new ChatEngineOptions());
+        await probe.Submit(ServedModel.Turn([images[0]], "What is in the image?")).ResultAsync();
+        using var cached = new ChatEngine(vlm, new ChatEngineOptions
+        {
+            PrefixCacheBytes = probe.Prefixes!.Bytes * 2, ImageCacheBytes = probe.ImageCache!.Bytes * 2, PrefillChunk = 5, MaxBatch = 4,
+        });
+        using var plain = new ChatEngine(vlm, new ChatEngineOptions { PrefixCacheBytes = 0, ImageCacheBytes = 0, PrefillChunk = 0, IdlePrefillChunk = 0 });
+
+        async Task<List<(string[] Texts, ChatResult Answer)>> Converse(int c)
+        {
+            var texts = new List<string> { $"What is in the image? ({c})" };
+            var turns = new List<(string[], ChatResult)>();
+            for (var turn = 0; turn < 3; turn++)
+            {
+                var answer = await cached.Submit(ServedModel.Turn([images[c % 2]], [.. texts])).ResultAsync();
+                turns.Add(([.. texts], answer));
+                texts.AddRange([answer.Choices[0].Text, $"And then? ({turn})"]);
+            }
+            return turns;
+        }
+        var conversations = await Task.WhenAll(Enumerable.Range(0, 4).Select(Converse));
+        for (var c = 0; c < conversations.Length; c++)
+            foreach (var (texts, answer) in conversations[c])
+                AssertSame(await plain.Submit(ServedModel.Turn([images[c % 2]], texts)).ResultAsync(), answer);
+        Assert.True(cached.Prefixes!.HitTokens > 0);
+        Assert.True(cached.Prefixes.Bytes <= probe.Prefixes.Bytes * 2);
+    }
+
     /// <summary>Chunked prefill (a few positions between decoding steps) answers as a whole prefill does, also while others decode.</summary>
     [Fact]
     public async Task APromptPrefilledInChunksAnswersAsAWholePrefill()
