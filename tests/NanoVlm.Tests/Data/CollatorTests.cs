@@ -86,4 +86,35 @@ public class CollatorTests
         var batches = VqaDataLoader.Batches(samples, s => collator.EncodeForTraining(s), b => collator.Collate(b), 2, 2, cancel: cancel.Token);
         Assert.ThrowsAny<OperationCanceledException>(() => { foreach (var b in batches) { b.Dispose(); cancel.Cancel(); } });
     }
+
+    /// <summary>
+    /// A reader that stops early (a run at its last step) gets control back only once every sample in preparation is done: they use
+    /// what the caller frees next (the tokenizer's native handle). Before, they ran on and the test host crashed now and then.
+    /// </summary>
+    [Fact]
+    public void StoppingEarlyWaitsForTheSamplesInPreparation()
+    {
+        using var tok = Tokenizer.Load(Fixture.Path("wordlevel"), Fixture.ImageToken);
+        var collator = new VlmProcessor(Config, tok);
+        var samples = Enumerable.Range(0, 40).Select(i => Sample(1, ($"What is this? {i}", "bag"))).ToArray();
+        var (begun, ended) = (0, 0);
+        // The first four samples are ready at once; the others take a second.
+        EncodedSample? Slow(VqaSample s)
+        {
+            if (Interlocked.Increment(ref begun) > 4) Thread.Sleep(1000);
+            var encoded = collator.EncodeForTraining(s);
+            Interlocked.Increment(ref ended);
+            return encoded;
+        }
+        foreach (var (b, i) in VqaDataLoader.Batches(samples, Slow, b => collator.Collate(b), 2, workers: 2).Select((b, i) => (b, i)))
+        {
+            b.Dispose();
+            if (i < 1) continue;
+            SpinWait.SpinUntil(() => Volatile.Read(ref begun) > 4, TimeSpan.FromSeconds(10));
+            break;
+        }
+        var started = Volatile.Read(ref begun);
+        Assert.True(started > 4, $"only {started} samples were started: nothing was in preparation");
+        Assert.Equal(started, Volatile.Read(ref ended));
+    }
 }

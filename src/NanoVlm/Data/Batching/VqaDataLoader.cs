@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 
 namespace NanoVlm.Data;
@@ -61,6 +62,8 @@ public static class VqaDataLoader
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var pending = Channel.CreateBounded<Task<EncodedSample?>>(Math.Max(prefetch, 4 * workers));
         using var slots = new SemaphoreSlim(workers);
+        // Every started preparation in order, until it is taken: those not taken when the reading stops are waited for below.
+        var started = new ConcurrentQueue<Task<EncodedSample?>>();
         var producer = Task.Run(async () =>
         {
             try
@@ -73,6 +76,7 @@ public static class VqaDataLoader
                         try { return prepare(sample); }
                         finally { slots.Release(); }
                     }, CancellationToken.None);
+                    started.Enqueue(work);
                     await pending.Writer.WriteAsync(work, stop.Token);
                 }
                 pending.Writer.Complete();
@@ -86,12 +90,24 @@ public static class VqaDataLoader
         {
             while (pending.Reader.WaitToReadAsync(stop.Token).AsTask().GetAwaiter().GetResult())
                 while (pending.Reader.TryRead(out var work))
+                {
+                    started.TryDequeue(out _);
                     if (work.GetAwaiter().GetResult() is { } ready) yield return ready;
+                }
         }
         finally
         {
             stop.Cancel();
             try { producer.GetAwaiter().GetResult(); } catch (OperationCanceledException) { }
+            // A reader that stops early (a run that reached its last step) returns while samples may still be in preparation. They
+            // use what the caller frees next (the tokenizer, the processor's native handles), so they are waited for, and what
+            // they made is freed.
+            while (started.TryDequeue(out var work))
+                try
+                {
+                    if (work.GetAwaiter().GetResult() is { } unused) foreach (var image in unused.Images) image.Dispose();
+                }
+                catch (Exception) { } // its error would have been raised to a reader that took it; nobody will
         }
     }
 }
