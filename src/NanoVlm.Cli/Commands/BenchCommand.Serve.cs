@@ -46,46 +46,18 @@ public static partial class BenchCommand
                 return LongPrompt(parse, o, threads, model, url, maxBatch, parse.GetValue(longPrompt), Ints(parse.GetValue(prefillChunk)!, "--prefill-chunk"), json, deviceOption);
             if (parse.GetValue(turns) > 1)
                 return Conversations(parse, o, threads, model, url, maxBatch, imageCacheMb, turns, conversations, caches, json, deviceOption, cancellation);
-            PretrainedVlm? vlm = null;
-            VlmServer? server = null;
-            try
-            {
-                Uri target;
-                string name;
-                if (parse.GetValue(model) is { } m)
-                {
-                    vlm = PretrainedVlm.Load(m, new ConsoleDownloadProgress());
-                    vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
-                    vlm.Model.eval();
-                    server = await VlmServer.StartAsync(vlm, new ServerOptions
-                    {
-                        Port = 0, ModelId = "bench",
-                        Engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20 },
-                    });
-                    (target, name) = (server.Url, "bench");
-                }
-                else
-                {
-                    target = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
-                    using var http = new HttpClient { BaseAddress = target };
-                    name = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("v1/models", cancellation))!["data"]![0]!["id"]!.GetValue<string>();
-                }
-                var rows = Record(ServeBench.Run(target, name, o), parse.GetValue(json), r =>
-                    $"{r.Clients} clients: {r.RequestsPerS:F2} requests/s, {r.TokensPerS:F1} tokens/s, p50 {r.LatencyP50S:F3} s");
-                var table = Table($"bench serve: {parse.GetValue(model) ?? target.ToString()}, {o.Requests} requests of {o.MaxTokens} tokens"
-                    + $"{(o.Image is null ? "" : " with an image")}, {threads} threads",
-                    "clients", "requests", "failed", "requests/s", "tokens/s", "p50 s", "p95 s", "first token p50 s", "first token p95 s", "mean batch");
-                foreach (var r in rows)
-                    table.AddRow($"{r.Clients}", $"{r.Requests}", $"{r.Failed}", $"{r.RequestsPerS:F2}", $"{r.TokensPerS:F1}", $"{r.LatencyP50S:F3}",
-                        $"{r.LatencyP95S:F3}", $"{r.FirstTokenP50S:F3}", $"{r.FirstTokenP95S:F3}", $"{r.MeanBatch:F2}");
-                AnsiConsole.Write(table);
-                return 0;
-            }
-            finally
-            {
-                if (server is not null) await server.DisposeAsync();
-                vlm?.Dispose();
-            }
+            using var vlm = LoadServed(parse, model, deviceOption);
+            var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20 };
+            var rows = Record(PerServer(vlm, parse.GetValue(url), ["server"], _ => engine, (target, name, _) => ServeBench.Run(target, name, o), cancellation),
+                parse.GetValue(json), r => $"{r.Clients} clients: {r.RequestsPerS:F2} requests/s, {r.TokensPerS:F1} tokens/s, p50 {r.LatencyP50S:F3} s");
+            var table = Table($"bench serve: {parse.GetValue(model) ?? parse.GetValue(url)}, {o.Requests} requests of {o.MaxTokens} tokens"
+                + $"{(o.Image is null ? "" : " with an image")}, {threads} threads",
+                "clients", "requests", "failed", "requests/s", "tokens/s", "p50 s", "p95 s", "first token p50 s", "first token p95 s", "mean batch");
+            foreach (var r in rows)
+                table.AddRow($"{r.Clients}", $"{r.Requests}", $"{r.Failed}", $"{r.RequestsPerS:F2}", $"{r.TokensPerS:F1}", $"{r.LatencyP50S:F3}",
+                    $"{r.LatencyP95S:F3}", $"{r.FirstTokenP50S:F3}", $"{r.FirstTokenP95S:F3}", $"{r.MeanBatch:F2}");
+            AnsiConsole.Write(table);
+            return 0;
         });
         return cmd;
     }
@@ -94,40 +66,12 @@ public static partial class BenchCommand
     static int LongPrompt(ParseResult parse, ServeBenchOptions o, int threads, Option<string?> model, Option<string?> url, Option<int> maxBatch, int words,
         IReadOnlyList<int> chunks, Option<string?> json, Option<string> deviceOption)
     {
-        using var vlm = parse.GetValue(model) is { } m ? PretrainedVlm.Load(m, new ConsoleDownloadProgress()) : null;
-        if (vlm is not null)
-        {
-            vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
-            vlm.Model.eval();
-        }
-        IEnumerable<LongPromptBenchRow> Measure()
-        {
-            foreach (var chunk in vlm is null ? [-1] : chunks)
-            {
-                VlmServer? server = null;
-                try
-                {
-                    Uri target;
-                    if (vlm is not null)
-                    {
-                        // No prefix cache: every measurement's long prompt is prefilled (a word-level vocabulary reads any unique mark as one unknown word).
-                        var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), PrefillChunk = chunk, PrefixCacheBytes = 0 };
-                        server = VlmServer.StartAsync(vlm, new ServerOptions { Port = 0, ModelId = "bench", Engine = engine }).GetAwaiter().GetResult();
-                        target = server.Url;
-                    }
-                    else target = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
-                    string name;
-                    using (var http = new HttpClient { BaseAddress = target })
-                        name = System.Text.Json.Nodes.JsonNode.Parse(http.GetStringAsync("v1/models").GetAwaiter().GetResult())!["data"]![0]!["id"]!.GetValue<string>();
-                    foreach (var streams in o.Clients)
-                        yield return LongPromptBench.Run(target, name, chunk < 0 ? "server" : $"{chunk}", streams, o.MaxTokens, words);
-                }
-                finally
-                {
-                    server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                }
-            }
-        }
+        using var vlm = LoadServed(parse, model, deviceOption);
+        // No prefix cache: every measurement's long prompt is prefilled (a word-level vocabulary reads any unique mark as one unknown word).
+        IEnumerable<LongPromptBenchRow> Measure() => PerServer(vlm, parse.GetValue(url), vlm is null ? [-1] : chunks,
+            chunk => new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), PrefillChunk = chunk, PrefixCacheBytes = 0 },
+            (target, name, chunk) => o.Clients.Select(streams => LongPromptBench.Run(target, name, chunk < 0 ? "server" : $"{chunk}", streams, o.MaxTokens, words)),
+            default);
         var rows = Record(Measure(), parse.GetValue(json),
             r => $"prefill chunk {r.Setting}, {r.Streams} streams: gaps p50 {r.InterTokenP50S:F3} s, p99 {r.InterTokenP99S:F3} s");
         var table = Table($"bench serve --long-prompt {words}: {parse.GetValue(model) ?? parse.GetValue(url)}, streams of {o.MaxTokens} tokens, {threads} threads",
@@ -147,40 +91,13 @@ public static partial class BenchCommand
         var image = o.Image ?? throw new NanoVlmException("--turns needs --image: the conversations are about an image");
         var settings = parse.GetValue(url) is not null ? ["server"] : parse.GetValue(caches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(c => c is "on" or "off" ? c : throw new NanoVlmException($"--caches: '{c}' is not on or off")).ToArray();
-        using var vlm = parse.GetValue(model) is { } m ? PretrainedVlm.Load(m, new ConsoleDownloadProgress()) : null;
-        if (vlm is not null)
-        {
-            vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
-            vlm.Model.eval();
-        }
-        IEnumerable<ConversationBenchRow> Measure()
-        {
-            foreach (var setting in settings)
-            {
-                VlmServer? server = null;
-                try
-                {
-                    Uri target;
-                    if (vlm is not null)
-                    {
-                        var engine = new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch) };
-                        engine = setting == "on" ? engine with { ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20 } : engine with { ImageCacheBytes = 0, PrefixCacheBytes = 0 };
-                        server = VlmServer.StartAsync(vlm, new ServerOptions { Port = 0, ModelId = "bench", Engine = engine }).GetAwaiter().GetResult();
-                        target = server.Url;
-                    }
-                    else target = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
-                    string name;
-                    using (var http = new HttpClient { BaseAddress = target })
-                        name = System.Text.Json.Nodes.JsonNode.Parse(http.GetStringAsync("v1/models", cancellation).GetAwaiter().GetResult())!["data"]![0]!["id"]!.GetValue<string>();
-                    foreach (var row in ConversationBench.Run(target, name, setting, o.Clients, parse.GetValue(conversations), parse.GetValue(turns), o.MaxTokens, image, o.Prompt))
-                        yield return row;
-                }
-                finally
-                {
-                    server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                }
-            }
-        }
+        using var vlm = LoadServed(parse, model, deviceOption);
+        IEnumerable<ConversationBenchRow> Measure() => PerServer(vlm, parse.GetValue(url), settings,
+            setting => setting == "on"
+                ? new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), ImageCacheBytes = (long)parse.GetValue(imageCacheMb) << 20 }
+                : new ChatEngineOptions { MaxBatch = parse.GetValue(maxBatch), ImageCacheBytes = 0, PrefixCacheBytes = 0 },
+            (target, name, setting) => ConversationBench.Run(target, name, setting, o.Clients, parse.GetValue(conversations), parse.GetValue(turns), o.MaxTokens, image, o.Prompt),
+            cancellation);
         var rows = Record(Measure(), parse.GetValue(json),
             r => $"caches {r.Caches}, {r.Clients} clients: first turn {r.FirstTurnTtftP50S:F3} s, later turns {r.LaterTurnTtftP50S:F3} s to the first token");
         var table = Table($"bench serve --turns {parse.GetValue(turns)}: {parse.GetValue(model) ?? parse.GetValue(url)}, {parse.GetValue(conversations)} conversations of {o.MaxTokens}-token answers, {threads} threads",
@@ -190,5 +107,47 @@ public static partial class BenchCommand
                 $"{r.LaterTurnTtftP50S / r.FirstTurnTtftP50S:P0}", $"{r.InterTokenP50S:F3}", $"{r.InterTokenP99S:F3}", $"{r.TokensPerS:F1}", $"{r.PrefixHitRate:P0}", $"{r.ImageHitRate:P0}");
         AnsiConsole.Write(table);
         return 0;
+    }
+
+    /// <summary>The model of --model, loaded once and put on --device; null with --url.</summary>
+    static PretrainedVlm? LoadServed(ParseResult parse, Option<string?> model, Option<string> deviceOption)
+    {
+        if (parse.GetValue(model) is not { } m) return null;
+        var vlm = PretrainedVlm.Load(m, new ConsoleDownloadProgress());
+        vlm.MoveTo(Devices.Parse(parse.GetValue(deviceOption)!));
+        vlm.Model.eval();
+        return vlm;
+    }
+
+    /// <summary>
+    /// Rows measured for each setting against a server: an in-process one serving <paramref name="vlm"/> with that setting's engine
+    /// options, started and stopped around it; or, without a model, the running server at <paramref name="url"/>. Either way the
+    /// model's name is the one its /v1/models gives.
+    /// </summary>
+    static IEnumerable<TRow> PerServer<TSetting, TRow>(PretrainedVlm? vlm, string? url, IEnumerable<TSetting> settings,
+        Func<TSetting, ChatEngineOptions> engine, Func<Uri, string, TSetting, IEnumerable<TRow>> measure, CancellationToken cancellation)
+    {
+        foreach (var setting in settings)
+        {
+            VlmServer? server = null;
+            try
+            {
+                Uri target;
+                if (vlm is not null)
+                {
+                    server = VlmServer.StartAsync(vlm, new ServerOptions { Port = 0, ModelId = "bench", Engine = engine(setting) }).GetAwaiter().GetResult();
+                    target = server.Url;
+                }
+                else target = new Uri(url!.TrimEnd('/') + "/");
+                string name;
+                using (var http = new HttpClient { BaseAddress = target })
+                    name = System.Text.Json.Nodes.JsonNode.Parse(http.GetStringAsync("v1/models", cancellation).GetAwaiter().GetResult())!["data"]![0]!["id"]!.GetValue<string>();
+                foreach (var row in measure(target, name, setting)) yield return row;
+            }
+            finally
+            {
+                server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
     }
 }
