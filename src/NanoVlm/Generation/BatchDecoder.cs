@@ -113,18 +113,21 @@ public sealed class BatchDecoder(VisionLanguageModel model, DecodePath path = De
         var extra = _rows.Concat(joined).Max(r => r.Remaining);
         // In place when the batch cache has room: only the newcomer's positions are copied. Else one merged cache, with room for the
         // batch to double (up to maxRows) and for more tokens than the longest answer has left (64-512 more), so later joins go in place.
-        if (_cache?.TryJoin(prompt.Cache, joined.Count, extra) != true)
-        {
-            var parts = new List<(KvCache, long[])>();
-            if (_cache is not null) parts.Add((_cache, Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToArray()));
-            parts.Add((prompt.Cache, new long[joined.Count]));
-            var rows = _rows.Count + joined.Count;
-            Replace(KvCache.Merge(parts, extra + Math.Clamp(extra, 64, 512), Math.Max(0, Math.Min(2 * rows, maxRows ?? 2 * rows) - rows)), _logits, null);
-        }
+        var cache = _cache?.TryJoin(prompt.Cache, joined.Count, extra) == true ? _cache : Merged(prompt.Cache, joined.Count, extra);
         var added = logits.expand(joined.Count, -1);
-        Replace(_cache, _logits is null ? added : cat([_logits, added], 0), null);
+        Replace(cache, _logits is null ? added : cat([_logits, added], 0), null);
         _rows.AddRange(joined);
         return joined.Select(r => r.Id).ToArray();
+    }
+
+    /// <summary>The running rows and <paramref name="copies"/> of a prompt's in one new cache (see <see cref="Finish"/>).</summary>
+    KvCache Merged(KvCache prompt, int copies, int extra)
+    {
+        var parts = new List<(KvCache, long[])>();
+        if (_cache is not null) parts.Add((_cache, Enumerable.Range(0, _rows.Count).Select(i => (long)i).ToArray()));
+        parts.Add((prompt, new long[copies]));
+        var rows = _rows.Count + copies;
+        return KvCache.Merge(parts, extra + Math.Clamp(extra, 64, 512), Math.Max(0, Math.Min(2 * rows, maxRows ?? 2 * rows) - rows));
     }
 
     /// <summary>Samples every row's next token; a row that finishes leaves the batch.</summary>

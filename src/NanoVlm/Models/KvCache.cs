@@ -124,7 +124,7 @@ public sealed class KvCache : IDisposable
     /// </summary>
     public bool TryJoin(KvCache source, int copies, int extra)
     {
-        var span = source.Length - (int)source.RowStart(0);
+        var span = source.RowLength(0);
         if (starts is null || Rows + copies > RowCapacity || span > Length || Length + extra > capacity) return false;
         var (from, to) = (source.Length - span, Length - span);
         for (var l = 0; l < keyStore.Length; l++)
