@@ -24,7 +24,8 @@ public static class ConversationBench
         if (conversations < 1) throw NanoVlmException.For("Conversations", $"must be >= 1, got {conversations}");
         using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(30) };
         var seed = 0;
-        Converse(http, model, Variant(image, seed++), prompt, 1, maxTokens).GetAwaiter().GetResult(); // warm-up
+        // Warm-up, of both kinds of turn: the JIT and libtorch's first allocations, on the path of a first turn and of a later one.
+        Converse(http, model, Variant(image, seed++), prompt, 2, maxTokens).GetAwaiter().GetResult();
         foreach (var clients in clientCounts)
         {
             var before = Counters(http);
@@ -73,7 +74,7 @@ public static class ConversationBench
             messages.Add(new JsonObject { ["role"] = "user", ["content"] = content });
             var body = new JsonObject
             {
-                ["model"] = model, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["stream"] = true,
+                ["model"] = model, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["stream"] = true, ["logprobs"] = true,
                 ["stream_options"] = new JsonObject { ["include_usage"] = true }, ["messages"] = messages.DeepClone(),
             }.ToJsonString();
             var answer = await ServeBench.Request(http, body);

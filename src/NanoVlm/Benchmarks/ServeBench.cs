@@ -56,8 +56,10 @@ public static class ServeBench
     }
 
     /// <summary>
-    /// One streamed chat request (its usage asked for): seconds to the end and to the first chunk with text, the gaps between the
-    /// chunks with text, the completion tokens and the answer's text. <paramref name="onChunk"/> hears the count of chunks with text so far.
+    /// One streamed chat request (its usage asked for): seconds to the end and to the first chunk with a token, the gaps between the
+    /// chunks with a token, the completion tokens and the answer's text. A chunk has a token when it has text, or, where the body asks
+    /// for log-probabilities, a token's log-probability (a token that shows no text, as a random model's special tokens, still counts).
+    /// <paramref name="onChunk"/> hears the count of chunks with a token so far.
     /// </summary>
     internal static async Task<StreamedAnswer> Request(HttpClient http, string body, Action<int>? onChunk = null)
     {
@@ -76,13 +78,14 @@ public static class ServeBench
             if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
             var chunk = JsonNode.Parse(line[6..])!;
             if (chunk["usage"] is JsonObject usage) tokens = usage["completion_tokens"]!.GetValue<int>();
-            else if (chunk["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 } text)
+            else if (chunk["choices"]?[0] is { } choice
+                && (choice["delta"]?["content"]?.GetValue<string>() is { Length: > 0 } || choice["logprobs"]?["content"] is JsonArray { Count: > 0 }))
             {
                 var now = clock.Elapsed.TotalSeconds;
                 firstToken ??= now;
                 if (last is { } previous) gaps.Add(now - previous);
                 last = now;
-                answer.Append(text);
+                answer.Append(choice["delta"]?["content"]?.GetValue<string>());
                 onChunk?.Invoke(gaps.Count + 1);
             }
         }

@@ -6,27 +6,30 @@ using static TorchSharp.torch;
 namespace NanoVlm.Generation.Kernels;
 
 /// <summary>
-/// A whole decode step of the decoder — a few rows of one token each, with a KV cache — in C# over the tensors' memory:
-/// RMSNorm, the projections through <see cref="StreamingMatVec"/>, RoPE, the cache write, grouped-query attention, SwiGLU
-/// and the residuals, with no libtorch op in between (a block took about 40 of them, 1-3 µs each, around 2 ms a token).
-/// The modules in Models/ stay the reference and tests hold this equal to them; activations are rounded to the model's
-/// dtype where the modules store a tensor. Null where it does not apply: the caller then runs the modules.
+/// A whole decode step of the decoder — a few rows of one token each, or a few new positions of one prompt (the rest of a
+/// conversation after its cached prefix), with a KV cache — in C# over the tensors' memory: RMSNorm, the projections through
+/// <see cref="StreamingMatVec"/>, RoPE, the cache write, causal grouped-query attention, SwiGLU and the residuals, with no libtorch
+/// op in between (a block took about 40 of them, 1-3 µs each, around 2 ms a token). The modules in Models/ stay the reference and
+/// tests hold this equal to them; activations are rounded to the model's dtype where the modules store a tensor. Null where it does
+/// not apply: the caller then runs the modules.
 /// </summary>
 internal static unsafe class DecodeStep
 {
     public static Tensor? Run(DecoderWeights w, Tensor x, Tensor? attentionMask, KvCache cache)
     {
         var (nHeads, nKv, d) = (w.Heads, w.KvHeads, w.HeadDim);
-        if (!MatVecLinear.Applies(x, w.Blocks[0].Q) || !x.is_contiguous() || cache.Length + 1 > cache.Capacity
-            || !w.All().All(t => t.dtype == x.dtype && t.is_contiguous()) || cache.Layers != w.Blocks.Count || !Fits(cache, x, nKv, d)) return null;
-        var (rows, hidden, inter) = ((int)x.size(0), (int)x.size(2), (int)w.Blocks[0].Gate.size(0));
-        var end = cache.Length + 1;
+        var (rows, t) = ((int)x.size(0), (int)x.size(1));
+        if (!MatVecLinear.Applies(x, w.Blocks[0].Q) || !x.is_contiguous() || cache.Length + t > cache.Capacity
+            || !w.All().All(p => p.dtype == x.dtype && p.is_contiguous()) || cache.Layers != w.Blocks.Count || !Fits(cache, x, nKv, d)) return null;
+        var (tokens, hidden, inter) = (rows * t, (int)x.size(2), (int)w.Blocks[0].Gate.size(0));
+        var end = cache.Length + t;
         var keep = attentionMask?.narrow(1, 0, end).to(float32).contiguous().data<float>().ToArray();
-        if (keep is not null && Enumerable.Range(0, rows).Any(b => keep[b * end + end - 1] == 0)) return null;
+        // A padded position among the new ones would see nothing; the modules define that case.
+        if (keep is not null && Enumerable.Range(0, rows).Any(b => Enumerable.Range(end - t, t).Any(j => keep[b * end + j] == 0))) return null;
 
-        var s = new State(x.dtype == bfloat16, rows, MatVecLinear.Threads);
-        var sizes = new[] { rows * hidden, rows * hidden, rows * Math.Max(hidden, inter), rows * nHeads * d, rows * nKv * d, rows * nKv * d,
-            rows * nHeads * d, rows * inter, rows * inter, rows * nHeads * end, rows * nHeads * d };
+        var s = new State(x.dtype == bfloat16, tokens, MatVecLinear.Threads);
+        var sizes = new[] { tokens * hidden, tokens * hidden, tokens * Math.Max(hidden, inter), tokens * nHeads * d, tokens * nKv * d, tokens * nKv * d,
+            tokens * nHeads * d, tokens * inter, tokens * inter, tokens * nHeads * end, tokens * nHeads * d };
         var memory = (float*)NativeMemory.Alloc((nuint)sizes.Sum(), sizeof(float));
         try
         {
@@ -40,7 +43,7 @@ internal static unsafe class DecodeStep
             float* h = Take(sizes[0]), a = Take(sizes[1]), input = Take(sizes[2]), q = Take(sizes[3]), k = Take(sizes[4]), v = Take(sizes[5]),
                 att = Take(sizes[6]), gate = Take(sizes[7]), up = Take(sizes[8]), scores = Take(sizes[9]), sums = Take(sizes[10]);
             s.Load(x, h);
-            var (cos, sin) = Rotary(w, cache, rows, d, s);
+            var (cos, sin) = Rotary(w, cache, rows, t, d, s);
             for (var l = 0; l < w.Blocks.Count; l++)
             {
                 var block = w.Blocks[l];
@@ -50,16 +53,16 @@ internal static unsafe class DecodeStep
                 s.Rope(q, nHeads, d, cos, sin);
                 s.Rope(k, nKv, d, cos, sin);
                 var (keys, values) = cache.Layer(l);
-                s.Attend(q, k, v, keys, values, keep, nHeads, nKv, d, cache.Capacity, end, scores, sums, att);
+                s.Attend(q, k, v, keys, values, keep, rows, t, nHeads, nKv, d, cache.Capacity, end, scores, sums, att);
                 s.Project(att, input, nHeads * d, (block.Out, (nint)a, hidden));
-                s.AddInto(h, a, rows * hidden);
+                s.AddInto(h, a, tokens * hidden);
                 s.RmsNorm(h, block.Norm2, block.Norm2Eps, a, hidden);
                 s.Project(a, input, hidden, (block.Gate, (nint)gate, inter), (block.Up, (nint)up, inter));
-                s.SwiGlu(gate, up, rows * inter);
+                s.SwiGlu(gate, up, tokens * inter);
                 s.Project(gate, input, inter, (block.Down, (nint)a, hidden));
-                s.AddInto(h, a, rows * hidden);
+                s.AddInto(h, a, tokens * hidden);
             }
-            cache.Advance(1);
+            cache.Advance(t);
             var y = empty_like(x);
             s.RmsNorm(h, w.Norm, w.NormEps, a, hidden);
             s.Store(a, y);
@@ -81,28 +84,31 @@ internal static unsafe class DecodeStep
                 && keys.shape.SequenceEqual(shape) && values.shape.SequenceEqual(shape);
         });
 
-    /// <summary>cos and sin [rows, d] of each row's position, as <see cref="RotaryEmbedding"/> computes them (dynamic scaling included).</summary>
-    static (float[] Cos, float[] Sin) Rotary(DecoderWeights w, KvCache cache, int rows, int d, State s)
+    /// <summary>cos and sin [rows · t, d] of each new position of each row, as <see cref="RotaryEmbedding"/> computes them (dynamic scaling included).</summary>
+    static (float[] Cos, float[] Sin) Rotary(DecoderWeights w, KvCache cache, int rows, int t, int d, State s)
     {
         var starts = cache.RowStarts?.data<long>().ToArray() ?? new long[rows];
-        var positions = starts.Select(start => cache.Length - start).ToArray();
+        var positions = starts.SelectMany(start => Enumerable.Range(0, t).Select(j => cache.Length - start + j)).ToArray();
         var invFreq = w.InvFreq.to(float32).data<float>().ToArray();
         var maxSeq = positions.Max() + 1;
         if (maxSeq > w.OriginalMaxSeqLen)
             for (var i = 0; i < invFreq.Length; i++) invFreq[i] = (float)(invFreq[i] / ((double)maxSeq / w.OriginalMaxSeqLen));
-        var (cos, sin) = (new float[rows * d], new float[rows * d]);
-        for (var b = 0; b < rows; b++)
+        var (cos, sin) = (new float[positions.Length * d], new float[positions.Length * d]);
+        for (var p = 0; p < positions.Length; p++)
             for (var i = 0; i < d; i++)
             {
-                var angle = positions[b] * invFreq[i % (d / 2)];
-                cos[b * d + i] = s.Round(MathF.Cos(angle) * (float)w.AttentionScaling);
-                sin[b * d + i] = s.Round(MathF.Sin(angle) * (float)w.AttentionScaling);
+                var angle = positions[p] * invFreq[i % (d / 2)];
+                cos[p * d + i] = s.Round(MathF.Cos(angle) * (float)w.AttentionScaling);
+                sin[p * d + i] = s.Round(MathF.Sin(angle) * (float)w.AttentionScaling);
             }
         return (cos, sin);
     }
 
-    /// <summary>The step's settings and its element-wise pieces. In bf16 every stored activation is rounded to bf16, as the modules' tensors are.</summary>
-    sealed class State(bool bf16, int rows, int threads)
+    /// <summary>
+    /// The step's settings and its element-wise pieces over its <paramref name="tokens"/> (rows · new positions). In bf16 every
+    /// stored activation is rounded to bf16, as the modules' tensors are.
+    /// </summary>
+    sealed class State(bool bf16, int tokens, int threads)
     {
         public float Round(float v) => bf16 ? StreamingMatVec.RoundToBf16(v) : v;
 
@@ -132,7 +138,7 @@ internal static unsafe class DecodeStep
         public void RmsNorm(float* x, Tensor weight, double eps, float* y, int dim)
         {
             var w = (void*)MatVecLinear.Data(weight);
-            for (var r = 0; r < rows; r++)
+            for (var r = 0; r < tokens; r++)
             {
                 float* row = x + r * dim, outRow = y + r * dim;
                 var (i, squares) = (0, Vector256<float>.Zero);
@@ -146,30 +152,30 @@ internal static unsafe class DecodeStep
         }
 
         /// <summary>
-        /// y [rows, n] = x [rows, k] · Wᵀ for each (W, y, n), in one job of the streaming kernel; <paramref name="scratch"/> holds
+        /// y [tokens, n] = x [tokens, k] · Wᵀ for each (W, y, n), in one job of the streaming kernel; <paramref name="scratch"/> holds
         /// x in the bf16 kernel's layout.
         /// </summary>
         public void Project(float* x, float* scratch, int k, params (Tensor Weight, nint Output, int Rows)[] products)
         {
-            if (bf16) StreamingMatVec.Deinterleave(x, scratch, rows, k);
+            if (bf16) StreamingMatVec.Deinterleave(x, scratch, tokens, k);
             StreamingMatVec.Multiply(products.Select(p => new StreamingMatVec.Product(MatVecLinear.Data(p.Weight), p.Output, p.Rows)).ToArray(),
-                bf16 ? scratch : x, rows, k, bf16, threads);
+                bf16 ? scratch : x, tokens, k, bf16, threads);
             if (!bf16) return;
             foreach (var (_, output, n) in products)
             {
                 var y = (float*)output;
                 var i = 0;
-                for (; i + 8 <= rows * n; i += 8) Round(Vector256.Load(y + i)).Store(y + i);
-                for (; i < rows * n; i++) y[i] = Round(y[i]);
+                for (; i + 8 <= tokens * n; i += 8) Round(Vector256.Load(y + i)).Store(y + i);
+                for (; i < tokens * n; i++) y[i] = Round(y[i]);
             }
         }
 
-        /// <summary>RoPE in place on x [rows, heads, d]: x · cos + rotate_half(x) · sin.</summary>
+        /// <summary>RoPE in place on x [tokens, heads, d]: x · cos + rotate_half(x) · sin.</summary>
         public void Rope(float* x, int heads, int d, float[] cos, float[] sin)
         {
             var half = d / 2;
             var rotated = stackalloc float[d];
-            for (var b = 0; b < rows; b++)
+            for (var b = 0; b < tokens; b++)
                 for (var h = 0; h < heads; h++)
                 {
                     var v = x + (b * heads + h) * d;
@@ -179,53 +185,54 @@ internal static unsafe class DecodeStep
         }
 
         /// <summary>
-        /// Writes this step's k, v into the cache at slot end - 1, then for each row and query head softmax(q·Kᵀ/√d, padded keys
-        /// left out)·V over slots 0..end-1 of its kv head (query heads g·groups .. g·groups + groups - 1 share kv head g).
-        /// The (row, kv head) pairs are shared out between the threads; each query head has its own <paramref name="scores"/> [end] and
-        /// <paramref name="sums"/> [d].
+        /// Writes the t new positions' k, v of each row into the cache at slots end - t .. end - 1, then for each row, new position
+        /// and query head softmax(q·Kᵀ/√d, padded keys left out)·V over the slots up to the position's own, of its kv head (query heads
+        /// g·groups .. g·groups + groups - 1 share kv head g). The (row, kv head, position) triples are shared out between the threads; each
+        /// query has its own <paramref name="scores"/> [end] and <paramref name="sums"/> [d]. Token (b, j) is row b·t + j of q, k, v.
         /// </summary>
-        public void Attend(float* q, float* k, float* v, Tensor keys, Tensor values, float[]? keep, int heads, int kvHeads, int d,
-            int capacity, int end, float* scores, float* sums, float* output)
+        public void Attend(float* q, float* k, float* v, Tensor keys, Tensor values, float[]? keep, int batch, int t, int heads, int kvHeads,
+            int d, int capacity, int end, float* scores, float* sums, float* output)
         {
             var groups = heads / kvHeads;
             void* kp = (void*)MatVecLinear.Data(keys), vp = (void*)MatVecLinear.Data(values);
             long Slots(int b, int g) => (long)(b * kvHeads + g) * capacity * d;
-            for (var b = 0; b < rows; b++)
-                for (var g = 0; g < kvHeads; g++)
-                    for (var i = 0; i < d; i++)
-                    {
-                        Put(kp, Slots(b, g) + (long)(end - 1) * d + i, k[(b * kvHeads + g) * d + i]);
-                        Put(vp, Slots(b, g) + (long)(end - 1) * d + i, v[(b * kvHeads + g) * d + i]);
-                    }
+            for (var b = 0; b < batch; b++)
+                for (var j = 0; j < t; j++)
+                    for (var g = 0; g < kvHeads; g++)
+                        for (var i = 0; i < d; i++)
+                        {
+                            var (slot, from) = (Slots(b, g) + (long)(end - t + j) * d + i, ((b * t + j) * kvHeads + g) * d + i);
+                            Put(kp, slot, k[from]);
+                            Put(vp, slot, v[from]);
+                        }
             var scale = 1f / MathF.Sqrt(d);
-            // One (row, kv head) at a time: its keys and values are read once for the query heads that share them.
+            // One (row, kv head, new position) at a time: its keys and values are read once for the query heads that share them.
             void Group(int item)
             {
-                var (b, g) = (item / kvHeads, item % kvHeads);
-                var slots = Slots(b, g);
-                var first = b * heads + g * groups;
+                var (b, g, j) = (item / (kvHeads * t), item / t % kvHeads, item % t);
+                var (slots, seen, first) = (Slots(b, g), end - t + j + 1, (b * t + j) * heads + g * groups);
                 float* score = scores + (long)first * end, sum = sums + (long)first * d;
-                for (var j = 0; j < end; j++)
+                for (var slot = 0; slot < seen; slot++)
                 {
-                    var kept = keep is null || keep[b * end + j] != 0;
+                    var kept = keep is null || keep[b * end + slot] != 0;
                     for (var h = 0; h < groups; h++)
-                        score[h * end + j] = kept ? Dot(kp, slots + (long)j * d, q + (first + h) * d, d) * scale : float.NegativeInfinity;
+                        score[h * end + slot] = kept ? Dot(kp, slots + (long)slot * d, q + (first + h) * d, d) * scale : float.NegativeInfinity;
                 }
                 for (var h = 0; h < groups; h++)
                 {
                     var row = score + (long)h * end;
                     var m = float.NegativeInfinity;
-                    for (var j = 0; j < end; j++) m = MathF.Max(m, row[j]);
-                    var total = Exponentials(row, end, m);
-                    for (var j = 0; j < end; j++) row[j] /= total;
+                    for (var slot = 0; slot < seen; slot++) m = MathF.Max(m, row[slot]);
+                    var total = Exponentials(row, seen, m);
+                    for (var slot = 0; slot < seen; slot++) row[slot] /= total;
                     for (var i = 0; i < d; i++) sum[h * d + i] = 0;
                 }
-                for (var j = 0; j < end; j++)
+                for (var slot = 0; slot < seen; slot++)
                     for (var h = 0; h < groups; h++)
-                        if (score[h * end + j] != 0) Axpy(score[h * end + j], vp, slots + (long)j * d, sum + h * d, d);
+                        if (score[h * end + slot] != 0) Axpy(score[h * end + slot], vp, slots + (long)slot * d, sum + h * d, d);
                 for (var i = 0; i < groups * d; i++) output[first * d + i] = Round(sum[i]);
             }
-            var (items, parts) = (rows * kvHeads, Math.Min(threads, rows * kvHeads));
+            var (items, parts) = (batch * kvHeads * t, Math.Min(threads, batch * kvHeads * t));
             if (parts <= 1)
                 for (var item = 0; item < items; item++) Group(item);
             else

@@ -14,11 +14,12 @@ namespace NanoVlm.Generation.Kernels;
 public static partial class MatVecLinear
 {
     /// <summary>
-    /// Rows up to which streaming W once beats libtorch (fp32: measured up to 8 rows). In bf16 the widening costs compute
-    /// per row of x, and libtorch's AVX512-BF16 kernels, which .NET cannot reach, catch up: at 4 rows a decode step here is
-    /// still 1.4× libtorch's (a lone linear only as fast), at 8 rows about the same.
+    /// Rows up to which streaming W once beats libtorch (fp32: a whole forward over 16 positions with a cache; more rows of x make
+    /// the kernel compute-bound, where libtorch's blocked products win). In bf16 the widening costs compute per row of x, and
+    /// libtorch's AVX512-BF16 kernels, which .NET cannot reach, catch up: at 4 rows a decode step here is still 1.4× libtorch's
+    /// (a lone linear only as fast), at 8 rows about the same.
     /// </summary>
-    public const int MaxRows = 8, MaxBf16Rows = 4;
+    public const int MaxRows = 16, MaxBf16Rows = 4;
 
     // Per thread, like libtorch's (OpenMP's) thread count that the scope lowers: the thread that decodes is the one that gets the cores.
     [ThreadStatic]
