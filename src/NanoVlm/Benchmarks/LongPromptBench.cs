@@ -4,7 +4,7 @@ using NanoVlm.Runtime;
 namespace NanoVlm.Benchmarks;
 
 /// <summary>
-/// Running streams beside a long prefill: their inter-token latency (the gaps between a stream's chunks, p50, p99 and the largest)
+/// Running streams beside a long prefill: their inter-token latency (the gaps between a stream's tokens, p50, p99 and the largest)
 /// over their whole answers, during which another request sends a long prompt (a new one each time: the prefix cache has none of
 /// it); the streams' median gap before it came; and that request's time to its first token.
 /// </summary>
@@ -27,6 +27,8 @@ public static class LongPromptBench
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = prompt }),
             // Sampled, so that an untrained model's stream does not end at once; seeded, so that runs compare.
             ["temperature"] = sample ? 1.0 : 0.0, ["seed"] = 1,
+            // Every token's chunk carries its log-probability, so that each token counts, also one that shows no text.
+            ["logprobs"] = true,
         }.ToJsonString();
         ServeBench.Request(http, Body("Warm up.", 4, false)).GetAwaiter().GetResult();
         var longPrompt = $"{Guid.NewGuid():N} " + string.Join(' ', Enumerable.Range(0, words).Select(i => Words[i % Words.Length]));

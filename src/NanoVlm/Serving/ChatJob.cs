@@ -90,7 +90,9 @@ public sealed class ChatJob
         if (answer.Stopped) return End(choice, text, "stop");
         if (logprob is not null) _pendingLogprobs[choice].Add(logprob);
         if (last) return End(choice, text + answer.Finish(), "length");
-        if (text.Length > 0) _deltas.Writer.TryWrite(new ChatDelta(choice, text) { Logprobs = TakeLogprobs(choice) });
+        // With log-probabilities asked for, every token is a delta (as OpenAI streams them), also one whose text is held back (half a
+        // character, the start of a stop string): its log-probability and bytes come at once, not with the next text.
+        if (text.Length > 0 || logprob is not null) _deltas.Writer.TryWrite(new ChatDelta(choice, text) { Logprobs = TakeLogprobs(choice) });
         return false;
     }
 

@@ -100,6 +100,13 @@ public class DecodeStepTests
             Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 3, decoder.Hidden), null, small));
         using (var roomy = new KvCache(decoder.Model.Config, 1, 40, float32, CPU))
             Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, MatVecLinear.MaxRows + 1, decoder.Hidden), null, roomy));
+        // Several new positions after a long cache: their attention is libtorch's.
+        using (var prefix = new KvCache(decoder.Model.Config, 1, DecodeStep.MaxNewPositionsTimesSlots / 2 + 2, float32, CPU))
+        {
+            prefix.Advance(DecodeStep.MaxNewPositionsTimesSlots / 2);
+            Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 2, decoder.Hidden), null, prefix));
+            Assert.NotNull(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 1, decoder.Hidden), null, prefix));
+        }
         using (var padded = new KvCache(decoder.Model.Config, 1, 4, float32, CPU))
             Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 2, decoder.Hidden), tensor(new long[,] { { 1, 0 } }), padded));
         using var bf16Cache = new KvCache(decoder.Model.Config, 1, 4, bfloat16, CPU);
