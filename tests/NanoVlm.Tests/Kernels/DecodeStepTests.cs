@@ -10,13 +10,30 @@ namespace NanoVlm.Tests.Kernels;
 [Collection(nameof(RunsAlone))]
 public class DecodeStepTests
 {
-    /// <summary>Head dim 8 (the vector loops exactly) and 12 (their scalar tails); 4 query heads on 2 kv heads; an MLP 44 wide (tails again).</summary>
-    static VlmConfig Config(int headDim) => TestModels.Tiny with { LmHiddenDim = 4 * headDim, LmInterDim = 44 };
+    /// <summary>
+    /// Head dim 8 (the vector loops exactly), 12 (their scalar tails) and 24 (the attention's 16-wide sums and a tail); 4 query heads
+    /// on 2 kv heads unless said; an MLP 44 wide (tails again).
+    /// </summary>
+    static VlmConfig Config(int headDim, int heads, int kvHeads) =>
+        TestModels.Tiny with { LmHiddenDim = heads * headDim, LmNHeads = heads, LmNKvHeads = kvHeads, LmInterDim = 44 };
 
     public static TheoryData<int, ScalarType> Cases => new()
     {
-        { 8, ScalarType.Float32 }, { 12, ScalarType.Float32 }, { 8, ScalarType.BFloat16 }, { 12, ScalarType.BFloat16 },
+        { 8, ScalarType.Float32 }, { 12, ScalarType.Float32 }, { 24, ScalarType.Float32 },
+        { 8, ScalarType.BFloat16 }, { 12, ScalarType.BFloat16 }, { 24, ScalarType.BFloat16 },
     };
+
+    /// <summary>5 query heads on each kv head: the attention takes them 4 and 1 at a time.</summary>
+    [Fact]
+    public void FiveQueryHeadsPerKvHeadEqualTheModules()
+    {
+        foreach (var t in new[] { 1, 3 })
+        {
+            using var scope = NewDisposeScope();
+            var decoder = Decoder(16, ScalarType.Float32, heads: 10, kvHeads: 2);
+            Compare(decoder, randn(1, 20, decoder.Hidden), null, ScalarType.Float32, t);
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -119,11 +136,11 @@ public class DecodeStepTests
 
     sealed record TestDecoder(VisionLanguageModel Model, int Hidden);
 
-    static TestDecoder Decoder(int headDim, ScalarType dtype)
+    static TestDecoder Decoder(int headDim, ScalarType dtype, int heads = 4, int kvHeads = 2)
     {
-        var model = TestModels.Create(seed: 5, Config(headDim));
+        var model = TestModels.Create(seed: 5, Config(headDim, heads, kvHeads));
         if (dtype != ScalarType.Float32) model.to(dtype);
-        return new TestDecoder(model, 4 * headDim);
+        return new TestDecoder(model, heads * headDim);
     }
 
     /// <summary>
