@@ -117,7 +117,7 @@ sealed class ChatCompletionsEndpoint(ChatEngine engine, ServerOptions options, S
         {
             if (text)
             {
-                if (delta.Text.Length > 0 || delta.FinishReason is not null)
+                if (delta.Text.Length > 0 || delta.Logprobs is { Count: > 0 } || delta.FinishReason is not null)
                     await Event(http, OpenAiJson.TextChunk(id, options.ModelId, created, delta.Choice, delta.Text, delta.FinishReason, delta.Logprobs, engine.Vlm.Tokenizer));
                 continue;
             }

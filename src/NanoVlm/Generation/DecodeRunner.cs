@@ -40,8 +40,9 @@ public sealed class DecodeRunner
         if (weights is null) return model.Head(model.Decoder.call(embeddings, mask, cache, null)[.., -1]);
         var rows = embeddings.size(0);
         Tensor? stepped = null;
-        // The kernels get every thread (a no-op inside a decode loop's scope, which gave them already) for a step of a few tokens: a
-        // few rows of one, or the few new positions of a prompt whose start is cached; libtorch keeps its threads for longer prefills.
+        // The kernels get every thread (a no-op inside a decode loop's scope, which gave them already) for a step of a few tokens
+        // with a cache: a few rows of one, the few new positions of a prompt whose start is cached, a short prompt or a small part
+        // of a chunked prefill; libtorch keeps its threads for longer ones.
         if (cache is not null)
             using (Stepping(rows * embeddings.size(1)))
                 stepped = DecodeStep.Run(weights, embeddings, mask, cache);

@@ -124,6 +124,12 @@ public class DecodeStepTests
             Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 2, decoder.Hidden), null, prefix));
             Assert.NotNull(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 1, decoder.Hidden), null, prefix));
         }
+        // At the limit itself: 2 positions after 2,046 slots.
+        using (var limit = new KvCache(decoder.Model.Config, 1, DecodeStep.MaxNewPositionsTimesSlots / 2, float32, CPU))
+        {
+            limit.Advance(DecodeStep.MaxNewPositionsTimesSlots / 2 - 2);
+            Assert.NotNull(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 2, decoder.Hidden), null, limit));
+        }
         using (var padded = new KvCache(decoder.Model.Config, 1, 4, float32, CPU))
             Assert.Null(DecodeStep.Run(DecoderWeights.From(decoder.Model), randn(1, 2, decoder.Hidden), tensor(new long[,] { { 1, 0 } }), padded));
         using var bf16Cache = new KvCache(decoder.Model.Config, 1, 4, bfloat16, CPU);

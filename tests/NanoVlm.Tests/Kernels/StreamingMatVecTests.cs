@@ -51,6 +51,31 @@ public class StreamingMatVecTests
         }
     }
 
+    /// <summary>
+    /// A row of x gets the same bits whatever rows are beside it (1 to 16, any place in the batch, 1 or 2 threads): a request's
+    /// logits, and so its seeded tokens, do not depend on what else the server decodes.
+    /// </summary>
+    [Fact]
+    public unsafe void ARowsResultDoesNotDependOnTheRowsBesideIt()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var (n, k) = (37, 45);
+        var w = randn(n, k);
+        var rows = randn(MatVecLinear.MaxRows, k);
+        var alone = empty(1, n);
+        StreamingMatVec.Multiply((float*)MatVecLinear.Data(w), (float*)MatVecLinear.Data(rows), (float*)MatVecLinear.Data(alone), 1, k, n, 1);
+        foreach (var threads in new[] { 1, 2 })
+            for (var batch = 1; batch <= MatVecLinear.MaxRows; batch++)
+            {
+                // Row 0 of `rows` put last among `batch` rows.
+                var x = cat([rows.narrow(0, 1, batch - 1), rows.narrow(0, 0, 1)], 0).contiguous();
+                var y = empty(batch, n);
+                StreamingMatVec.Multiply((float*)MatVecLinear.Data(w), (float*)MatVecLinear.Data(x), (float*)MatVecLinear.Data(y), batch, k, n, threads);
+                Assert.True(y[batch - 1].eq(alone[0]).all().item<bool>(), $"row alone and last of {batch} rows, {threads} threads differ");
+            }
+    }
+
     /// <summary>libtorch's result and the kernel's, the kernel run inside a decoding scope of <paramref name="threads"/> threads.</summary>
     static (Tensor Expected, Tensor Actual) Both(TorchSharp.Modules.Linear layer, Tensor x, int threads)
     {

@@ -48,6 +48,26 @@ public class TextCompletionsTests(ServedModel served)
         Assert.All(lines, l => Assert.Equal("text_completion", (string)l["object"]!));
     }
 
+    /// <summary>
+    /// Streamed with logprobs, every token's log-probability arrives, also a token that shows no text (the golden model answers this
+    /// prompt with special tokens, which the text leaves out).
+    /// </summary>
+    [Fact]
+    public async Task AStreamWithLogprobsListsEveryTokenAlsoOneWithoutText()
+    {
+        var (_, body) = await Post($$"""{"model": "{{ServedModel.ModelId}}", "prompt": "{{Prompt}}", "max_tokens": 6, "temperature": 0, "logprobs": 1}""");
+        var expected = body["choices"]![0]!["logprobs"]!["tokens"]!.AsArray().Select(t => (string)t!).ToList();
+        Assert.Equal(6, expected.Count);
+        using var http = served.Http();
+        using var response = await http.PostAsync("v1/completions", new StringContent(
+            $$"""{"model": "{{ServedModel.ModelId}}", "prompt": "{{Prompt}}", "max_tokens": 6, "temperature": 0, "logprobs": 1, "stream": true}""",
+            Encoding.UTF8, "application/json"));
+        var chunks = (await response.Content.ReadAsStringAsync()).Split('\n').Where(l => l.StartsWith("data: {", StringComparison.Ordinal))
+            .Select(l => JsonNode.Parse(l[6..])!["choices"]?[0]).OfType<JsonNode>().ToList();
+        Assert.Equal(expected, chunks.SelectMany(c => c["logprobs"]?["tokens"]?.AsArray().Select(t => (string)t!) ?? []));
+        Assert.Equal((string)body["choices"]![0]!["text"]!, string.Concat(chunks.Select(c => (string?)c["text"] ?? "")));
+    }
+
     [Theory]
     [InlineData("\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"prompt\": \"x\"", "messages")]
     [InlineData("\"prompt\": [\"a\", \"b\"]", "prompt")]

@@ -16,7 +16,7 @@ namespace NanoVlm.Generation.Kernels;
 internal static unsafe class DecodeStep
 {
     /// <summary>
-    /// Several new positions are taken while their attention is small (positions × slots up to this): it computes a dot product
+    /// Several new positions are taken while their attention is small (rows × new positions × slots up to this): it computes a dot product
     /// per query and slot, where libtorch's attention is blocked. 16 new positions of the 194M's decoder after 100 cached ones ran
     /// as fast as the modules or faster, after 300 as fast, after 600 1.4x and after 2,000 2x slower; a decode step (one position)
     /// is always taken.
@@ -28,12 +28,12 @@ internal static unsafe class DecodeStep
         var (nHeads, nKv, d) = (w.Heads, w.KvHeads, w.HeadDim);
         var (rows, t) = ((int)x.size(0), (int)x.size(1));
         if (!MatVecLinear.Applies(x, w.Blocks[0].Q) || !x.is_contiguous() || cache.Length + t > cache.Capacity
-            || t > 1 && t * (cache.Length + t) > MaxNewPositionsTimesSlots
+            || t > 1 && rows * t * (cache.Length + t) > MaxNewPositionsTimesSlots
             || !w.All().All(p => p.dtype == x.dtype && p.is_contiguous()) || cache.Layers != w.Blocks.Count || !Fits(cache, x, nKv, d)) return null;
         var (tokens, hidden, inter) = (rows * t, (int)x.size(2), (int)w.Blocks[0].Gate.size(0));
         var end = cache.Length + t;
         var keep = attentionMask?.narrow(1, 0, end).to(float32).contiguous().data<float>().ToArray();
-        // A padded position among the new ones would see nothing; the modules define that case.
+        // A padded position among the new ones (left padding of a batch's prompts) is left to the modules, which define what it sees.
         if (keep is not null && Enumerable.Range(0, rows).Any(b => Enumerable.Range(end - t, t).Any(j => keep[b * end + j] == 0))) return null;
 
         var s = new State(x.dtype == bfloat16, tokens, MatVecLinear.Threads);

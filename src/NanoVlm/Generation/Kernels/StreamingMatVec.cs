@@ -64,22 +64,16 @@ public static unsafe class StreamingMatVec
         else SpinningWorkers.Run(parts, p => rows(chunks * p / parts * RowsPerChunk, Math.Min(n, chunks * (p + 1) / parts * RowsPerChunk)));
     }
 
-    // For one row of x, one row of W at a time, so that each thread reads its share of W as a single sequential stream (4 rows
-    // interleaved were 4 short streams that the prefetcher kept losing: 26 instead of 36 GB/s on one core). No calls inside the
-    // vector loops: around a call the JIT spills the accumulators to the stack on every step.
+    // No calls inside the vector loops: around a call the JIT spills the accumulators to the stack on every step.
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowsF32(float* w, float* x, float* y, int batch, int k, int n, int from, int to)
     {
-        if (batch == 1)
-        {
-            for (var r = from; r < to; r++) y[r] = Dot(w + (long)r * k, x, k);
-            return;
-        }
-        // Several rows of x: 4 rows of W against up to 4 of x at once, 16 sums in registers, so that each load feeds 2 FMAs
-        // instead of 1 (a dot per pair is load-bound: at 13 rows of x it was 2-5x slower than libtorch). The blocks of x are
-        // balanced (13 rows: 4 + 3 + 3 + 3); the 4 rows of W stay in L1 from the first block to the last, and the next 4 are
-        // prefetched meanwhile: with the rows of W read 4 at a time, the hardware prefetcher alone left the cores waiting.
+        // 4 rows of W against up to 4 of x at once, up to 16 sums in registers, so that each load feeds up to 2 FMAs (a dot per
+        // pair is load-bound: at 13 rows of x it was 2-5x slower than libtorch). The blocks of x are balanced (13 rows: 4 + 3 +
+        // 3 + 3); the 4 rows of W stay in cache from the first block to the last, and the next 4 are prefetched into L2
+        // meanwhile: read 4 at a time, the hardware prefetcher alone left the cores waiting. Every (row of W, row of x) is summed
+        // the same way whatever the batch, so a row's result does not depend on the rows beside it (seeded sampling under load).
         var sums = stackalloc float[Tile * Tile];
         var blocks = (batch + Tile - 1) / Tile;
         for (var r = from; r < to; r += Tile)
@@ -89,9 +83,8 @@ public static unsafe class StreamingMatVec
             {
                 var (first, end) = (batch * block / blocks, batch * (block + 1) / blocks);
                 var ahead = r + Tile < to ? w + (long)(r + Tile) * k + (long)Tile * k * block / blocks : null;
-                if (Vector512.IsHardwareAccelerated)
-                    Tile4x4<Lanes512, Vector512<float>>(w + (long)r * k, rows, x + (long)first * k, end - first, k, sums, ahead, blocks);
-                else Tile4x4<Lanes256, Vector256<float>>(w + (long)r * k, rows, x + (long)first * k, end - first, k, sums, ahead, blocks);
+                if (Vector512.IsHardwareAccelerated) TileRows<Lanes512, Vector512<float>>(w + (long)r * k, rows, x + (long)first * k, end - first, k, sums, ahead, blocks);
+                else TileRows<Lanes256, Vector256<float>>(w + (long)r * k, rows, x + (long)first * k, end - first, k, sums, ahead, blocks);
                 for (var i = 0; i < rows; i++)
                     for (var j = 0; j < end - first; j++)
                         y[(long)(first + j) * n + r + i] = sums[i * Tile + j];
@@ -101,17 +94,41 @@ public static unsafe class StreamingMatVec
 
     const int Tile = 4;
 
-    /// <summary>
-    /// sums[i·4 + j] = W row i · x row j for i &lt; <paramref name="wRows"/>, j &lt; <paramref name="xRows"/> (both at most 4; the
-    /// missing rows repeat the last one, computed and not used). Prefetches this call's share (1 / <paramref name="blocks"/>) of the
-    /// 4 rows at <paramref name="ahead"/> into L2.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile4x4<TLanes, TVector>(float* w, int wRows, float* x, int xRows, int k, float* sums, float* ahead, int blocks)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void TileRows<TLanes, TVector>(float* w, int wRows, float* x, int xRows, int k, float* sums, float* ahead, int blocks)
         where TLanes : struct, IFloatLanes<TVector> where TVector : unmanaged
     {
+        switch (xRows)
+        {
+            case 1: Tile4<TLanes, TVector, One>(w, wRows, x, k, sums, ahead, blocks); break;
+            case 2: Tile4<TLanes, TVector, Two>(w, wRows, x, k, sums, ahead, blocks); break;
+            case 3: Tile4<TLanes, TVector, Three>(w, wRows, x, k, sums, ahead, blocks); break;
+            default: Tile4<TLanes, TVector, Four>(w, wRows, x, k, sums, ahead, blocks); break;
+        }
+    }
+
+    /// <summary>How many rows of x a tile takes: a type argument, so that each count is compiled with only its own sums.</summary>
+    interface IRows
+    {
+        static abstract int Count { get; }
+    }
+
+    readonly struct One : IRows { public static int Count => 1; }
+    readonly struct Two : IRows { public static int Count => 2; }
+    readonly struct Three : IRows { public static int Count => 3; }
+    readonly struct Four : IRows { public static int Count => 4; }
+
+    /// <summary>
+    /// sums[i·4 + j] = W row i · x row j for i &lt; <paramref name="wRows"/> (at most 4; the missing rows repeat the last one,
+    /// computed and not used) and j &lt; TRows.Count. Prefetches this call's share (1 / <paramref name="blocks"/>) of the 4 rows at
+    /// <paramref name="ahead"/> into L2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile4<TLanes, TVector, TRows>(float* w, int wRows, float* x, int k, float* sums, float* ahead, int blocks)
+        where TLanes : struct, IFloatLanes<TVector> where TVector : unmanaged where TRows : struct, IRows
+    {
         float* w0 = w, w1 = w + (long)Math.Min(1, wRows - 1) * k, w2 = w + (long)Math.Min(2, wRows - 1) * k, w3 = w + (long)Math.Min(3, wRows - 1) * k;
-        float* x0 = x, x1 = x + (long)Math.Min(1, xRows - 1) * k, x2 = x + (long)Math.Min(2, xRows - 1) * k, x3 = x + (long)Math.Min(3, xRows - 1) * k;
+        float* x0 = x, x1 = x + k, x2 = x + 2L * k, x3 = x + 3L * k;
         TVector a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default,
             a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
         var vk = k - k % TLanes.Count;
@@ -126,30 +143,39 @@ public static unsafe class StreamingMatVec
             a10 = TLanes.FusedMultiplyAdd(v1, u, a10);
             a20 = TLanes.FusedMultiplyAdd(v2, u, a20);
             a30 = TLanes.FusedMultiplyAdd(v3, u, a30);
-            u = TLanes.Load(x1 + i);
-            a01 = TLanes.FusedMultiplyAdd(v0, u, a01);
-            a11 = TLanes.FusedMultiplyAdd(v1, u, a11);
-            a21 = TLanes.FusedMultiplyAdd(v2, u, a21);
-            a31 = TLanes.FusedMultiplyAdd(v3, u, a31);
-            u = TLanes.Load(x2 + i);
-            a02 = TLanes.FusedMultiplyAdd(v0, u, a02);
-            a12 = TLanes.FusedMultiplyAdd(v1, u, a12);
-            a22 = TLanes.FusedMultiplyAdd(v2, u, a22);
-            a32 = TLanes.FusedMultiplyAdd(v3, u, a32);
-            u = TLanes.Load(x3 + i);
-            a03 = TLanes.FusedMultiplyAdd(v0, u, a03);
-            a13 = TLanes.FusedMultiplyAdd(v1, u, a13);
-            a23 = TLanes.FusedMultiplyAdd(v2, u, a23);
-            a33 = TLanes.FusedMultiplyAdd(v3, u, a33);
+            if (TRows.Count > 1)
+            {
+                u = TLanes.Load(x1 + i);
+                a01 = TLanes.FusedMultiplyAdd(v0, u, a01);
+                a11 = TLanes.FusedMultiplyAdd(v1, u, a11);
+                a21 = TLanes.FusedMultiplyAdd(v2, u, a21);
+                a31 = TLanes.FusedMultiplyAdd(v3, u, a31);
+            }
+            if (TRows.Count > 2)
+            {
+                u = TLanes.Load(x2 + i);
+                a02 = TLanes.FusedMultiplyAdd(v0, u, a02);
+                a12 = TLanes.FusedMultiplyAdd(v1, u, a12);
+                a22 = TLanes.FusedMultiplyAdd(v2, u, a22);
+                a32 = TLanes.FusedMultiplyAdd(v3, u, a32);
+            }
+            if (TRows.Count > 3)
+            {
+                u = TLanes.Load(x3 + i);
+                a03 = TLanes.FusedMultiplyAdd(v0, u, a03);
+                a13 = TLanes.FusedMultiplyAdd(v1, u, a13);
+                a23 = TLanes.FusedMultiplyAdd(v2, u, a23);
+                a33 = TLanes.FusedMultiplyAdd(v3, u, a33);
+            }
         }
-        sums[0] = TLanes.Sum(a00); sums[1] = TLanes.Sum(a01); sums[2] = TLanes.Sum(a02); sums[3] = TLanes.Sum(a03);
-        sums[4] = TLanes.Sum(a10); sums[5] = TLanes.Sum(a11); sums[6] = TLanes.Sum(a12); sums[7] = TLanes.Sum(a13);
-        sums[8] = TLanes.Sum(a20); sums[9] = TLanes.Sum(a21); sums[10] = TLanes.Sum(a22); sums[11] = TLanes.Sum(a23);
-        sums[12] = TLanes.Sum(a30); sums[13] = TLanes.Sum(a31); sums[14] = TLanes.Sum(a32); sums[15] = TLanes.Sum(a33);
+        sums[0] = TLanes.Sum(a00); sums[4] = TLanes.Sum(a10); sums[8] = TLanes.Sum(a20); sums[12] = TLanes.Sum(a30);
+        if (TRows.Count > 1) (sums[1], sums[5], sums[9], sums[13]) = (TLanes.Sum(a01), TLanes.Sum(a11), TLanes.Sum(a21), TLanes.Sum(a31));
+        if (TRows.Count > 2) (sums[2], sums[6], sums[10], sums[14]) = (TLanes.Sum(a02), TLanes.Sum(a12), TLanes.Sum(a22), TLanes.Sum(a32));
+        if (TRows.Count > 3) (sums[3], sums[7], sums[11], sums[15]) = (TLanes.Sum(a03), TLanes.Sum(a13), TLanes.Sum(a23), TLanes.Sum(a33));
         for (; i < k; i++)
             for (var a = 0; a < Tile; a++)
-                for (var b = 0; b < Tile; b++)
-                    sums[a * Tile + b] = MathF.FusedMultiplyAdd(w[(long)Math.Min(a, wRows - 1) * k + i], x[(long)Math.Min(b, xRows - 1) * k + i], sums[a * Tile + b]);
+                for (var b = 0; b < TRows.Count; b++)
+                    sums[a * Tile + b] = MathF.FusedMultiplyAdd(w[(long)Math.Min(a, wRows - 1) * k + i], x[(long)b * k + i], sums[a * Tile + b]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -158,31 +184,6 @@ public static unsafe class StreamingMatVec
         for (var r = from; r < to; r++)
             for (var b = 0; b < batch; b++)
                 y[(long)b * n + r] = Dot(w + (long)r * k, x + (long)b * k, k);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    static float Dot(float* w, float* x, int k)
-    {
-        const int Width = 4 * 8;
-        var (wide, vk) = (k - k % Width, k - k % 8);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        var i = 0;
-        for (; i < wide; i += Width)
-        {
-            if (Sse.IsSupported)
-            {
-                Sse.Prefetch0((byte*)(w + i) + Ahead);
-                Sse.Prefetch0((byte*)(w + i) + Ahead + 64);
-            }
-            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 8), Vector256.Load(x + i + 8), a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 16), Vector256.Load(x + i + 16), a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 24), Vector256.Load(x + i + 24), a3);
-        }
-        for (; i < vk; i += 8) a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
-        var s = Vector256.Sum((a0 + a1) + (a2 + a3));
-        for (; i < k; i++) s = MathF.FusedMultiplyAdd(w[i], x[i], s);
-        return s;
     }
 
     /// <remarks>
