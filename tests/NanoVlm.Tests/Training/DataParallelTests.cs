@@ -137,7 +137,10 @@ public sealed class DataParallelTests : IDisposable
     public void SigtermStopsEveryProcessAtOneSavedStep(bool toEveryProcess)
     {
         var data = TestJsonl.Write(dir["data"], 48);
-        using var job = new MpiJob([.. Mpirun(2), .. Train(data, "stopped", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a)]);
+        // mpirun sends SIGKILL 1 s after the SIGTERM it passes on (and waits that long in any case); a loaded machine may need
+        // longer to finish the step and save.
+        string[] grace = toEveryProcess ? [] : ["--mca", "odls_base_sigkill_timeout", "8"];
+        using var job = new MpiJob([.. Mpirun(2, grace), .. Train(data, "stopped", 2, 1).Select(a => a == $"{Steps}" ? "2000" : a)]);
         var run = new NanoVlm.Tests.Reliability.TinyTrainingRun(dir.Path, "stopped");
         job.WaitForStep(run, 5, "SIGTERM");
         if (toEveryProcess) Processes.Run("pkill", ["-TERM", "-P", $"{job.Process.Id}", "dotnet"]);
