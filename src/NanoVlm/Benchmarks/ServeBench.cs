@@ -78,14 +78,14 @@ public static class ServeBench
             if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
             var chunk = JsonNode.Parse(line[6..])!;
             if (chunk["usage"] is JsonObject usage) tokens = usage["completion_tokens"]!.GetValue<int>();
-            else if (chunk["choices"]?[0] is { } choice
-                && (choice["delta"]?["content"]?.GetValue<string>() is { Length: > 0 } || choice["logprobs"]?["content"] is JsonArray { Count: > 0 }))
+            else if (chunk["choices"]?[0] is { } choice && choice["delta"]?["content"]?.GetValue<string>() is var text
+                && (text is { Length: > 0 } || choice["logprobs"]?["content"] is JsonArray { Count: > 0 }))
             {
                 var now = clock.Elapsed.TotalSeconds;
                 firstToken ??= now;
                 if (last is { } previous) gaps.Add(now - previous);
                 last = now;
-                answer.Append(choice["delta"]?["content"]?.GetValue<string>());
+                answer.Append(text);
                 onChunk?.Invoke(gaps.Count + 1);
             }
         }

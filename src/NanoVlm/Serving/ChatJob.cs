@@ -14,8 +14,8 @@ public sealed class ChatJob
     readonly Channel<ChatDelta> _deltas = Channel.CreateUnbounded<ChatDelta>(new UnboundedChannelOptions { SingleWriter = true });
     readonly AnswerText[] _answers;
     readonly string?[] _finishReasons;
-    // Per answer: the log-probabilities of the tokens whose text has not gone out in a delta yet, and of all its tokens.
-    readonly List<TokenLogprob>[] _pendingLogprobs, _logprobs;
+    // Per answer: the log-probabilities of all its tokens.
+    readonly List<TokenLogprob>[] _logprobs;
     readonly long _submitted = Stopwatch.GetTimestamp();
     long _firstToken, _finished, _started;
     // Per answer: when its last token came; over all answers: the gaps between an answer's tokens (seconds).
@@ -29,7 +29,6 @@ public sealed class ChatJob
         _answers = Enumerable.Range(0, request.Choices).Select(_ => new AnswerText(tokenizer, request.Stop)).ToArray();
         _finishReasons = new string?[request.Choices];
         _lastToken = new long[request.Choices];
-        _pendingLogprobs = [.. Enumerable.Range(0, request.Choices).Select(_ => new List<TokenLogprob>())];
         _logprobs = [.. Enumerable.Range(0, request.Choices).Select(_ => new List<TokenLogprob>())];
     }
 
@@ -88,27 +87,26 @@ public sealed class ChatJob
         if (token == EosTokenId && Request.Options.StopAtEos) return End(choice, answer.Finish(), "stop");
         var text = answer.Add((int)token);
         if (answer.Stopped) return End(choice, text, "stop");
-        if (logprob is not null) _pendingLogprobs[choice].Add(logprob);
-        if (last) return End(choice, text + answer.Finish(), "length");
+        if (last) return End(choice, text + answer.Finish(), "length", logprob);
         // With log-probabilities asked for, every token is a delta (as OpenAI streams them), also one whose text is held back (half a
         // character, the start of a stop string): its log-probability and bytes come at once, not with the next text.
-        if (text.Length > 0 || logprob is not null) _deltas.Writer.TryWrite(new ChatDelta(choice, text) { Logprobs = TakeLogprobs(choice) });
+        if (text.Length > 0 || logprob is not null) _deltas.Writer.TryWrite(new ChatDelta(choice, text) { Logprobs = Listed(choice, logprob) });
         return false;
     }
 
-    IReadOnlyList<TokenLogprob>? TakeLogprobs(int choice)
+    /// <summary>A delta's log-probabilities (this token's, when it has one; none when they were not asked for), listed in the answer's.</summary>
+    IReadOnlyList<TokenLogprob>? Listed(int choice, TokenLogprob? logprob)
     {
         if (Request.Options.Logprobs is null) return null;
-        var taken = _pendingLogprobs[choice].ToList();
-        _logprobs[choice].AddRange(taken);
-        _pendingLogprobs[choice].Clear();
-        return taken;
+        TokenLogprob[] listed = logprob is null ? [] : [logprob];
+        _logprobs[choice].AddRange(listed);
+        return listed;
     }
 
-    bool End(int choice, string text, string reason)
+    bool End(int choice, string text, string reason, TokenLogprob? logprob = null)
     {
         _finishReasons[choice] = reason;
-        _deltas.Writer.TryWrite(new ChatDelta(choice, text, reason) { Logprobs = TakeLogprobs(choice) });
+        _deltas.Writer.TryWrite(new ChatDelta(choice, text, reason) { Logprobs = Listed(choice, logprob) });
         if (_finishReasons.All(r => r is not null))
         {
             _finished = Stopwatch.GetTimestamp();

@@ -38,7 +38,7 @@ internal static unsafe class DecodeStep
 
         var s = new State(x.dtype == bfloat16, tokens, MatVecLinear.Threads);
         var sizes = new[] { tokens * hidden, tokens * hidden, tokens * Math.Max(hidden, inter), tokens * nHeads * d, tokens * nKv * d, tokens * nKv * d,
-            tokens * nHeads * d, tokens * inter, tokens * inter, tokens * nHeads * end, tokens * nHeads * d };
+            tokens * nHeads * d, tokens * inter, tokens * inter, tokens * nHeads * end };
         var memory = (float*)NativeMemory.Alloc((nuint)sizes.Sum(), sizeof(float));
         try
         {
@@ -50,7 +50,7 @@ internal static unsafe class DecodeStep
                 return taken;
             }
             float* h = Take(sizes[0]), a = Take(sizes[1]), input = Take(sizes[2]), q = Take(sizes[3]), k = Take(sizes[4]), v = Take(sizes[5]),
-                att = Take(sizes[6]), gate = Take(sizes[7]), up = Take(sizes[8]), scores = Take(sizes[9]), sums = Take(sizes[10]);
+                att = Take(sizes[6]), gate = Take(sizes[7]), up = Take(sizes[8]), scores = Take(sizes[9]);
             s.Load(x, h);
             var (cos, sin) = Rotary(w, cache, rows, t, d, s);
             for (var l = 0; l < w.Blocks.Count; l++)
@@ -62,7 +62,7 @@ internal static unsafe class DecodeStep
                 s.Rope(q, nHeads, d, cos, sin);
                 s.Rope(k, nKv, d, cos, sin);
                 var (keys, values) = cache.Layer(l);
-                s.Attend(q, k, v, keys, values, keep, rows, t, nHeads, nKv, d, cache.Capacity, end, scores, sums, att);
+                s.Attend(q, k, v, keys, values, keep, rows, t, nHeads, nKv, d, cache.Capacity, end, scores, att);
                 s.Project(att, input, nHeads * d, (block.Out, (nint)a, hidden));
                 s.AddInto(h, a, tokens * hidden);
                 s.RmsNorm(h, block.Norm2, block.Norm2Eps, a, hidden);
@@ -197,10 +197,10 @@ internal static unsafe class DecodeStep
         /// Writes the t new positions' k, v of each row into the cache at slots end - t .. end - 1, then for each row, new position
         /// and query head softmax(q·Kᵀ/√d, padded keys left out)·V over the slots up to the position's own, of its kv head (query heads
         /// g·groups .. g·groups + groups - 1 share kv head g). The (row, kv head, position) triples are shared out between the threads; each
-        /// query has its own <paramref name="scores"/> [end] and <paramref name="sums"/> [d]. Token (b, j) is row b·t + j of q, k, v.
+        /// query has its own <paramref name="scores"/> [end]. Token (b, j) is row b·t + j of q, k, v and <paramref name="output"/>.
         /// </summary>
         public void Attend(float* q, float* k, float* v, Tensor keys, Tensor values, float[]? keep, int batch, int t, int heads, int kvHeads,
-            int d, int capacity, int end, float* scores, float* sums, float* output)
+            int d, int capacity, int end, float* scores, float* output)
         {
             var groups = heads / kvHeads;
             void* kp = (void*)MatVecLinear.Data(keys), vp = (void*)MatVecLinear.Data(values);
@@ -220,7 +220,7 @@ internal static unsafe class DecodeStep
             {
                 var (b, g, j) = (item / (kvHeads * t), item / t % kvHeads, item % t);
                 var (slots, seen, first) = (Slots(b, g), end - t + j + 1, (b * t + j) * heads + g * groups);
-                float* score = scores + (long)first * end, sum = sums + (long)first * d;
+                float* score = scores + (long)first * end, into = output + (long)first * d;
                 Scores(kp, slots, q + first * d, groups, seen, d, score, end, scale, keep, b * end);
                 for (var h = 0; h < groups; h++)
                 {
@@ -230,8 +230,8 @@ internal static unsafe class DecodeStep
                     var total = Exponentials(row, seen, m);
                     for (var slot = 0; slot < seen; slot++) row[slot] /= total;
                 }
-                WeightedSums(score, end, groups, seen, vp, slots, d, sum);
-                for (var i = 0; i < groups * d; i++) output[first * d + i] = Round(sum[i]);
+                WeightedSums(score, end, groups, seen, vp, slots, d, into);
+                for (var i = 0; i < groups * d; i++) into[i] = Round(into[i]);
             }
             var (items, parts) = (batch * kvHeads * t, Math.Min(threads, batch * kvHeads * t));
             if (parts <= 1)
