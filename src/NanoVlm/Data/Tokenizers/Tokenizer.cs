@@ -175,18 +175,21 @@ public sealed class Tokenizer : IDisposable
             switch (model["vocab"])
             {
                 case JsonObject map when type is "BPE" or "WordPiece" or "WordLevel":
-                    foreach (var (token, id) in map) ids[token] = id!.GetValue<int>();
+                    foreach (var (token, id) in map) ids[token] = Present(id, $"the id of '{token}'").GetValue<int>();
                     break;
                 case JsonArray list when type == "Unigram":
-                    for (var i = 0; i < list.Count; i++) ids[list[i]![0]!.GetValue<string>()] = i;
+                    for (var i = 0; i < list.Count; i++) ids[Present(Present(list[i], $"entry {i}")[0], $"the piece of entry {i}").GetValue<string>()] = i;
                     break;
                 default:
                     throw new NanoVlmException($"{file}: unsupported or malformed model (type '{type}')");
             }
             foreach (var added in json["added_tokens"] as JsonArray ?? [])
-                ids[added!["content"]!.GetValue<string>()] = added["id"]!.GetValue<int>();
+            {
+                var entry = Present(added, "an added token");
+                ids[Present(entry["content"], "an added token's content").GetValue<string>()] = Present(entry["id"], "an added token's id").GetValue<int>();
+            }
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException or ArgumentException or IndexOutOfRangeException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or IndexOutOfRangeException)
         {
             throw new NanoVlmException($"{file}: malformed vocabulary ({OneLine(e.Message)})");
         }
@@ -197,6 +200,9 @@ public sealed class Tokenizer : IDisposable
         if (ids.Values.Max() >= MaxTokenId) throw new NanoVlmException($"{file}: token id {ids.Values.Max()} is over the limit of {MaxTokenId - 1}");
         return ids;
     }
+
+    /// <summary>A JSON value that must be there: null (missing, or JSON null) is a malformed vocabulary, checked rather than dereferenced.</summary>
+    static JsonNode Present(JsonNode? node, string what) => node ?? throw new FormatException($"{what} is missing or null");
 
     static Dictionary<string, int> AddExtraTokens(JsonObject json, Dictionary<string, int> tokenIds, IReadOnlyDictionary<string, string> extraTokens)
     {
